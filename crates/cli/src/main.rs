@@ -1,0 +1,2 @@
+//! amlctl CLI.
+fn main() {}

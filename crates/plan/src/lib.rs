@@ -1,0 +1,1 @@
+//! amlctl plan crate.
