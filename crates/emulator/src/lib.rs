@@ -1,1 +1,263 @@
-//! amlctl emulator crate.
+//! `amlctl-emulator`: a local, loopback-only stand-in for the Azure Resource Manager API of
+//! Azure Machine Learning compute targets (`Microsoft.MachineLearningServices/workspaces/computes`).
+//!
+//! It serves several api-versions (2025-12-01 primary, the stable/preview versions since
+//! 2020-08-01, and 2020-02-02 for the legacy `Batch` shape), long-running operations with
+//! `Azure-AsyncOperation`/`Location`, write-only secrets, server-side defaults, the rejections
+//! the service makes, an App Service style managed-identity token endpoint (`/msi/token`),
+//! switchable quirks, seeded fault injection, ARM-style rate limiting, and atomic JSON state
+//! persistence. It is used by tests, benchmarks, demos and `amlctl --sandbox`.
+//!
+//! # Error codes chosen by the emulator
+//! | status | code | when |
+//! |---|---|---|
+//! | 400 | `InvalidApiVersionParameter` / `MissingApiVersionParameter` | unknown / missing api-version |
+//! | 400 | `InvalidRequestContent` | body not JSON, no `properties`, unknown `computeType`, bad PATCH shape |
+//! | 400 | `InvalidComputeName` | name rules (3–32 chars; compute instances 3–24, no `-<digits>` end) |
+//! | 400 | `InvalidScaleSettings` | `minNodeCount > maxNodeCount`, negative counts, bad duration |
+//! | 400 | `ComputeFieldImmutable` | PUT over an existing compute changes computeType, resourceId, vmSize, vmPriority, subnet, osType, … or any compute-instance setting (`target` names the field) |
+//! | 400 | `ComputeNameInFailedState` | PUT on the name of a `Failed` compute |
+//! | 400 | `UnderlyingResourceNotFound` / `MissingResourceId` | attach of a resource not in the fixture / attach type without `resourceId` |
+//! | 400 | `UnsupportedComputeType` | `Batch` outside api-version 2020-02-02, or another type on 2020-02-02 |
+//! | 400 | `UnsupportedOperation` | PATCH of a non-AmlCompute, start/stop/restart of a non-instance, listNodes of a non-AmlCompute |
+//! | 400 | `MissingRequiredQueryParameter` / `InvalidQueryParameterValue` | DELETE without / with a bad `underlyingResourceAction` |
+//! | 401 | `AuthenticationFailed` / `InvalidAuthenticationToken` | missing / unknown or expired bearer token |
+//! | 404 | `ParentResourceNotFound` / `ResourceNotFound` / `InvalidResourceType` | unknown workspace / compute / route |
+//! | 409 | `Conflict` | an operation is already in progress; start/stop/restart from a state that forbids it |
+//! | 409 | `ComputeNameNotAvailable` | compute instance name already used in the region |
+//! | 429 | `SubscriptionRequestsThrottled` | rate limit bucket empty |
+//!
+//! LRO outcomes: `QuotaExceeded` (configured quota), `InternalServerError` (`lro-failed` fault),
+//! `OperationCanceled` (`lro-canceled`).
+
+mod compute;
+mod config;
+mod error;
+mod fixture;
+mod net;
+mod server;
+mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{EmulatorConfig, FaultKind, FaultSpec, Quirks, RateLimit};
+pub use error::EmulatorError;
+pub use fixture::{Fixture, FixtureWorkspace};
+pub use server::{API_VERSIONS, PRIMARY_API_VERSION};
+
+use server::Shared;
+use state::State;
+
+/// A running emulator.
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Emulator {
+    /// Loads the state (if any), merges the fixture, binds `listen` (loopback only) and serves.
+    pub async fn start(
+        listen: SocketAddr,
+        config: EmulatorConfig,
+    ) -> Result<Emulator, EmulatorError> {
+        if !listen.ip().is_loopback() {
+            return Err(EmulatorError::NotLoopback(listen.to_string()));
+        }
+        let mut state = match &config.state_path {
+            Some(p) => State::load(p)?,
+            None => State::default(),
+        };
+        if let Some(f) = &config.fixture {
+            state.merge_fixture(f);
+        }
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| EmulatorError::Server(format!("binding {listen}: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| EmulatorError::Server(e.to_string()))?;
+        let shared = Arc::new(Shared::new(config, state));
+        {
+            let g = shared.lock();
+            shared
+                .persist(&g.state)
+                .map_err(|e| EmulatorError::State(e.message))?;
+        }
+        let app = Router::new()
+            .fallback(server::handle)
+            .with_state(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let listener = net::KillListener { inner: listener };
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<net::ConnHandle>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!("emulator server stopped: {e}");
+            }
+        });
+        Ok(Emulator {
+            addr,
+            shared,
+            stop: Some(tx),
+            task,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Adds a workspace if absent (used by `--sandbox`), and persists.
+    pub fn ensure_workspace(
+        &self,
+        subscription_id: &str,
+        resource_group: &str,
+        name: &str,
+        location: &str,
+    ) {
+        let mut g = self.shared.lock();
+        if g.state.ensure_workspace(FixtureWorkspace {
+            subscription_id: subscription_id.into(),
+            resource_group: resource_group.into(),
+            name: name.into(),
+            location: location.into(),
+        }) {
+            let _ = self.shared.persist(&g.state);
+        }
+    }
+
+    /// Declares an underlying resource (ARM id) as existing, and persists.
+    pub fn ensure_resource(&self, arm_id: &str) {
+        let mut g = self.shared.lock();
+        if g.state.ensure_resource(arm_id) {
+            let _ = self.shared.persist(&g.state);
+        }
+    }
+
+    /// Stops serving (graceful) and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Settings of `amlctl emulator serve`.
+#[derive(Debug, Clone)]
+pub struct ServeArgs {
+    /// Listen address, e.g. `127.0.0.1:0` (loopback only).
+    pub listen: String,
+    /// State file (created if missing).
+    pub state: PathBuf,
+    /// Optional YAML fixture.
+    pub fixture: Option<PathBuf>,
+    /// LRO duration in milliseconds.
+    pub lro_ms: u64,
+    /// Added latency per ARM request in milliseconds.
+    pub latency_ms: u64,
+    /// Fault spec `KIND=RATE,...`.
+    pub faults: Option<String>,
+    /// Fault RNG seed.
+    pub fault_seed: u64,
+    /// `Retry-After` seconds.
+    pub retry_after_s: u64,
+    /// Quirks `all|none|NAME,...`.
+    pub quirks: Option<String>,
+    /// List page size.
+    pub page_size: usize,
+    /// Secret expected in `X-IDENTITY-HEADER` by `/msi/token` (default `amlctl-emulator`).
+    pub identity_header: Option<String>,
+    /// Static bearer tokens to accept.
+    pub accepted_tokens: Vec<String>,
+}
+
+impl ServeArgs {
+    /// Builds the emulator configuration (parses faults, quirks, fixture).
+    pub fn to_config(&self) -> Result<EmulatorConfig, EmulatorError> {
+        let mut c = EmulatorConfig {
+            state_path: Some(self.state.clone()),
+            lro_ms: self.lro_ms,
+            latency_ms: self.latency_ms,
+            fault_seed: self.fault_seed,
+            retry_after_s: self.retry_after_s,
+            page_size: self.page_size.max(1),
+            accepted_tokens: self.accepted_tokens.clone(),
+            ..EmulatorConfig::default()
+        };
+        if let Some(f) = &self.fixture {
+            c.fixture = Some(Fixture::from_file(f)?);
+        }
+        if let Some(f) = &self.faults {
+            c.faults = FaultSpec::parse(f).map_err(EmulatorError::Config)?;
+        }
+        if let Some(q) = &self.quirks {
+            c.quirks = Quirks::parse(q).map_err(EmulatorError::Config)?;
+        }
+        if let Some(h) = &self.identity_header {
+            c.identity_header = h.clone();
+        }
+        Ok(c)
+    }
+}
+
+/// What `amlctl emulator serve` runs: prints exactly `listening on http://127.0.0.1:PORT` as the
+/// first stdout line (flushed), serves until SIGINT/SIGTERM, persists state.
+pub async fn run_serve(args: ServeArgs) -> Result<(), EmulatorError> {
+    use std::io::Write;
+    let listen: SocketAddr = args
+        .listen
+        .parse()
+        .map_err(|_| EmulatorError::BadListen(args.listen.clone()))?;
+    let config = args.to_config()?;
+    let emu = Emulator::start(listen, config).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {}", emu.base_url());
+        let _ = out.flush();
+    }
+    wait_for_signal().await;
+    emu.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,210 @@
+//! The emulator's persistent state and its atomic persistence.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::EmulatorError;
+use crate::fixture::{Fixture, FixtureWorkspace};
+
+/// Everything the emulator knows; serialised as one JSON file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct State {
+    #[serde(default)]
+    pub workspaces: Vec<FixtureWorkspace>,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    #[serde(default)]
+    pub computes: Vec<ComputeRec>,
+    #[serde(default)]
+    pub operations: Vec<OpRec>,
+    #[serde(default)]
+    pub tokens: Vec<IssuedToken>,
+}
+
+/// A token issued by `/msi/token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct IssuedToken {
+    pub token: String,
+    pub expires_on: i64,
+}
+
+/// One compute resource, stored with its secrets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ComputeRec {
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub workspace: String,
+    pub name: String,
+    pub location: String,
+    /// The full ARM resource (secrets included).
+    pub resource: Value,
+    /// A transition in flight.
+    #[serde(default)]
+    pub pending: Option<Pending>,
+}
+
+/// Kind of a long-running operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum OpKind {
+    Create,
+    Update,
+    Delete,
+    Start,
+    Stop,
+    Restart,
+}
+
+/// How an operation ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Outcome {
+    Succeeded,
+    Failed { code: String, message: String },
+    Canceled,
+}
+
+/// A transition in flight on a compute.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Pending {
+    pub op_id: String,
+    pub kind: OpKind,
+    /// Wall-clock deadline, Unix milliseconds.
+    pub ends_at_ms: i64,
+    pub outcome: Outcome,
+    /// For DELETE with `underlyingResourceAction=Delete`: the underlying resource to remove.
+    #[serde(default)]
+    pub delete_underlying: Option<String>,
+    /// CI `state` before a start/stop/restart (restored if it fails).
+    #[serde(default)]
+    pub prev_state: Option<String>,
+}
+
+/// An operation record, read by the status/result endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct OpRec {
+    pub id: String,
+    pub subscription_id: String,
+    pub location: String,
+    pub kind: OpKind,
+    pub started_at_ms: i64,
+    pub ends_at_ms: i64,
+    pub outcome: Outcome,
+    /// ARM path of the compute the operation acts on.
+    pub resource_path: String,
+}
+
+impl State {
+    /// Loads a state file; a missing or empty file is an empty state.
+    pub fn load(path: &Path) -> Result<State, EmulatorError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) if text.trim().is_empty() => Ok(State::default()),
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| EmulatorError::State(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+            Err(e) => Err(EmulatorError::Io {
+                path: path.display().to_string(),
+                source: e,
+            }),
+        }
+    }
+
+    /// Writes the state atomically: temp file in the same directory, fsync, rename.
+    pub fn save(&self, path: &Path) -> Result<(), EmulatorError> {
+        let io_err = |e| EmulatorError::Io {
+            path: path.display().to_string(),
+            source: e,
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let text = serde_json::to_vec_pretty(self)
+            .map_err(|e| EmulatorError::State(format!("serialising state: {e}")))?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "state.json".into());
+        let tmp = dir.join(format!(
+            ".{file_name}.{}.tmp",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&text)?;
+            f.sync_all()?;
+            drop(f);
+            std::fs::rename(&tmp, path)?;
+            if let Ok(d) = std::fs::File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result.map_err(io_err)
+    }
+
+    /// Adds the fixture's workspaces and resources that are not present yet.
+    pub fn merge_fixture(&mut self, fixture: &Fixture) {
+        for ws in &fixture.workspaces {
+            self.ensure_workspace(ws.clone());
+        }
+        for r in &fixture.resources {
+            self.ensure_resource(r);
+        }
+    }
+
+    /// Adds a workspace if absent (case-insensitive match on sub/rg/name).
+    pub fn ensure_workspace(&mut self, ws: FixtureWorkspace) -> bool {
+        if self
+            .find_workspace(&ws.subscription_id, &ws.resource_group, &ws.name)
+            .is_some()
+        {
+            return false;
+        }
+        self.workspaces.push(ws);
+        true
+    }
+
+    /// Declares an underlying resource as existing.
+    pub fn ensure_resource(&mut self, id: &str) -> bool {
+        if self.has_resource(id) {
+            return false;
+        }
+        self.resources.push(id.to_string());
+        true
+    }
+
+    /// Whether an ARM id is declared (case-insensitive, ignoring a trailing `/`).
+    pub fn has_resource(&self, id: &str) -> bool {
+        self.resources.iter().any(|r| same_id(r, id))
+    }
+
+    /// Finds a workspace.
+    pub fn find_workspace(&self, sub: &str, rg: &str, name: &str) -> Option<&FixtureWorkspace> {
+        self.workspaces.iter().find(|w| {
+            w.subscription_id.eq_ignore_ascii_case(sub)
+                && w.resource_group.eq_ignore_ascii_case(rg)
+                && w.name.eq_ignore_ascii_case(name)
+        })
+    }
+
+    /// Index of a compute.
+    pub fn compute_index(&self, sub: &str, rg: &str, ws: &str, name: &str) -> Option<usize> {
+        self.computes.iter().position(|c| {
+            c.subscription_id.eq_ignore_ascii_case(sub)
+                && c.resource_group.eq_ignore_ascii_case(rg)
+                && c.workspace.eq_ignore_ascii_case(ws)
+                && c.name.eq_ignore_ascii_case(name)
+        })
+    }
+}
+
+/// Case-insensitive ARM id comparison ignoring leading/trailing slashes.
+pub(crate) fn same_id(a: &str, b: &str) -> bool {
+    a.trim_matches('/')
+        .eq_ignore_ascii_case(b.trim_matches('/'))
+}
