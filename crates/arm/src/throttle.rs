@@ -1,0 +1,210 @@
+//! Per-subscription concurrency and rate limiting, shared by every clone of a client.
+//!
+//! Each subscription gets a semaphore (`parallelism` permits) and a pacing state fed by ARM's
+//! `x-ms-ratelimit-remaining-subscription-reads|writes` headers. When the remaining budget of a bucket
+//! falls low, requests of that kind are spaced out (the lower the budget, the wider the spacing) so the
+//! client slows down before ARM answers 429; a 429 pauses the whole subscription for its `Retry-After`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// Below this many remaining requests a bucket always counts as low.
+const LOW_ABSOLUTE: u64 = 20;
+/// A bucket also counts as low below this fraction of the largest remaining value seen.
+const LOW_FRACTION: f64 = 0.10;
+/// Spacing between requests when the bucket is empty.
+const MAX_SPACING: Duration = Duration::from_secs(2);
+
+/// Read or write bucket of ARM's subscription rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bucket {
+    Reads,
+    Writes,
+}
+
+#[derive(Debug, Default)]
+struct BucketState {
+    remaining: Option<u64>,
+    max_seen: u64,
+    next_slot: Option<Instant>,
+}
+
+impl BucketState {
+    /// Spacing to apply between requests given the current remaining budget (zero when not low).
+    fn spacing(&self) -> Duration {
+        let Some(rem) = self.remaining else {
+            return Duration::ZERO;
+        };
+        let threshold = ((self.max_seen as f64 * LOW_FRACTION) as u64).max(LOW_ABSOLUTE);
+        if rem >= threshold {
+            return Duration::ZERO;
+        }
+        // Linear: 1/threshold of MAX_SPACING at the threshold, MAX_SPACING at zero.
+        let deficit = (threshold - rem) as f64 / threshold as f64;
+        MAX_SPACING.mul_f64(deficit.clamp(0.0, 1.0))
+    }
+}
+
+#[derive(Debug, Default)]
+struct PaceState {
+    paused_until: Option<Instant>,
+    reads: BucketState,
+    writes: BucketState,
+}
+
+/// The limiter of one subscription.
+#[derive(Debug)]
+pub(crate) struct SubLimiter {
+    sem: Arc<Semaphore>,
+    pace: Mutex<PaceState>,
+}
+
+impl SubLimiter {
+    /// How long to wait before sending a request of this bucket; reserves the slot.
+    fn reserve(&self, bucket: Bucket) -> Duration {
+        let now = Instant::now();
+        let Ok(mut p) = self.pace.lock() else {
+            return Duration::ZERO;
+        };
+        let mut at = now;
+        if let Some(until) = p.paused_until {
+            if until > at {
+                at = until;
+            } else {
+                p.paused_until = None;
+            }
+        }
+        let b = match bucket {
+            Bucket::Reads => &mut p.reads,
+            Bucket::Writes => &mut p.writes,
+        };
+        let spacing = b.spacing();
+        if !spacing.is_zero() {
+            if let Some(slot) = b.next_slot
+                && slot > at
+            {
+                at = slot;
+            }
+            b.next_slot = Some(at + spacing);
+        }
+        at.saturating_duration_since(now)
+    }
+
+    /// Waits for pacing (pause and spacing), then for a concurrency permit. Returns the permit and
+    /// whether the request had to wait for pacing.
+    pub(crate) async fn acquire(&self, bucket: Bucket) -> (Option<OwnedSemaphorePermit>, bool) {
+        let wait = self.reserve(bucket);
+        let waited = !wait.is_zero();
+        if waited {
+            tracing::debug!(
+                wait_ms = wait.as_millis() as u64,
+                "throttle: spacing out requests"
+            );
+            tokio::time::sleep(wait).await;
+        }
+        let permit = self.sem.clone().acquire_owned().await.ok();
+        (permit, waited)
+    }
+
+    /// Records the `x-ms-ratelimit-remaining-subscription-*` headers of a response.
+    pub(crate) fn observe(&self, reads: Option<u64>, writes: Option<u64>) {
+        let Ok(mut p) = self.pace.lock() else {
+            return;
+        };
+        let p = &mut *p;
+        for (b, v) in [(&mut p.reads, reads), (&mut p.writes, writes)] {
+            if let Some(v) = v {
+                b.remaining = Some(v);
+                b.max_seen = b.max_seen.max(v);
+            }
+        }
+    }
+
+    /// Pauses every request of this subscription for `d` (after a 429).
+    pub(crate) fn pause(&self, d: Duration) {
+        let Ok(mut p) = self.pace.lock() else {
+            return;
+        };
+        let until = Instant::now() + d;
+        if p.paused_until.is_none_or(|u| u < until) {
+            p.paused_until = Some(until);
+        }
+    }
+}
+
+/// All subscriptions' limiters of one client (shared by its clones).
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    parallelism: usize,
+    subs: Mutex<HashMap<String, Arc<SubLimiter>>>,
+}
+
+impl Throttle {
+    pub(crate) fn new(parallelism: usize) -> Self {
+        Self {
+            parallelism: parallelism.max(1),
+            subs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The limiter of `subscription` (lower-cased; "" for URLs without one).
+    pub(crate) fn for_subscription(&self, subscription: &str) -> Arc<SubLimiter> {
+        let key = subscription.to_ascii_lowercase();
+        let mut subs = match self.subs.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        subs.entry(key)
+            .or_insert_with(|| {
+                Arc::new(SubLimiter {
+                    sem: Arc::new(Semaphore::new(self.parallelism)),
+                    pace: Mutex::new(PaceState::default()),
+                })
+            })
+            .clone()
+    }
+}
+
+/// The subscription id of an ARM URL path (`/subscriptions/{id}/…`), or "".
+pub(crate) fn subscription_of(path: &str) -> String {
+    let mut it = path.split('/').filter(|s| !s.is_empty());
+    while let Some(seg) = it.next() {
+        if seg.eq_ignore_ascii_case("subscriptions") {
+            return it.next().unwrap_or_default().to_string();
+        }
+    }
+    String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spacing_grows_as_budget_falls() {
+        let mut b = BucketState::default();
+        assert_eq!(b.spacing(), Duration::ZERO);
+        b.max_seen = 1000;
+        b.remaining = Some(500);
+        assert_eq!(b.spacing(), Duration::ZERO);
+        b.remaining = Some(50);
+        let s50 = b.spacing();
+        b.remaining = Some(5);
+        let s5 = b.spacing();
+        b.remaining = Some(0);
+        assert!(Duration::ZERO < s50 && s50 < s5 && s5 < b.spacing());
+        assert_eq!(b.spacing(), MAX_SPACING);
+    }
+
+    #[test]
+    fn subscription_is_parsed_from_paths() {
+        assert_eq!(
+            subscription_of("/subscriptions/abc/resourceGroups/g/providers/x"),
+            "abc"
+        );
+        assert_eq!(subscription_of("/providers/x"), "");
+    }
+}
