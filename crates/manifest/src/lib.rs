@@ -1,6 +1,27 @@
 //! Manifests for `amlctl`: loads `amlctl.yaml` and `az ml`-style compute YAML with located errors,
 //! validates them, maps each compute type to and from its ARM body, and publishes JSON Schemas.
+//!
+//! Entry points: [`load_project`] (for `amlctl validate`/`plan`), [`load_files`] (for `amlctl
+//! render`), [`Target::to_arm`], [`from_arm`], [`resolve_secret`], [`compute_schema`] and
+//! [`config_schema`]. Nothing here prints: every finding is returned as a [`Diagnostic`].
 
+pub mod arm;
+pub mod diag;
+pub mod fields;
 pub mod model;
+pub mod project;
+pub mod schema;
+pub mod secret;
+pub mod validate;
+pub mod yaml;
 
+pub use arm::{from_arm, parse_iso_duration, seconds_to_iso};
+pub use diag::{Diagnostic, Severity};
 pub use model::*;
+pub use project::{
+    CONFIG_FILE, Config, Defaults, LoadOptions, Project, load_bytes, load_files, load_project,
+    load_str,
+};
+pub use schema::{compute_schema, config_schema, reference_markdown};
+pub use secret::{SecretError, resolve_secret};
+pub use validate::check_compute_name;

@@ -1,0 +1,808 @@
+//! The manifest key table: one entry per key of each compute type.
+//!
+//! This table is the single source of truth for validation (unknown keys, types, enum values),
+//! for the JSON Schema ([`crate::compute_schema`]) and for `docs/manifest-reference.md`.
+
+use crate::model::ComputeType;
+
+/// How a value is checked and canonicalised.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// A string.
+    Str,
+    /// An integer `>= min`.
+    Int {
+        /// Smallest allowed value.
+        min: i64,
+    },
+    /// A boolean.
+    Bool,
+    /// One of a fixed set (canonical spelling listed). `camel`: CamelCase input is converted to
+    /// snake_case first (azure-ai-ml does this for `identity.type` only); otherwise the input is
+    /// only lower-cased.
+    Enum {
+        /// Canonical values.
+        values: &'static [&'static str],
+        /// Accept `SystemAssigned` for `system_assigned`.
+        camel: bool,
+    },
+    /// A secret: `{env: NAME}`, `{file: path}`, `{key_vault: URL}` or a literal string.
+    Secret,
+    /// A path to a file whose contents are the secret (`ssh_private_key_file`); also accepts the
+    /// reference forms of [`Kind::Secret`].
+    SecretFile,
+    /// A map of string to string (`tags`).
+    StrMap,
+    /// A free-form map (kubernetes `properties`): values are strings, numbers or booleans; keys
+    /// ending in `ConnectionString`, `Key`, `Secret`, `Token` or `Password` are secrets.
+    FreeMap,
+    /// A nested object.
+    Obj(&'static [Field]),
+    /// A list of objects.
+    ObjList(&'static [Field]),
+    /// A list of integers in `[min, max]`.
+    IntList {
+        /// Smallest allowed value.
+        min: i64,
+        /// Largest allowed value.
+        max: i64,
+    },
+    /// A list of enum values.
+    EnumList(&'static [&'static str]),
+    /// A map of string to scalar (environment variables).
+    EnvMap,
+}
+
+/// One manifest key.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// The YAML key.
+    pub name: &'static str,
+    /// Value kind.
+    pub kind: Kind,
+    /// Must be written.
+    pub required: bool,
+    /// One-line description.
+    pub doc: &'static str,
+    /// Default when omitted (documentation only).
+    pub default: &'static str,
+    /// ARM field it maps to (documentation only).
+    pub arm: &'static str,
+    /// Change policy hint (documentation only).
+    pub policy: &'static str,
+}
+
+const fn f(name: &'static str, kind: Kind, doc: &'static str) -> Field {
+    Field {
+        name,
+        kind,
+        required: false,
+        doc,
+        default: "",
+        arm: "",
+        policy: "",
+    }
+}
+
+const fn fa(
+    name: &'static str,
+    kind: Kind,
+    doc: &'static str,
+    default: &'static str,
+    arm: &'static str,
+    policy: &'static str,
+) -> Field {
+    Field {
+        name,
+        kind,
+        required: false,
+        doc,
+        default,
+        arm,
+        policy,
+    }
+}
+
+const fn req(mut fl: Field) -> Field {
+    fl.required = true;
+    fl
+}
+
+/// Change-policy phrases used in the docs.
+const REPLACE: &str = "replace";
+const PUT: &str = "in place (PUT)";
+const PATCH: &str = "in place (PATCH)";
+const WRITE_ONLY: &str = "write-only secret (change needs --replace)";
+
+/// `identity.type` values.
+pub const IDENTITY_TYPES: &[&str] = &[
+    "system_assigned",
+    "user_assigned",
+    "none",
+    "system_assigned,user_assigned",
+];
+
+const UAI: &[Field] = &[req(f(
+    "resource_id",
+    Kind::Str,
+    "ARM id of a user-assigned identity",
+))];
+
+const IDENTITY: &[Field] = &[
+    req(f(
+        "type",
+        Kind::Enum {
+            values: IDENTITY_TYPES,
+            camel: true,
+        },
+        "identity type",
+    )),
+    f(
+        "user_assigned_identities",
+        Kind::ObjList(UAI),
+        "user-assigned identities",
+    ),
+];
+
+const DESCRIPTION: Field = fa(
+    "description",
+    Kind::Str,
+    "free text",
+    "",
+    "properties.description",
+    PUT,
+);
+const LOCATION: Field = fa(
+    "location",
+    Kind::Str,
+    "Azure region (default: the workspace's)",
+    "workspace location",
+    "location",
+    REPLACE,
+);
+const TAGS: Field = fa("tags", Kind::StrMap, "resource tags", "", "tags", PUT);
+const IDENTITY_F: Field = fa(
+    "identity",
+    Kind::Obj(IDENTITY),
+    "managed identity",
+    "",
+    "identity.type, identity.userAssignedIdentities",
+    PUT,
+);
+
+const NETWORK: &[Field] = &[
+    f(
+        "vnet_name",
+        Kind::Str,
+        "virtual network name (in the workspace's resource group)",
+    ),
+    f(
+        "subnet",
+        Kind::Str,
+        "subnet name (with vnet_name) or full subnet ARM id",
+    ),
+];
+
+const AML_SSH: &[Field] = &[
+    f("admin_username", Kind::Str, "admin user name"),
+    f("admin_password", Kind::Secret, "admin password (secret)"),
+    f("ssh_key_value", Kind::Str, "SSH public key"),
+];
+
+/// `type: amlcompute`.
+pub const AMLCOMPUTE: &[Field] = &[
+    fa(
+        "size",
+        Kind::Str,
+        "VM size",
+        "STANDARD_DS3_V2",
+        "properties.properties.vmSize",
+        REPLACE,
+    ),
+    fa(
+        "tier",
+        Kind::Enum {
+            values: &["dedicated", "low_priority"],
+            camel: false,
+        },
+        "VM priority",
+        "(service default: dedicated)",
+        "properties.properties.vmPriority",
+        REPLACE,
+    ),
+    fa(
+        "min_instances",
+        Kind::Int { min: 0 },
+        "minimum node count",
+        "0",
+        "…scaleSettings.minNodeCount",
+        PATCH,
+    ),
+    fa(
+        "max_instances",
+        Kind::Int { min: 1 },
+        "maximum node count",
+        "4",
+        "…scaleSettings.maxNodeCount",
+        PATCH,
+    ),
+    fa(
+        "idle_time_before_scale_down",
+        Kind::Int { min: 0 },
+        "seconds idle before scale down (0: not sent)",
+        "120",
+        "…scaleSettings.nodeIdleTimeBeforeScaleDown (ISO-8601)",
+        PATCH,
+    ),
+    fa(
+        "ssh_public_access_enabled",
+        Kind::Bool,
+        "open the SSH port publicly",
+        "(NotSpecified)",
+        "…remoteLoginPortPublicAccess",
+        REPLACE,
+    ),
+    fa(
+        "ssh_settings",
+        Kind::Obj(AML_SSH),
+        "admin_username, admin_password (secret), ssh_key_value",
+        "",
+        "…userAccountCredentials.{adminUserName,adminUserPassword,adminUserSshPublicKey}",
+        REPLACE,
+    ),
+    fa(
+        "network_settings",
+        Kind::Obj(NETWORK),
+        "vnet_name + subnet, or subnet as a full ARM id",
+        "",
+        "…subnet.id",
+        REPLACE,
+    ),
+    fa(
+        "enable_node_public_ip",
+        Kind::Bool,
+        "nodes get public IPs",
+        "true",
+        "…enableNodePublicIp",
+        REPLACE,
+    ),
+    IDENTITY_F,
+    DESCRIPTION,
+    LOCATION,
+    TAGS,
+    fa(
+        "resource_id",
+        Kind::Str,
+        "accepted by azure-ai-ml, ignored",
+        "",
+        "(not sent)",
+        "",
+    ),
+];
+
+const CI_SSH: &[Field] = &[f("ssh_key_value", Kind::Str, "SSH public key")];
+
+const ON_BEHALF: &[Field] = &[
+    req(f(
+        "user_tenant_id",
+        Kind::Str,
+        "tenant id of the assigned user",
+    )),
+    req(f(
+        "user_object_id",
+        Kind::Str,
+        "object id of the assigned user",
+    )),
+];
+
+const CRON_OR_RECURRENCE: &[Field] = &[
+    req(f(
+        "type",
+        Kind::Enum {
+            values: &["cron", "recurrence"],
+            camel: false,
+        },
+        "trigger type",
+    )),
+    f("expression", Kind::Str, "NCronTab expression (cron)"),
+    f("start_time", Kind::Str, "yyyy-MM-ddTHH:mm:ss"),
+    f("time_zone", Kind::Str, "Windows time zone name"),
+    f(
+        "frequency",
+        Kind::Enum {
+            values: &["minute", "hour", "day", "week", "month"],
+            camel: false,
+        },
+        "recurrence frequency",
+    ),
+    f("interval", Kind::Int { min: 1 }, "recurrence interval"),
+    f(
+        "schedule",
+        Kind::Obj(RECURRENCE_PATTERN),
+        "hours, minutes, week_days",
+    ),
+];
+
+/// Week days.
+pub const WEEK_DAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+const RECURRENCE_PATTERN: &[Field] = &[
+    f("hours", Kind::IntList { min: 0, max: 23 }, "hours"),
+    f("minutes", Kind::IntList { min: 0, max: 59 }, "minutes"),
+    f("week_days", Kind::EnumList(WEEK_DAYS), "week days"),
+];
+
+const START_STOP: &[Field] = &[
+    req(f(
+        "action",
+        Kind::Enum {
+            values: &["start", "stop"],
+            camel: false,
+        },
+        "power action",
+    )),
+    f(
+        "state",
+        Kind::Enum {
+            values: &["enabled", "disabled"],
+            camel: false,
+        },
+        "schedule state (default enabled)",
+    ),
+    req(f("trigger", Kind::Obj(CRON_OR_RECURRENCE), "when")),
+];
+
+const SCHEDULES: &[Field] = &[f(
+    "compute_start_stop",
+    Kind::ObjList(START_STOP),
+    "start/stop schedules",
+)];
+
+const SCRIPT: &[Field] = &[
+    req(f("path", Kind::Str, "script path in workspace storage")),
+    f("command", Kind::Str, "arguments"),
+    f(
+        "timeout_minutes",
+        Kind::Int { min: 1 },
+        "timeout in minutes",
+    ),
+];
+
+const SETUP: &[Field] = &[
+    f(
+        "creation_script",
+        Kind::Obj(SCRIPT),
+        "runs once at creation",
+    ),
+    f("startup_script", Kind::Obj(SCRIPT), "runs at every start"),
+];
+
+const IMAGE: &[Field] = &[
+    f(
+        "type",
+        Kind::Enum {
+            values: &["docker"],
+            camel: false,
+        },
+        "image type",
+    ),
+    req(f("reference", Kind::Str, "image reference")),
+];
+
+const ENDPOINT: &[Field] = &[
+    req(f("target", Kind::Int { min: 1 }, "container port")),
+    req(f(
+        "published",
+        Kind::Int { min: 1026 },
+        "published port (1025 < p < 65535)",
+    )),
+];
+
+const BIND: &[Field] = &[
+    req(f("source", Kind::Str, "host path")),
+    req(f("target", Kind::Str, "container path")),
+];
+
+const CUSTOM_APP: &[Field] = &[
+    req(f("name", Kind::Str, "application name")),
+    f(
+        "type",
+        Kind::Enum {
+            values: &["docker"],
+            camel: false,
+        },
+        "application type",
+    ),
+    req(f("image", Kind::Obj(IMAGE), "container image")),
+    f("endpoints", Kind::ObjList(ENDPOINT), "ports"),
+    f("environment_variables", Kind::EnvMap, "environment"),
+    f("bind_mounts", Kind::ObjList(BIND), "bind mounts"),
+];
+
+/// `type: computeinstance`.
+pub const COMPUTEINSTANCE: &[Field] = &[
+    fa(
+        "size",
+        Kind::Str,
+        "VM size",
+        "STANDARD_DS3_V2",
+        "properties.properties.vmSize",
+        REPLACE,
+    ),
+    fa(
+        "network_settings",
+        Kind::Obj(NETWORK),
+        "vnet_name + subnet, or a subnet id",
+        "",
+        "…subnet.id",
+        REPLACE,
+    ),
+    fa(
+        "create_on_behalf_of",
+        Kind::Obj(ON_BEHALF),
+        "assigned user (user_tenant_id, user_object_id)",
+        "",
+        "…personalComputeInstanceSettings.assignedUser",
+        REPLACE,
+    ),
+    fa(
+        "ssh_public_access_enabled",
+        Kind::Bool,
+        "open SSH publicly",
+        "false",
+        "…sshSettings.sshPublicAccess",
+        REPLACE,
+    ),
+    fa(
+        "ssh_settings",
+        Kind::Obj(CI_SSH),
+        "ssh_key_value",
+        "",
+        "…sshSettings.adminPublicKey",
+        REPLACE,
+    ),
+    fa(
+        "idle_time_before_shutdown_minutes",
+        Kind::Int { min: 1 },
+        "idle shutdown, minutes",
+        "",
+        "…idleTimeBeforeShutdown (PT{n}M)",
+        REPLACE,
+    ),
+    fa(
+        "idle_time_before_shutdown",
+        Kind::Str,
+        "deprecated ISO-8601 form of the above (canonicalised to minutes)",
+        "",
+        "…idleTimeBeforeShutdown",
+        REPLACE,
+    ),
+    fa(
+        "schedules",
+        Kind::Obj(SCHEDULES),
+        "compute_start_stop list",
+        "",
+        "…schedules.computeStartStop",
+        REPLACE,
+    ),
+    fa(
+        "setup_scripts",
+        Kind::Obj(SETUP),
+        "creation_script / startup_script {path, command, timeout_minutes}",
+        "",
+        "…setupScripts.scripts",
+        REPLACE,
+    ),
+    fa(
+        "custom_applications",
+        Kind::ObjList(CUSTOM_APP),
+        "docker applications",
+        "",
+        "…customServices",
+        REPLACE,
+    ),
+    fa(
+        "enable_node_public_ip",
+        Kind::Bool,
+        "public IP",
+        "true",
+        "…enableNodePublicIp",
+        REPLACE,
+    ),
+    fa(
+        "enable_sso",
+        Kind::Bool,
+        "single sign-on",
+        "true",
+        "…enableSSO",
+        REPLACE,
+    ),
+    fa(
+        "enable_root_access",
+        Kind::Bool,
+        "root access",
+        "true",
+        "…enableRootAccess",
+        REPLACE,
+    ),
+    fa(
+        "release_quota_on_stop",
+        Kind::Bool,
+        "release quota when stopped",
+        "false",
+        "…releaseQuotaOnStop",
+        REPLACE,
+    ),
+    fa(
+        "enable_os_patching",
+        Kind::Bool,
+        "OS patching",
+        "false",
+        "…enableOSPatching",
+        REPLACE,
+    ),
+    IDENTITY_F,
+    DESCRIPTION,
+    LOCATION,
+    TAGS,
+];
+
+const VM_SSH: &[Field] = &[
+    req(f("admin_username", Kind::Str, "user name")),
+    f("admin_password", Kind::Secret, "password (secret)"),
+    f("ssh_port", Kind::Int { min: 1 }, "SSH port (default 22)"),
+    f(
+        "ssh_private_key_file",
+        Kind::SecretFile,
+        "path of the private key file (its contents are the secret)",
+    ),
+];
+
+const RESOURCE_ID: Field = req(fa(
+    "resource_id",
+    Kind::Str,
+    "ARM id of the resource to attach",
+    "",
+    "properties.resourceId",
+    REPLACE,
+));
+
+/// `type: virtualmachine`.
+pub const VIRTUALMACHINE: &[Field] = &[
+    RESOURCE_ID,
+    req(fa(
+        "ssh_settings",
+        Kind::Obj(VM_SSH),
+        "admin_username, admin_password | ssh_private_key_file, ssh_port",
+        "ssh_port 22",
+        "properties.properties.{administratorAccount,sshPort}",
+        "credentials write-only; ssh_port replace",
+    )),
+    IDENTITY_F,
+    DESCRIPTION,
+    LOCATION,
+    TAGS,
+];
+
+/// `type: hdinsight`.
+pub const HDINSIGHT: &[Field] = &[
+    RESOURCE_ID,
+    req(fa(
+        "ssh_settings",
+        Kind::Obj(VM_SSH),
+        "admin_username, admin_password | ssh_private_key_file, ssh_port",
+        "ssh_port 22",
+        "properties.properties.{administratorAccount,sshPort}",
+        "credentials write-only; ssh_port replace",
+    )),
+    IDENTITY_F,
+    DESCRIPTION,
+    LOCATION,
+    TAGS,
+];
+
+/// `type: kubernetes`.
+pub const KUBERNETES: &[Field] = &[
+    RESOURCE_ID,
+    fa(
+        "namespace",
+        Kind::Str,
+        "Kubernetes namespace",
+        "default",
+        "properties.properties.namespace",
+        REPLACE,
+    ),
+    fa(
+        "properties",
+        Kind::FreeMap,
+        "extra properties merged into properties.properties (secret-looking keys take secret refs)",
+        "",
+        "properties.properties.*",
+        REPLACE,
+    ),
+    IDENTITY_F,
+    DESCRIPTION,
+    LOCATION,
+    TAGS,
+];
+
+/// `type: synapsespark`.
+pub const SYNAPSESPARK: &[Field] = &[RESOURCE_ID, IDENTITY_F, DESCRIPTION, LOCATION, TAGS];
+
+/// `type: databricks`.
+pub const DATABRICKS: &[Field] = &[
+    RESOURCE_ID,
+    req(fa(
+        "access_token",
+        Kind::Secret,
+        "Databricks access token (secret reference)",
+        "",
+        "properties.properties.databricksAccessToken",
+        WRITE_ONLY,
+    )),
+    fa(
+        "workspace_url",
+        Kind::Str,
+        "Databricks workspace URL",
+        "",
+        "properties.properties.workspaceUrl",
+        REPLACE,
+    ),
+    IDENTITY_F,
+    DESCRIPTION,
+    LOCATION,
+    TAGS,
+];
+
+/// `type: datalakeanalytics`.
+pub const DATALAKEANALYTICS: &[Field] = &[
+    RESOURCE_ID,
+    fa(
+        "data_lake_store_account_name",
+        Kind::Str,
+        "default Data Lake Store account",
+        "",
+        "properties.properties.dataLakeStoreAccountName",
+        REPLACE,
+    ),
+    IDENTITY_F,
+    DESCRIPTION,
+    LOCATION,
+    TAGS,
+];
+
+const SSL: &[Field] = &[
+    f(
+        "status",
+        Kind::Enum {
+            values: &["disabled", "enabled", "auto"],
+            camel: false,
+        },
+        "SSL status",
+    ),
+    f("cert", Kind::Secret, "certificate data (secret reference)"),
+    f("key", Kind::Secret, "key data (secret reference)"),
+    f("cname", Kind::Str, "CNAME of the certificate"),
+    f("leaf_domain_label", Kind::Str, "leaf domain label"),
+    f(
+        "overwrite_existing_domain",
+        Kind::Bool,
+        "overwrite existing domain label",
+    ),
+];
+
+/// `type: aks` (legacy inference attach).
+pub const AKS: &[Field] = &[
+    RESOURCE_ID,
+    fa(
+        "cluster_fqdn",
+        Kind::Str,
+        "cluster FQDN",
+        "",
+        "properties.properties.clusterFqdn",
+        REPLACE,
+    ),
+    fa(
+        "agent_count",
+        Kind::Int { min: 0 },
+        "number of agents",
+        "",
+        "properties.properties.agentCount",
+        REPLACE,
+    ),
+    fa(
+        "agent_vm_size",
+        Kind::Str,
+        "agent VM size",
+        "",
+        "properties.properties.agentVmSize",
+        REPLACE,
+    ),
+    fa(
+        "cluster_purpose",
+        Kind::Enum {
+            values: &["fast_prod", "dense_prod", "dev_test"],
+            camel: true,
+        },
+        "intended usage",
+        "(service default: fast_prod)",
+        "properties.properties.clusterPurpose",
+        REPLACE,
+    ),
+    fa(
+        "ssl",
+        Kind::Obj(SSL),
+        "scoring SSL configuration",
+        "",
+        "properties.properties.sslConfiguration",
+        REPLACE,
+    ),
+    fa(
+        "load_balancer_type",
+        Kind::Enum {
+            values: &["public_ip", "internal_load_balancer"],
+            camel: true,
+        },
+        "load balancer type",
+        "",
+        "properties.properties.loadBalancerType",
+        REPLACE,
+    ),
+    fa(
+        "load_balancer_subnet",
+        Kind::Str,
+        "load balancer subnet",
+        "",
+        "properties.properties.loadBalancerSubnet",
+        REPLACE,
+    ),
+    IDENTITY_F,
+    DESCRIPTION,
+    LOCATION,
+    TAGS,
+];
+
+/// `type: datafactory`.
+pub const DATAFACTORY: &[Field] = &[RESOURCE_ID, IDENTITY_F, DESCRIPTION, LOCATION, TAGS];
+
+/// `type: batch` (legacy SDK v1 shape).
+pub const BATCH: &[Field] = &[RESOURCE_ID, DESCRIPTION, LOCATION, TAGS];
+
+/// The key table of a compute type.
+pub fn fields_of(t: ComputeType) -> &'static [Field] {
+    match t {
+        ComputeType::AmlCompute => AMLCOMPUTE,
+        ComputeType::ComputeInstance => COMPUTEINSTANCE,
+        ComputeType::VirtualMachine => VIRTUALMACHINE,
+        ComputeType::Kubernetes => KUBERNETES,
+        ComputeType::SynapseSpark => SYNAPSESPARK,
+        ComputeType::HdInsight => HDINSIGHT,
+        ComputeType::Databricks => DATABRICKS,
+        ComputeType::DataLakeAnalytics => DATALAKEANALYTICS,
+        ComputeType::Aks => AKS,
+        ComputeType::DataFactory => DATAFACTORY,
+        ComputeType::Batch => BATCH,
+    }
+}
+
+/// Keys every manifest may carry besides its type's keys (handled by the loader itself).
+pub const ENVELOPE: &[&str] = &["$schema", "name", "type", "workspace", "lifecycle", "state"];
+
+/// `lifecycle:` keys.
+pub const LIFECYCLE: &[&str] = &["prevent_destroy", "ignore_changes", "allow_replace"];
+
+/// True for kubernetes `properties` keys that hold secrets.
+pub fn is_secret_property(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["connectionstring", "key", "secret", "token", "password"]
+        .iter()
+        .any(|s| k.ends_with(s))
+}

@@ -1,0 +1,99 @@
+//! Secret resolution for the executor. Values are never logged or put in error messages.
+
+use std::path::PathBuf;
+
+use crate::model::{SecretRef, SecretString};
+
+/// Largest secret file read (bytes).
+const MAX_SECRET_FILE: u64 = 1024 * 1024;
+
+/// Why a secret could not be resolved here. Messages name the source, never the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// A Key Vault reference: the caller fetches it with its ARM credential.
+    #[error("secret is in Key Vault ({0}); it must be fetched with an Azure credential")]
+    NeedsKeyVault(String),
+    /// `{ env: NAME }` and the variable is not set (or not UTF-8).
+    #[error("environment variable {0} is not set (or is not valid UTF-8)")]
+    EnvMissing(String),
+    /// `{ file: path }` could not be read.
+    #[error("cannot read secret file {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error (no contents).
+        reason: String,
+    },
+}
+
+/// Resolves env, file and literal references. File contents have one trailing newline trimmed,
+/// except PEM/OpenSSH key files (containing `-----BEGIN `), which are returned verbatim (key
+/// parsers need the final newline; azure-ai-ml sends `ssh_private_key_file` contents verbatim).
+/// Key Vault references give [`SecretError::NeedsKeyVault`].
+pub fn resolve_secret(r: &SecretRef) -> Result<SecretString, SecretError> {
+    match r {
+        SecretRef::Env(name) => std::env::var(name)
+            .map(SecretString::new)
+            .map_err(|_| SecretError::EnvMissing(name.clone())),
+        SecretRef::File(path) => {
+            let err = |reason: String| SecretError::File {
+                path: path.clone(),
+                reason,
+            };
+            let meta = std::fs::metadata(path).map_err(|e| err(e.kind().to_string()))?;
+            if meta.len() > MAX_SECRET_FILE {
+                return Err(err(format!("larger than {MAX_SECRET_FILE} bytes")));
+            }
+            let bytes = std::fs::read(path).map_err(|e| err(e.kind().to_string()))?;
+            let mut s = String::from_utf8(bytes).map_err(|_| err("not valid UTF-8".into()))?;
+            if !s.contains("-----BEGIN ") {
+                if s.ends_with("\r\n") {
+                    s.truncate(s.len() - 2);
+                } else if s.ends_with('\n') {
+                    s.truncate(s.len() - 1);
+                }
+            }
+            Ok(SecretString::new(s))
+        }
+        SecretRef::KeyVault(url) => Err(SecretError::NeedsKeyVault(url.clone())),
+        SecretRef::Literal(l) => Ok(l.value.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_and_env_and_vault() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tok");
+        std::fs::write(&p, "s3cret\n").unwrap();
+        assert_eq!(
+            resolve_secret(&SecretRef::File(p.clone()))
+                .unwrap()
+                .expose(),
+            "s3cret"
+        );
+        let k = dir.path().join("key");
+        std::fs::write(&k, "-----BEGIN KEY-----\nabc\n-----END KEY-----\n").unwrap();
+        assert!(
+            resolve_secret(&SecretRef::File(k))
+                .unwrap()
+                .expose()
+                .ends_with("-----\n")
+        );
+        let missing = resolve_secret(&SecretRef::File(dir.path().join("nope"))).unwrap_err();
+        assert!(matches!(missing, SecretError::File { .. }));
+        let e = resolve_secret(&SecretRef::Env("AMLCTL_TEST_SURELY_UNSET_VAR".into())).unwrap_err();
+        assert_eq!(
+            e,
+            SecretError::EnvMissing("AMLCTL_TEST_SURELY_UNSET_VAR".into())
+        );
+        let kv = "https://v.vault.azure.net/secrets/x".to_string();
+        assert_eq!(
+            resolve_secret(&SecretRef::KeyVault(kv.clone())).unwrap_err(),
+            SecretError::NeedsKeyVault(kv)
+        );
+    }
+}

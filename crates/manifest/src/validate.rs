@@ -1,0 +1,1065 @@
+//! Validation of one manifest document: walks the located YAML tree against the key table
+//! ([`crate::fields`]) and produces the canonical spec, secrets and diagnostics.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::fields::{self, ENVELOPE, Field, Kind as FKind, LIFECYCLE};
+use crate::model::{
+    ComputeType, DesiredState, Lifecycle, LiteralSecret, REDACTED, SecretRef, SecretString,
+    SourceLocation, Workspace,
+};
+use crate::yaml::{Kind, Node};
+
+/// Walk state for one document.
+pub(crate) struct Ctx<'a> {
+    pub file: &'a Path,
+    /// Folder relative paths (`{file: …}`, `ssh_private_key_file`) are resolved against.
+    pub base_dir: PathBuf,
+    pub strict: bool,
+    pub diags: Vec<Diagnostic>,
+    pub secrets: BTreeMap<String, SecretRef>,
+    pub key_locations: BTreeMap<String, SourceLocation>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(file: &'a Path, strict: bool) -> Self {
+        let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ctx {
+            file,
+            base_dir,
+            strict,
+            diags: Vec::new(),
+            secrets: BTreeMap::new(),
+            key_locations: BTreeMap::new(),
+        }
+    }
+
+    pub fn err(&mut self, node: &Node, key: &str, msg: String, hint: Option<String>) {
+        let mut d = Diagnostic::error(Some(node.loc(self.file)), opt_key(key), msg);
+        d.hint = hint;
+        self.diags.push(d);
+    }
+
+    pub fn warn(&mut self, node: &Node, key: &str, msg: String, hint: Option<String>) {
+        let mut d = Diagnostic::warning(Some(node.loc(self.file)), opt_key(key), msg);
+        d.hint = hint;
+        self.diags.push(d);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diags.iter().any(Diagnostic::is_error)
+    }
+}
+
+fn opt_key(k: &str) -> Option<String> {
+    (!k.is_empty()).then(|| k.to_string())
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Short, secret-free rendering of a scalar for messages (never used on secret fields).
+fn show(node: &Node) -> String {
+    match &node.kind {
+        Kind::Str(s) => {
+            let t: String = s.chars().take(60).collect();
+            format!("'{t}'")
+        }
+        Kind::Int(i) => i.to_string(),
+        Kind::Bool(b) => b.to_string(),
+        Kind::Float(f) => f.to_string(),
+        Kind::Null => "null".into(),
+        Kind::Seq(_) => "a list".into(),
+        Kind::Map(_) => "a mapping".into(),
+    }
+}
+
+/// `SystemAssigned` → `system_assigned` (azure-ai-ml `camel_to_snake`).
+pub(crate) fn camel_to_snake(s: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = s.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit()) {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(*c);
+        }
+    }
+    out
+}
+
+fn norm_enum(s: &str, camel: bool) -> String {
+    let s = if camel {
+        camel_to_snake(s)
+    } else {
+        s.to_string()
+    };
+    s.to_lowercase().replace(' ', "")
+}
+
+/// Walks a mapping against `fields`. Returns the canonical object (only written keys).
+pub(crate) fn walk_obj(
+    ctx: &mut Ctx,
+    node: &Node,
+    fields: &[Field],
+    path: &str,
+    extra_ok: &[&str],
+) -> Option<Map<String, Value>> {
+    let Kind::Map(entries) = &node.kind else {
+        ctx.err(
+            node,
+            path,
+            format!(
+                "`{}` must be a mapping, found {}",
+                if path.is_empty() { "document" } else { path },
+                node.type_name()
+            ),
+            None,
+        );
+        return None;
+    };
+    let mut out = Map::new();
+    let mut ok = true;
+    for (k, v) in entries {
+        let Some(key) = k.as_str() else {
+            ctx.err(
+                k,
+                path,
+                format!("keys must be strings, found {}", show(k)),
+                None,
+            );
+            ok = false;
+            continue;
+        };
+        if extra_ok.contains(&key) {
+            continue;
+        }
+        let dotted = join(path, key);
+        let Some(field) = fields.iter().find(|f| f.name == key) else {
+            let names = fields
+                .iter()
+                .map(|f| f.name)
+                .chain(extra_ok.iter().copied());
+            let hint =
+                did_you_mean(key, names).map(|s| format!("did you mean `{}`?", join(path, s)));
+            let hint = hint.or_else(|| {
+                Some(format!(
+                    "allowed keys here: {}",
+                    fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                ))
+            });
+            ctx.err(k, &dotted, format!("unknown key `{dotted}`"), hint);
+            ok = false;
+            continue;
+        };
+        ctx.key_locations.insert(dotted.clone(), k.loc(ctx.file));
+        if matches!(v.kind, Kind::Null) {
+            continue;
+        }
+        match walk_value(ctx, v, field, &dotted) {
+            Some(val) => {
+                out.insert(key.to_string(), val);
+            }
+            None => ok = false,
+        }
+    }
+    for f in fields.iter().filter(|f| f.required) {
+        if !out.contains_key(f.name) && ok {
+            let dotted = join(path, f.name);
+            ctx.err(
+                node,
+                &dotted,
+                format!("missing required key `{dotted}`"),
+                Some(format!("`{}`: {}", f.name, f.doc)),
+            );
+        }
+    }
+    ok.then_some(out)
+}
+
+fn expect(
+    ctx: &mut Ctx,
+    node: &Node,
+    key: &str,
+    what: &str,
+    hint: Option<String>,
+) -> Option<Value> {
+    ctx.err(
+        node,
+        key,
+        format!("`{key}` must be {what}, found {}", node.type_name()),
+        hint,
+    );
+    None
+}
+
+fn walk_value(ctx: &mut Ctx, node: &Node, field: &Field, key: &str) -> Option<Value> {
+    match field.kind {
+        FKind::Str => match &node.kind {
+            Kind::Str(s) => Some(Value::String(s.clone())),
+            Kind::Int(_) | Kind::Bool(_) | Kind::Float(_) => expect(
+                ctx,
+                node,
+                key,
+                "a string",
+                Some(format!(
+                    "quote it: {key}: \"{}\"",
+                    show(node).trim_matches('\'')
+                )),
+            ),
+            _ => expect(ctx, node, key, "a string", None),
+        },
+        FKind::Int { min } => match &node.kind {
+            Kind::Int(i) if *i >= min => Some(Value::from(*i)),
+            Kind::Int(i) => {
+                ctx.err(
+                    node,
+                    key,
+                    format!("`{key}` must be >= {min}, found {i}"),
+                    None,
+                );
+                None
+            }
+            _ => expect(ctx, node, key, "an integer", None),
+        },
+        FKind::Bool => match &node.kind {
+            Kind::Bool(b) => Some(Value::Bool(*b)),
+            _ => expect(ctx, node, key, "a boolean (true or false)", None),
+        },
+        FKind::Enum { values, camel } => enum_value(ctx, node, key, values, camel),
+        FKind::Secret => parse_secret(ctx, node, key, false),
+        FKind::SecretFile => parse_secret(ctx, node, key, true),
+        FKind::StrMap => {
+            let Kind::Map(entries) = &node.kind else {
+                return expect(ctx, node, key, "a mapping of strings", None);
+            };
+            let mut out = Map::new();
+            let mut ok = true;
+            for (k, v) in entries {
+                match (&k.kind, &v.kind) {
+                    (Kind::Str(ks), Kind::Str(vs)) => {
+                        out.insert(ks.clone(), Value::String(vs.clone()));
+                    }
+                    (Kind::Str(ks), _) => {
+                        ctx.err(
+                            v,
+                            &join(key, ks),
+                            format!(
+                                "`{}` must be a string, found {}",
+                                join(key, ks),
+                                v.type_name()
+                            ),
+                            Some("quote the value".into()),
+                        );
+                        ok = false;
+                    }
+                    _ => {
+                        ctx.err(k, key, format!("keys of `{key}` must be strings"), None);
+                        ok = false;
+                    }
+                }
+            }
+            ok.then_some(Value::Object(out))
+        }
+        FKind::EnvMap => {
+            let Kind::Map(entries) = &node.kind else {
+                return expect(ctx, node, key, "a mapping", None);
+            };
+            let mut out = Map::new();
+            let mut ok = true;
+            for (k, v) in entries {
+                let val = match &v.kind {
+                    Kind::Str(s) => Some(s.clone()),
+                    Kind::Int(i) => Some(i.to_string()),
+                    Kind::Bool(b) => Some(b.to_string()),
+                    Kind::Float(f) => Some(f.to_string()),
+                    _ => None,
+                };
+                match (k.as_str(), val) {
+                    (Some(ks), Some(vs)) => {
+                        out.insert(ks.to_string(), Value::String(vs));
+                    }
+                    _ => {
+                        ctx.err(
+                            v,
+                            key,
+                            format!("`{key}` must map names to scalar values"),
+                            None,
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            ok.then_some(Value::Object(out))
+        }
+        FKind::FreeMap => {
+            let Kind::Map(entries) = &node.kind else {
+                return expect(ctx, node, key, "a mapping", None);
+            };
+            let mut out = Map::new();
+            let mut ok = true;
+            for (k, v) in entries {
+                let Some(ks) = k.as_str() else {
+                    ctx.err(k, key, format!("keys of `{key}` must be strings"), None);
+                    ok = false;
+                    continue;
+                };
+                let dotted = join(key, ks);
+                ctx.key_locations.insert(dotted.clone(), k.loc(ctx.file));
+                if fields::is_secret_property(ks) {
+                    match parse_secret(ctx, v, &dotted, false) {
+                        Some(val) => {
+                            out.insert(ks.to_string(), val);
+                        }
+                        None => ok = false,
+                    }
+                    continue;
+                }
+                let val = match &v.kind {
+                    Kind::Str(s) => Value::String(s.clone()),
+                    Kind::Int(i) => Value::from(*i),
+                    Kind::Bool(b) => Value::Bool(*b),
+                    Kind::Float(f) => {
+                        serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+                    }
+                    Kind::Null => Value::Null,
+                    _ => {
+                        ctx.err(v, &dotted, format!("`{dotted}` must be a scalar"), None);
+                        ok = false;
+                        continue;
+                    }
+                };
+                out.insert(ks.to_string(), val);
+            }
+            ok.then_some(Value::Object(out))
+        }
+        FKind::Obj(sub) => walk_obj(ctx, node, sub, key, &[]).map(Value::Object),
+        FKind::ObjList(sub) => {
+            let Kind::Seq(items) = &node.kind else {
+                return expect(ctx, node, key, "a list", None);
+            };
+            let mut out = Vec::new();
+            let mut ok = true;
+            for (i, item) in items.iter().enumerate() {
+                match walk_obj(ctx, item, sub, &format!("{key}[{i}]"), &[]) {
+                    Some(o) => out.push(Value::Object(o)),
+                    None => ok = false,
+                }
+            }
+            ok.then_some(Value::Array(out))
+        }
+        FKind::IntList { min, max } => {
+            let Kind::Seq(items) = &node.kind else {
+                return expect(ctx, node, key, "a list of integers", None);
+            };
+            let mut out = Vec::new();
+            let mut ok = true;
+            for item in items {
+                match &item.kind {
+                    Kind::Int(i) if (min..=max).contains(i) => out.push(Value::from(*i)),
+                    _ => {
+                        ctx.err(
+                            item,
+                            key,
+                            format!(
+                                "`{key}` items must be integers from {min} to {max}, found {}",
+                                show(item)
+                            ),
+                            None,
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            ok.then_some(Value::Array(out))
+        }
+        FKind::EnumList(values) => {
+            let Kind::Seq(items) = &node.kind else {
+                return expect(ctx, node, key, "a list", None);
+            };
+            let mut out = Vec::new();
+            let mut ok = true;
+            for item in items {
+                match enum_value(ctx, item, key, values, false) {
+                    Some(v) => out.push(v),
+                    None => ok = false,
+                }
+            }
+            ok.then_some(Value::Array(out))
+        }
+    }
+}
+
+fn enum_value(
+    ctx: &mut Ctx,
+    node: &Node,
+    key: &str,
+    values: &[&str],
+    camel: bool,
+) -> Option<Value> {
+    let Kind::Str(s) = &node.kind else {
+        return expect(
+            ctx,
+            node,
+            key,
+            &format!("one of {}", values.join(", ")),
+            None,
+        );
+    };
+    let n = norm_enum(s, camel);
+    if let Some(v) = values.iter().find(|v| **v == n) {
+        return Some(Value::String((*v).to_string()));
+    }
+    let mut hint = format!("allowed values: {}", values.join(", "));
+    if let Some(m) = did_you_mean(s, values.iter().copied()) {
+        hint = format!("did you mean `{m}`? {hint}");
+    }
+    ctx.err(
+        node,
+        key,
+        format!("invalid value {} for `{key}`", show(node)),
+        Some(hint),
+    );
+    None
+}
+
+/// Parses a secret field: a reference map or a literal. Returns the [`REDACTED`] placeholder.
+fn parse_secret(ctx: &mut Ctx, node: &Node, key: &str, file_path: bool) -> Option<Value> {
+    let forms = "{ env: NAME }, { file: path } or { key_vault: https://<vault>.vault.azure.net/secrets/<name> }";
+    let r = match &node.kind {
+        Kind::Str(s) if file_path => SecretRef::File(ctx.base_dir.join(s)),
+        Kind::Str(s) => {
+            let msg = format!("literal secret in `{key}`");
+            let hint = Some(format!("keep secrets out of Git: use {forms}"));
+            if ctx.strict {
+                ctx.err(node, key, format!("{msg} (rejected by --strict)"), hint);
+            } else {
+                ctx.warn(node, key, msg, hint);
+            }
+            SecretRef::Literal(LiteralSecret {
+                location: node.loc(ctx.file),
+                key: key.to_string(),
+                value: SecretString::new(s.clone()),
+            })
+        }
+        Kind::Map(entries) if entries.len() == 1 => {
+            let (k, v) = &entries[0];
+            let name = k.as_str().unwrap_or("");
+            let Some(val) = v.as_str() else {
+                ctx.err(v, key, format!("`{key}.{name}` must be a string"), None);
+                return None;
+            };
+            match name {
+                "env" => {
+                    if val.is_empty() || val.contains('=') || val.contains('\0') {
+                        ctx.err(
+                            v,
+                            key,
+                            format!("`{key}.env` must be an environment variable name"),
+                            None,
+                        );
+                        return None;
+                    }
+                    SecretRef::Env(val.to_string())
+                }
+                "file" => SecretRef::File(ctx.base_dir.join(val)),
+                "key_vault" => {
+                    let lower = val.to_ascii_lowercase();
+                    if !lower.starts_with("https://") || !lower.contains("/secrets/") {
+                        ctx.err(
+                            v,
+                            key,
+                            format!("`{key}.key_vault` must be a Key Vault secret URL"),
+                            Some(
+                                "https://<vault>.vault.azure.net/secrets/<name>[/<version>]".into(),
+                            ),
+                        );
+                        return None;
+                    }
+                    SecretRef::KeyVault(val.to_string())
+                }
+                other => {
+                    let hint = did_you_mean(other, ["env", "file", "key_vault"])
+                        .map(|m| format!("did you mean `{m}`? use {forms}"))
+                        .unwrap_or_else(|| format!("use {forms}"));
+                    ctx.err(
+                        k,
+                        key,
+                        format!("unknown secret reference `{other}` in `{key}`"),
+                        Some(hint),
+                    );
+                    return None;
+                }
+            }
+        }
+        _ => {
+            ctx.err(
+                node,
+                key,
+                format!("`{key}` must be a secret reference or a string"),
+                Some(format!("use {forms}")),
+            );
+            return None;
+        }
+    };
+    ctx.secrets.insert(key.to_string(), r);
+    Some(Value::String(REDACTED.to_string()))
+}
+
+/// The compute name rule of the service: `^[a-zA-Z](?![a-zA-Z0-9-]*-\d+$)[a-zA-Z0-9\-]{2,23}$`.
+pub fn check_compute_name(name: &str) -> Result<(), String> {
+    let chars: Vec<char> = name.chars().collect();
+    if !(3..=24).contains(&chars.len()) {
+        return Err(format!(
+            "must be 3 to 24 characters long (it has {})",
+            chars.len()
+        ));
+    }
+    if !chars[0].is_ascii_alphabetic() {
+        return Err("must start with a letter".into());
+    }
+    if let Some(c) = chars
+        .iter()
+        .find(|c| !(c.is_ascii_alphanumeric() || **c == '-'))
+    {
+        return Err(format!(
+            "may only contain letters, digits and '-' (found {c:?})"
+        ));
+    }
+    // The negative lookahead: the name must not end in '-' followed only by digits.
+    if let Some(pos) = name.rfind('-') {
+        let tail = &name[pos + 1..];
+        if !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit()) {
+            return Err("must not end with '-' followed by digits".into());
+        }
+    }
+    Ok(())
+}
+
+/// A document after validation, before its workspace is known.
+pub(crate) struct Partial {
+    pub name: String,
+    pub name_node: Node,
+    pub compute_type: ComputeType,
+    pub workspace: Option<(String, Node)>,
+    pub spec: Map<String, Value>,
+    pub secrets: BTreeMap<String, SecretRef>,
+    pub lifecycle: Lifecycle,
+    pub state: Option<DesiredState>,
+    pub source: SourceLocation,
+    pub key_locations: BTreeMap<String, SourceLocation>,
+}
+
+/// Validates one document. Diagnostics go to `ctx`; `None` when it has errors.
+pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
+    let Kind::Map(_) = &doc.kind else {
+        ctx.err(
+            doc,
+            "",
+            format!(
+                "a compute manifest must be a mapping, found {}",
+                doc.type_name()
+            ),
+            Some("start with `name:` and `type:`".into()),
+        );
+        return None;
+    };
+    let errors_before = ctx.diags.iter().filter(|d| d.is_error()).count();
+    let type_node = doc.get("type");
+    let compute_type = match type_node {
+        None => {
+            ctx.err(
+                doc,
+                "type",
+                "missing required key `type`".into(),
+                Some(type_list()),
+            );
+            None
+        }
+        Some(n) => match n.as_str() {
+            Some(s) if s.eq_ignore_ascii_case("local") => {
+                ctx.err(
+                    n,
+                    "type",
+                    "local is not a compute target: jobs run on your machine with no ARM object; delete this manifest".into(),
+                    None,
+                );
+                return None;
+            }
+            Some(s) => match ComputeType::from_manifest(s).or_else(|| ComputeType::from_arm(s)) {
+                Some(t) => Some(t),
+                None => {
+                    let mut hint = type_list();
+                    if let Some(m) =
+                        did_you_mean(s, ComputeType::ALL.iter().map(|t| t.manifest_name()))
+                    {
+                        hint = format!("did you mean `{m}`? {hint}");
+                    }
+                    ctx.err(
+                        n,
+                        "type",
+                        format!("unknown compute type {}", show(n)),
+                        Some(hint),
+                    );
+                    None
+                }
+            },
+            None => {
+                ctx.err(
+                    n,
+                    "type",
+                    format!("`type` must be a string, found {}", n.type_name()),
+                    Some(type_list()),
+                );
+                None
+            }
+        },
+    };
+    let name = match doc.get("name") {
+        None => {
+            ctx.err(doc, "name", "missing required key `name`".into(), None);
+            None
+        }
+        Some(n) => match &n.kind {
+            Kind::Str(s) => {
+                if let Err(why) = check_compute_name(s) {
+                    ctx.err(
+                        n,
+                        "name",
+                        format!("invalid compute name {}: {why}", show(n)),
+                        Some(
+                            "names match ^[a-zA-Z](?![a-zA-Z0-9-]*-\\d+$)[a-zA-Z0-9\\-]{2,23}$"
+                                .into(),
+                        ),
+                    );
+                }
+                Some((s.clone(), n.clone()))
+            }
+            _ => {
+                ctx.err(
+                    n,
+                    "name",
+                    format!("`name` must be a string, found {}", n.type_name()),
+                    None,
+                );
+                None
+            }
+        },
+    };
+    let workspace = match doc.get("workspace") {
+        None
+        | Some(Node {
+            kind: Kind::Null, ..
+        }) => None,
+        Some(n) => match n.as_str() {
+            Some(s) => Some((s.to_string(), n.clone())),
+            None => {
+                ctx.err(
+                    n,
+                    "workspace",
+                    "`workspace` must be a workspace alias (a string)".into(),
+                    None,
+                );
+                None
+            }
+        },
+    };
+    let lifecycle = doc
+        .get("lifecycle")
+        .map(|n| lifecycle(ctx, n))
+        .unwrap_or_default();
+    let state = match doc.get("state") {
+        None
+        | Some(Node {
+            kind: Kind::Null, ..
+        }) => None,
+        Some(n) => {
+            if compute_type.is_some_and(|t| t != ComputeType::ComputeInstance) {
+                ctx.err(
+                    n,
+                    "state",
+                    "`state` is only valid for computeinstance".into(),
+                    None,
+                );
+                None
+            } else {
+                match n.as_str().map(str::to_ascii_lowercase).as_deref() {
+                    Some("running") => Some(DesiredState::Running),
+                    Some("stopped") => Some(DesiredState::Stopped),
+                    _ => {
+                        ctx.err(
+                            n,
+                            "state",
+                            format!("invalid value {} for `state`", show(n)),
+                            Some("allowed values: running, stopped".into()),
+                        );
+                        None
+                    }
+                }
+            }
+        }
+    };
+    let compute_type = compute_type?;
+    let spec = walk_obj(ctx, doc, fields::fields_of(compute_type), "", ENVELOPE);
+    for k in ENVELOPE {
+        if let Some((kn, _)) = doc_entry(doc, k) {
+            ctx.key_locations.insert((*k).to_string(), kn.loc(ctx.file));
+        }
+    }
+    let mut spec = spec?;
+    post_checks(ctx, doc, compute_type, &mut spec);
+    let errors_after = ctx.diags.iter().filter(|d| d.is_error()).count();
+    let (name, name_node) = name?;
+    if errors_after > errors_before {
+        return None;
+    }
+    Some(Partial {
+        name,
+        name_node,
+        compute_type,
+        workspace,
+        spec,
+        secrets: std::mem::take(&mut ctx.secrets),
+        lifecycle,
+        state,
+        source: doc.loc(ctx.file),
+        key_locations: std::mem::take(&mut ctx.key_locations),
+    })
+}
+
+fn doc_entry<'n>(doc: &'n Node, key: &str) -> Option<(&'n Node, &'n Node)> {
+    match &doc.kind {
+        Kind::Map(e) => e
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(k, v)| (k, v)),
+        _ => None,
+    }
+}
+
+fn type_list() -> String {
+    format!(
+        "allowed types: {}",
+        ComputeType::ALL
+            .iter()
+            .map(|t| t.manifest_name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn lifecycle(ctx: &mut Ctx, node: &Node) -> Lifecycle {
+    let mut lc = Lifecycle::default();
+    let Kind::Map(entries) = &node.kind else {
+        if !matches!(node.kind, Kind::Null) {
+            ctx.err(
+                node,
+                "lifecycle",
+                format!("`lifecycle` must be a mapping, found {}", node.type_name()),
+                None,
+            );
+        }
+        return lc;
+    };
+    for (k, v) in entries {
+        let key = k.as_str().unwrap_or("");
+        let dotted = format!("lifecycle.{key}");
+        match (key, &v.kind) {
+            ("prevent_destroy", Kind::Bool(b)) => lc.prevent_destroy = *b,
+            ("allow_replace", Kind::Bool(b)) => lc.allow_replace = *b,
+            ("prevent_destroy" | "allow_replace", _) => {
+                ctx.err(
+                    v,
+                    &dotted,
+                    format!("`{dotted}` must be a boolean, found {}", v.type_name()),
+                    None,
+                );
+            }
+            ("ignore_changes", Kind::Seq(items)) => {
+                for it in items {
+                    match it.as_str() {
+                        Some(s) => lc.ignore_changes.push(s.to_string()),
+                        None => ctx.err(
+                            it,
+                            &dotted,
+                            "`lifecycle.ignore_changes` items must be key paths (strings)".into(),
+                            None,
+                        ),
+                    }
+                }
+            }
+            ("ignore_changes", _) => {
+                ctx.err(
+                    v,
+                    &dotted,
+                    "`lifecycle.ignore_changes` must be a list of key paths".into(),
+                    None,
+                );
+            }
+            _ => {
+                let hint = did_you_mean(key, LIFECYCLE.iter().copied())
+                    .map(|m| format!("did you mean `lifecycle.{m}`?"))
+                    .or_else(|| Some(format!("allowed keys here: {}", LIFECYCLE.join(", "))));
+                ctx.err(k, &dotted, format!("unknown key `{dotted}`"), hint);
+            }
+        }
+    }
+    lc
+}
+
+fn int_of(spec: &Map<String, Value>, key: &str) -> Option<i64> {
+    spec.get(key).and_then(Value::as_i64)
+}
+
+fn node_at<'n>(doc: &'n Node, path: &[&str]) -> &'n Node {
+    let mut n = doc;
+    for p in path {
+        match n.get(p) {
+            Some(c) => n = c,
+            None => return n,
+        }
+    }
+    n
+}
+
+/// Cross-field checks and canonicalisation that need no workspace.
+fn post_checks(ctx: &mut Ctx, doc: &Node, t: ComputeType, spec: &mut Map<String, Value>) {
+    match t {
+        ComputeType::AmlCompute => {
+            let min = int_of(spec, "min_instances").unwrap_or(0);
+            let max = int_of(spec, "max_instances");
+            if min > max.unwrap_or(4) {
+                let what = match max {
+                    Some(m) => format!("max_instances ({m})"),
+                    None => "max_instances (4, the default)".to_string(),
+                };
+                ctx.err(
+                    node_at(doc, &["min_instances"]),
+                    "min_instances",
+                    format!("min_instances ({min}) is greater than {what}"),
+                    Some("set min_instances <= max_instances".into()),
+                );
+            }
+            if spec.remove("resource_id").is_some() {
+                ctx.warn(
+                    node_at(doc, &["resource_id"]),
+                    "resource_id",
+                    "`resource_id` is ignored for amlcompute (azure-ai-ml does not send it)".into(),
+                    Some("remove it".into()),
+                );
+                ctx.key_locations.remove("resource_id");
+            }
+            if let Some(ssh) = spec.get("ssh_settings").and_then(Value::as_object)
+                && !ssh.contains_key("admin_username")
+            {
+                ctx.err(
+                    node_at(doc, &["ssh_settings"]),
+                    "ssh_settings.admin_username",
+                    "`ssh_settings` needs `admin_username`".into(),
+                    Some("add admin_username and admin_password or ssh_key_value".into()),
+                );
+            }
+        }
+        ComputeType::ComputeInstance => {
+            if let Some(iso) = spec.remove("idle_time_before_shutdown") {
+                let n = node_at(doc, &["idle_time_before_shutdown"]);
+                let secs = iso.as_str().and_then(crate::arm::parse_iso_duration);
+                match secs {
+                    Some(s) if s % 60 == 0 && s > 0 => {
+                        spec.entry("idle_time_before_shutdown_minutes")
+                            .or_insert(Value::from(s / 60));
+                        if let Some(l) = ctx.key_locations.remove("idle_time_before_shutdown") {
+                            ctx.key_locations
+                                .entry("idle_time_before_shutdown_minutes".into())
+                                .or_insert(l);
+                        }
+                        ctx.warn(
+                            n,
+                            "idle_time_before_shutdown",
+                            "`idle_time_before_shutdown` is deprecated".into(),
+                            Some(format!("write `idle_time_before_shutdown_minutes: {}`", s / 60)),
+                        );
+                    }
+                    _ => ctx.err(
+                        n,
+                        "idle_time_before_shutdown",
+                        "`idle_time_before_shutdown` must be an ISO-8601 duration of whole minutes (e.g. PT30M)".into(),
+                        Some("prefer `idle_time_before_shutdown_minutes: 30`".into()),
+                    ),
+                }
+            }
+            if let Some(Value::Object(s)) = spec.get_mut("schedules")
+                && let Some(Value::Array(list)) = s.get_mut("compute_start_stop")
+            {
+                for (i, item) in list.iter_mut().enumerate() {
+                    let Value::Object(o) = item else { continue };
+                    o.entry("state").or_insert(Value::from("enabled"));
+                    let Some(Value::Object(tr)) = o.get("trigger") else {
+                        continue;
+                    };
+                    let key = format!("schedules.compute_start_stop[{i}].trigger");
+                    let n = node_at(doc, &["schedules", "compute_start_stop"]);
+                    let ty = tr.get("type").and_then(Value::as_str).unwrap_or("");
+                    let need: &[&str] = if ty == "cron" {
+                        &["expression"]
+                    } else {
+                        &["frequency", "interval", "schedule"]
+                    };
+                    for k in need {
+                        if !tr.contains_key(*k) {
+                            ctx.err(n, &key, format!("`{key}` of type {ty} needs `{k}`"), None);
+                        }
+                    }
+                }
+            }
+            if let Some(Value::Array(apps)) = spec.get_mut("custom_applications") {
+                for app in apps.iter_mut() {
+                    let Value::Object(o) = app else { continue };
+                    o.entry("type").or_insert(Value::from("docker"));
+                    if let Some(Value::Object(img)) = o.get_mut("image") {
+                        img.entry("type").or_insert(Value::from("docker"));
+                    }
+                    if let Some(Value::Array(eps)) = o.get("endpoints") {
+                        for ep in eps {
+                            if let Some(p) = ep.get("published").and_then(Value::as_i64)
+                                && p >= 65535
+                            {
+                                ctx.err(
+                                    node_at(doc, &["custom_applications"]),
+                                    "custom_applications",
+                                    format!("published port {p} must be between 1025 and 65535 (exclusive)"),
+                                    None,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        ComputeType::VirtualMachine | ComputeType::HdInsight => {
+            if let Some(ssh) = spec.get("ssh_settings").and_then(Value::as_object)
+                && !ssh.contains_key("admin_password")
+                && !ssh.contains_key("ssh_private_key_file")
+            {
+                ctx.err(
+                    node_at(doc, &["ssh_settings"]),
+                    "ssh_settings",
+                    "`ssh_settings` needs `admin_password` or `ssh_private_key_file`".into(),
+                    None,
+                );
+            }
+        }
+        ComputeType::Batch => {
+            ctx.warn(
+                node_at(doc, &["type"]),
+                "type",
+                "`batch` uses the legacy SDK v1 shape (computeType Batch, api-version 2020-02-02); no stable ARM API lists it".into(),
+                Some("the service may reject it; prefer amlcompute".into()),
+            );
+        }
+        _ => {}
+    }
+}
+
+/// Folds `network_settings` into a full subnet id using the workspace's subscription and group.
+pub(crate) fn fold_subnet(
+    ctx: &mut Ctx,
+    spec: &mut Map<String, Value>,
+    ws: &Workspace,
+    doc_loc: &SourceLocation,
+    key_locations: &BTreeMap<String, SourceLocation>,
+) {
+    let Some(Value::Object(ns)) = spec.get_mut("network_settings") else {
+        return;
+    };
+    let loc = key_locations
+        .get("network_settings")
+        .cloned()
+        .unwrap_or_else(|| doc_loc.clone());
+    let vnet = ns
+        .get("vnet_name")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let subnet = ns.get("subnet").and_then(Value::as_str).map(str::to_string);
+    let err = |ctx: &mut Ctx, msg: &str| {
+        ctx.diags.push(
+            Diagnostic::error(Some(loc.clone()), Some("network_settings".into()), msg.into())
+                .with_hint("write `subnet: <name>` with `vnet_name: <vnet>`, or `subnet: /subscriptions/…/subnets/<name>`"),
+        );
+    };
+    match (vnet, subnet) {
+        (_, Some(s)) if s.to_ascii_lowercase().starts_with("/subscriptions/") => {
+            ns.remove("vnet_name");
+            ns.insert("subnet".into(), Value::String(s));
+        }
+        (Some(v), Some(s)) => {
+            let id = format!(
+                "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/virtualNetworks/{}/subnets/{}",
+                ws.subscription_id, ws.resource_group, v, s
+            );
+            ns.remove("vnet_name");
+            ns.insert("subnet".into(), Value::String(id));
+        }
+        (None, Some(_)) => err(
+            ctx,
+            "`network_settings.subnet` is a name but `vnet_name` is missing",
+        ),
+        (Some(_), None) => err(ctx, "`network_settings.vnet_name` needs `subnet`"),
+        (None, None) => {
+            spec.remove("network_settings");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_rule() {
+        for ok in [
+            "abc",
+            "cpu-cluster",
+            "a1-b",
+            "gpu-x1",
+            "A23456789012345678901234",
+        ] {
+            assert!(check_compute_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "ab",
+            "1abc",
+            "abc_d",
+            "cluster-1",
+            "a-12",
+            "A234567890123456789012345",
+            "<x>",
+        ] {
+            assert!(check_compute_name(bad).is_err(), "{bad}");
+        }
+        // A trailing '-' alone is allowed by the regex (the lookahead needs \d+).
+        assert!(check_compute_name("abc-").is_ok());
+    }
+
+    #[test]
+    fn camel() {
+        assert_eq!(camel_to_snake("SystemAssigned"), "system_assigned");
+        assert_eq!(
+            camel_to_snake("SystemAssigned,UserAssigned"),
+            "system_assigned,user_assigned"
+        );
+        assert_eq!(camel_to_snake("low_priority"), "low_priority");
+    }
+}
