@@ -1,1 +1,28 @@
-//! amlctl plan crate.
+//! The `amlctl` planner: a pure function from desired compute targets (manifests) and live ARM
+//! state to a [`Plan`], the field policy table that decides how each change is carried out, the
+//! renderers (text, Markdown, JSON) and the plan file.
+//!
+//! Nothing here does I/O except [`Plan::save`] and [`Plan::load`]: the CLI reads live state
+//! (one paged list per workspace) and calls [`plan`]; `apply` executes each entry's
+//! [`Step`]s after checking [`fingerprint`]s.
+//!
+//! Both sides of the diff are in canonical manifest terms (`Target::spec` and
+//! `LiveCompute::spec`); only keys the user wrote are compared, after the normalisation that
+//! DESIGN.md lists (sizes and enums case-insensitively, durations by value, ARM ids
+//! case-insensitively, locations without case or spaces, tags without the ownership tag).
+
+mod model;
+mod normalize;
+mod planner;
+mod policy;
+pub mod render;
+
+pub use model::{
+    Action, Change, FORMAT_VERSION, Plan, PlanEntry, PlanError, PlanFileError, PlanOptions, Policy,
+    Step, Summary, Unmanaged,
+};
+pub use planner::{fingerprint, plan};
+pub use policy::{
+    DEFAULT_SOURCE, PolicyRow, field_policy_markdown, policy_for, policy_row, policy_table,
+    replace_note,
+};

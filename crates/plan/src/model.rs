@@ -1,0 +1,404 @@
+//! The plan model: what [`crate::plan`] produces, what the renderers print, what `apply` executes
+//! and what a plan file holds.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+use amlctl_manifest::{ComputeType, SecretSlot, SourceLocation};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Version of the plan format (JSON output and plan files). A plan file whose major version
+/// differs is refused by [`Plan::load`].
+pub const FORMAT_VERSION: &str = "1.0";
+
+/// Options of one planning run (from the command line).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Names or addresses (`alias/name`) given with `--replace`: replace these even when nothing
+    /// drifted (the way to push a changed secret), and allow a replace the diff calls for.
+    pub replace: BTreeSet<String>,
+    /// `--target` filters (names or addresses); empty means every target.
+    pub targets: Vec<String>,
+    /// `--workspace` filters (aliases); empty means every workspace.
+    pub workspaces: Vec<String>,
+}
+
+/// What the plan does to one compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Live state matches the manifest.
+    NoOp,
+    /// Create a compute (AmlCompute, ComputeInstance).
+    Create,
+    /// Attach an existing resource (every other type).
+    Attach,
+    /// Update in place (PATCH or PUT, see the entry's steps).
+    Update,
+    /// Delete (or detach) then create (or attach) again.
+    Replace,
+    /// Delete a created compute that no manifest declares (prune).
+    Delete,
+    /// Detach an attached compute that no manifest declares (prune); the resource itself is kept.
+    Detach,
+    /// Start a stopped compute instance.
+    Start,
+    /// Stop a running compute instance.
+    Stop,
+    /// The live object is Creating/Updating/Deleting: nothing to do now, plan again later.
+    Wait,
+}
+
+impl Action {
+    /// The word used in summaries (`create`, `no-op`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Attach => "attach",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::Detach => "detach",
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Wait => "wait",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a change to one manifest key can be carried out (see [`crate::policy_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// In place with a PATCH (`ClusterUpdateParameters`: AmlCompute scale settings only).
+    InPlacePatch,
+    /// In place with a PUT of the whole body (the service overwrites an existing compute).
+    InPlacePut,
+    /// Only by deleting (or detaching) and creating (or attaching) again.
+    Replace,
+    /// Sent at creation only and not read back: never compared; a change needs `--replace`.
+    CreateOnly,
+    /// A secret: write-only, never read back, never shown; a change needs `--replace`.
+    WriteOnlySecret,
+    /// Accepted in the manifest but never sent nor compared.
+    Ignored,
+}
+
+impl Policy {
+    /// Short words for this policy (`in place (PATCH)`, `forces replacement`, ...).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Policy::InPlacePatch => "in place (PATCH)",
+            Policy::InPlacePut => "in place (PUT)",
+            Policy::Replace => "forces replacement",
+            Policy::CreateOnly => "create-only (not compared)",
+            Policy::WriteOnlySecret => "write-only secret (not compared)",
+            Policy::Ignored => "ignored",
+        }
+    }
+
+    /// True when a difference under this policy is never computed.
+    pub fn is_compared(self) -> bool {
+        matches!(
+            self,
+            Policy::InPlacePatch | Policy::InPlacePut | Policy::Replace
+        )
+    }
+}
+
+/// One changed manifest key, in manifest terms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Dotted manifest key (`max_instances`, `ssh_settings.admin_username`, `tags.team`).
+    pub key: String,
+    /// Live value (`None`: absent).
+    pub before: Option<Value>,
+    /// Desired value (`None`: absent); a secret shows as `"<redacted>"`.
+    pub after: Option<Value>,
+    /// The key's field policy.
+    pub policy: Policy,
+    /// True for a secret: the values are redacted placeholders.
+    pub sensitive: bool,
+}
+
+/// One ARM request `apply` will send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// The action this request carries out.
+    pub action: Action,
+    /// HTTP method (`PUT`, `PATCH`, `DELETE`, `POST`).
+    pub method: String,
+    /// ARM path (no host), e.g. `/subscriptions/…/computes/NAME` or `…/computes/NAME/start`.
+    pub path: String,
+    /// Query parameters (`api-version`, `underlyingResourceAction`).
+    pub query: BTreeMap<String, String>,
+    /// Request body; every secret value is `"<redacted>"`.
+    pub body: Option<Value>,
+    /// Where the executor puts each resolved secret in `body` (references only, never values).
+    pub secrets: Vec<SecretSlot>,
+}
+
+/// The plan for one compute (declared by a manifest, or pruned).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanEntry {
+    /// `{workspace alias}/{name}`.
+    pub address: String,
+    /// Workspace alias.
+    pub workspace: String,
+    /// Compute name.
+    pub name: String,
+    /// Compute type (desired type; for a prune, the live type).
+    pub compute_type: Option<ComputeType>,
+    /// What happens, in order (e.g. `[update, start]`, `[create, stop]`, `[no_op]`).
+    pub actions: Vec<Action>,
+    /// Why, in words, with the affected keys old → new.
+    pub reason: String,
+    /// Changed keys (for create/attach and delete/detach: every key written or read).
+    pub changes: Vec<Change>,
+    /// Live state in manifest terms (`None`: does not exist).
+    pub before: Option<Value>,
+    /// Desired state in manifest terms, secrets redacted (`None`: removed).
+    pub after: Option<Value>,
+    /// The ARM requests `apply` will send, in order.
+    pub steps: Vec<Step>,
+    /// [`crate::fingerprint`] of the live object this entry was planned against.
+    pub live_fingerprint: Option<String>,
+    /// Where the manifest document starts.
+    pub source: Option<SourceLocation>,
+}
+
+impl PlanEntry {
+    /// True unless the entry is a no-op.
+    pub fn has_changes(&self) -> bool {
+        self.actions.iter().any(|a| *a != Action::NoOp)
+    }
+}
+
+/// A target the plan refuses to act on (e.g. a replace that is not allowed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanError {
+    /// `{workspace alias}/{name}` (or the filter/workspace concerned).
+    pub address: String,
+    /// What is wrong, in words.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+    /// The manifest position concerned, when there is one.
+    pub source: Option<SourceLocation>,
+}
+
+/// A live compute no manifest declares, left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmanaged {
+    /// `{workspace alias}/{name}`.
+    pub address: String,
+    /// ARM `computeType` as read (`AmlCompute`, or an unknown type verbatim).
+    pub compute_type: String,
+    /// Why it is left alone.
+    pub note: String,
+}
+
+/// Counts of a plan, by kind of action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Entries that create or attach (a replace counts here and in `destroy`).
+    pub add: usize,
+    /// Entries updated in place.
+    pub change: usize,
+    /// Entries deleted or detached (a replace counts here and in `add`).
+    pub destroy: usize,
+    /// Compute instances started.
+    pub start: usize,
+    /// Compute instances stopped.
+    pub stop: usize,
+    /// Entries waiting for a running operation.
+    pub wait: usize,
+}
+
+impl Summary {
+    /// `Plan: X to add, Y to change, Z to destroy.`
+    pub fn line(&self) -> String {
+        format!(
+            "Plan: {} to add, {} to change, {} to destroy.",
+            self.add, self.change, self.destroy
+        )
+    }
+
+    /// `1 to start, 1 to stop, 1 waiting` (only the non-zero parts), or `None`.
+    pub fn extra(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.start > 0 {
+            parts.push(format!("{} to start", self.start));
+        }
+        if self.stop > 0 {
+            parts.push(format!("{} to stop", self.stop));
+        }
+        if self.wait > 0 {
+            parts.push(format!("{} waiting on a running operation", self.wait));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+/// The result of planning: one entry per target, plus refusals, warnings and unmanaged computes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// [`FORMAT_VERSION`].
+    pub format_version: String,
+    /// When the plan was made (RFC 3339); set by the caller, `None` from [`crate::plan`] (pure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// One entry per target (and per pruned compute), sorted by address.
+    pub entries: Vec<PlanEntry>,
+    /// Targets the plan refuses to act on; a plan with errors must not be applied.
+    pub errors: Vec<PlanError>,
+    /// Things worth knowing that do not stop the plan.
+    pub warnings: Vec<String>,
+    /// Live computes no manifest declares, left alone.
+    pub unmanaged: Vec<Unmanaged>,
+}
+
+/// Why a plan file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    /// The file could not be read.
+    #[error("cannot read plan file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The file is not a plan (bad JSON or wrong shape).
+    #[error("{path} is not an amlctl plan file: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file was written by an incompatible amlctl.
+    #[error(
+        "{path} has plan format version {found}, this amlctl reads version {supported}.x: run `amlctl plan --out` again with this version"
+    )]
+    UnsupportedVersion {
+        /// The file.
+        path: String,
+        /// The version in the file.
+        found: String,
+        /// [`FORMAT_VERSION`].
+        supported: String,
+    },
+}
+
+fn major(version: &str) -> &str {
+    version.split('.').next().unwrap_or(version)
+}
+
+impl Plan {
+    /// An empty plan of the current format.
+    pub fn empty() -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION.to_string(),
+            created: None,
+            entries: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            unmanaged: Vec::new(),
+        }
+    }
+
+    /// True when any entry does something (including waiting on a running operation).
+    pub fn has_changes(&self) -> bool {
+        self.entries.iter().any(PlanEntry::has_changes)
+    }
+
+    /// Counts by kind of action.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for e in &self.entries {
+            let has = |a: Action| e.actions.contains(&a);
+            if has(Action::Create) || has(Action::Attach) || has(Action::Replace) {
+                s.add += 1;
+            }
+            if has(Action::Update) {
+                s.change += 1;
+            }
+            if has(Action::Delete) || has(Action::Detach) || has(Action::Replace) {
+                s.destroy += 1;
+            }
+            if has(Action::Start) {
+                s.start += 1;
+            }
+            if has(Action::Stop) {
+                s.stop += 1;
+            }
+            if has(Action::Wait) {
+                s.wait += 1;
+            }
+        }
+        s
+    }
+
+    /// Writes the plan as pretty JSON. The file holds no secret value: bodies carry
+    /// `"<redacted>"` and secret slots carry references only.
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let mut text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
+        text.push('\n');
+        std::fs::write(path, text)
+    }
+
+    /// Reads a plan file written by [`Plan::save`]; refuses another major format version.
+    pub fn load(path: &Path) -> Result<Plan, PlanFileError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        Plan::from_json(&text).map_err(|e| match e {
+            PlanFileError::Invalid { message, .. } => PlanFileError::Invalid {
+                path: shown.clone(),
+                message,
+            },
+            PlanFileError::UnsupportedVersion {
+                found, supported, ..
+            } => PlanFileError::UnsupportedVersion {
+                path: shown.clone(),
+                found,
+                supported,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses a plan from JSON text (what [`Plan::load`] does after reading the file).
+    pub fn from_json(text: &str) -> Result<Plan, PlanFileError> {
+        let invalid = |message: String| PlanFileError::Invalid {
+            path: "input".to_string(),
+            message,
+        };
+        let value: Value = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let found = value
+            .get("format_version")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("no \"format_version\" string".to_string()))?;
+        if major(found) != major(FORMAT_VERSION) {
+            return Err(PlanFileError::UnsupportedVersion {
+                path: "input".to_string(),
+                found: found.to_string(),
+                supported: major(FORMAT_VERSION).to_string(),
+            });
+        }
+        serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
+    }
+}

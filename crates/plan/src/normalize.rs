@@ -1,0 +1,474 @@
+//! Normalisation: two spellings of the same value compare equal.
+//!
+//! * VM sizes, enum values and locations: case-insensitively, ignoring `_`, `-` and spaces
+//!   (`STANDARD_DS3_V2` == `Standard_DS3_v2`, `low_priority` == `LowPriority`, `East US` == `eastus`).
+//! * Durations by value: whole seconds, ISO-8601 (`PT120S` == `PT2M` == `120`).
+//! * ARM resource ids case-insensitively (`virtualNetworks` == `VirtualNetworks`).
+//! * Numbers by value (`4` == `4.0`); sets (user-assigned identities) without order.
+//! * Objects: only the keys the desired side wrote are compared.
+
+use serde_json::{Map, Number, Value};
+
+/// How a key's string values compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Case-insensitive, ignoring `_`, `-`, spaces.
+    Loose,
+    /// A duration: seconds (number) or ISO-8601 string.
+    Duration { minutes: bool },
+    /// An ARM resource id.
+    ArmId,
+    /// Exact (but ARM ids are still recognised by their prefix).
+    Plain,
+}
+
+/// Last path segments whose values are enums, sizes or locations.
+const LOOSE_KEYS: &[&str] = &[
+    "size",
+    "tier",
+    "type",
+    "location",
+    "action",
+    "frequency",
+    "week_days",
+    "status",
+    "protocol",
+    "time_zone",
+    "os_type",
+    "vm_size",
+    "vm_priority",
+    "node_size",
+    "node_family",
+    "node_size_family",
+    "agent_vm_size",
+    "cluster_purpose",
+    "load_balancer_type",
+    "compute_location",
+    "application_sharing_policy",
+];
+
+/// Last path segments whose values are ARM resource ids.
+const ID_KEYS: &[&str] = &[
+    "resource_id",
+    "subnet",
+    "id",
+    "subnet_id",
+    "user_assigned_identities",
+    "load_balancer_subnet",
+];
+
+fn kind(path: &[&str]) -> Kind {
+    let last = path
+        .iter()
+        .rev()
+        .find(|s| !s.is_empty())
+        .copied()
+        .unwrap_or("");
+    if last.contains("idle_time") || last.contains("duration") || last == "timeout" {
+        return Kind::Duration {
+            minutes: last.ends_with("_minutes"),
+        };
+    }
+    // Free-form maps (tags, kubernetes properties, environment variables) keep their values.
+    if path.first() == Some(&"tags") && path.len() > 1 {
+        return Kind::Plain;
+    }
+    if LOOSE_KEYS.contains(&last) {
+        return Kind::Loose;
+    }
+    if ID_KEYS.contains(&last) {
+        return Kind::ArmId;
+    }
+    Kind::Plain
+}
+
+/// Folds an enum, size or location: lower case without `_`, `-` and spaces.
+pub(crate) fn fold(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '_' | '-' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn looks_like_arm_id(s: &str) -> bool {
+    s.len() > 15 && s[..15].eq_ignore_ascii_case("/subscriptions/")
+}
+
+fn canon_id(s: &str) -> String {
+    s.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
+/// Parses an ISO-8601 duration (`PT2M`, `P1DT2H`, `PT1M40S`, `PT0.5S`) into seconds.
+/// Years and months are refused (no fixed length).
+pub(crate) fn parse_iso_duration(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let rest = s.strip_prefix('P').or_else(|| s.strip_prefix('p'))?;
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0.0;
+    let mut in_time = false;
+    let mut num = String::new();
+    let mut any = false;
+    for c in rest.chars() {
+        match c {
+            'T' | 't' => {
+                if in_time || !num.is_empty() {
+                    return None;
+                }
+                in_time = true;
+            }
+            '0'..='9' | '.' | ',' => num.push(if c == ',' { '.' } else { c }),
+            _ => {
+                let n: f64 = num.parse().ok()?;
+                num.clear();
+                let unit = match (in_time, c.to_ascii_uppercase()) {
+                    (false, 'W') => 7.0 * 86_400.0,
+                    (false, 'D') => 86_400.0,
+                    (true, 'H') => 3_600.0,
+                    (true, 'M') => 60.0,
+                    (true, 'S') => 1.0,
+                    _ => return None,
+                };
+                total += n * unit;
+                any = true;
+            }
+        }
+    }
+    (num.is_empty() && any).then_some(total)
+}
+
+fn number(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        Value::Number(Number::from(f as i64))
+    } else {
+        Number::from_f64(f).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// The canonical form of a value at a manifest key path (segments).
+pub(crate) fn canon(path: &[&str], v: &Value) -> Value {
+    let k = kind(path);
+    match v {
+        Value::Null | Value::Bool(_) => v.clone(),
+        Value::Number(n) => match (k, n.as_f64()) {
+            (Kind::Duration { minutes: true }, Some(f)) => number(f * 60.0),
+            (_, Some(f)) => number(f),
+            (_, None) => v.clone(),
+        },
+        Value::String(s) => match k {
+            Kind::Duration { minutes } => {
+                if let Some(secs) = parse_iso_duration(s) {
+                    number(secs)
+                } else if let Ok(f) = s.trim().parse::<f64>() {
+                    number(if minutes { f * 60.0 } else { f })
+                } else {
+                    v.clone()
+                }
+            }
+            Kind::Loose if path.last() == Some(&"type") && s.contains(',') => {
+                // identity.type `system_assigned,user_assigned`: a set of enums.
+                let mut parts: Vec<String> = s.split(',').map(fold).collect();
+                parts.sort();
+                Value::String(parts.join(","))
+            }
+            Kind::Loose => Value::String(fold(s)),
+            Kind::ArmId => Value::String(canon_id(s)),
+            Kind::Plain if looks_like_arm_id(s) => Value::String(canon_id(s)),
+            Kind::Plain => v.clone(),
+        },
+        Value::Array(items) => {
+            let mut out: Vec<Value> = items.iter().map(|i| canon(path, i)).collect();
+            if path.last() == Some(&"user_assigned_identities") {
+                // A set of identities: compare ids without order, whatever the element shape.
+                let mut ids: Vec<Value> = out
+                    .iter()
+                    .map(|i| match i {
+                        Value::Object(m) => m
+                            .get("resource_id")
+                            .or_else(|| m.get("id"))
+                            .cloned()
+                            .unwrap_or_else(|| i.clone()),
+                        other => other.clone(),
+                    })
+                    .collect();
+                ids.sort_by_key(|v| v.to_string());
+                out = ids;
+            }
+            Value::Array(out)
+        }
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (key, val) in m {
+                let mut p: Vec<&str> = path.to_vec();
+                p.push(key);
+                out.insert(key.clone(), canon(&p, val));
+            }
+            Value::Object(out)
+        }
+    }
+}
+
+/// True when the canonical desired value is satisfied by the canonical live value: scalars
+/// equal, arrays element by element, objects on the keys the desired side wrote (a desired
+/// `null` matches an absent key).
+pub(crate) fn matches(desired: &Value, live: Option<&Value>) -> bool {
+    match (desired, live) {
+        (Value::Null, None | Some(Value::Null)) => true,
+        (_, None) => false,
+        (Value::Object(d), Some(Value::Object(l))) => d.iter().all(|(k, dv)| matches(dv, l.get(k))),
+        (Value::Array(d), Some(Value::Array(l))) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(a, b)| matches(a, Some(b)))
+        }
+        (d, Some(l)) => d == l,
+    }
+}
+
+/// True when `desired` and `live` at manifest key `key` (dotted path segments) mean the same.
+pub(crate) fn same(path: &[&str], desired: &Value, live: Option<&Value>) -> bool {
+    let d = canon(path, desired);
+    let l = live.map(|v| canon(path, v));
+    matches(&d, l.as_ref())
+}
+
+/// Every leaf of a manifest object as (path segments, value). Objects are descended; arrays,
+/// scalars and empty objects are leaves.
+pub(crate) fn leaves(map: &Map<String, Value>) -> Vec<(Vec<String>, Value)> {
+    fn walk(prefix: &mut Vec<String>, v: &Value, out: &mut Vec<(Vec<String>, Value)>) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, child) in m {
+                    prefix.push(k.clone());
+                    walk(prefix, child, out);
+                    prefix.pop();
+                }
+            }
+            _ => out.push((prefix.clone(), v.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    let mut prefix = Vec::new();
+    for (k, v) in map {
+        prefix.push(k.clone());
+        walk(&mut prefix, v, &mut out);
+        prefix.pop();
+    }
+    out
+}
+
+/// The value at a path of segments.
+pub(crate) fn lookup<'a>(map: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    let mut cur = map.get(first)?;
+    for seg in rest {
+        cur = cur.as_object()?.get(seg)?;
+    }
+    Some(cur)
+}
+
+/// Sets the value at a path of segments, creating objects on the way.
+pub(crate) fn set_path(map: &mut Map<String, Value>, path: &[&str], v: Value) {
+    let Some((last, init)) = path.split_last() else {
+        return;
+    };
+    let mut cur = map;
+    for seg in init {
+        let entry = cur
+            .entry((*seg).to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        let Value::Object(next) = entry else {
+            return;
+        };
+        cur = next;
+    }
+    cur.insert((*last).to_string(), v);
+}
+
+/// The canonical form of a whole manifest object, keys sorted (for fingerprints).
+pub(crate) fn canon_sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let mut out = Map::new();
+            for k in keys {
+                out.insert(k.clone(), canon_sorted(&m[k]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canon_sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn p(key: &str) -> Vec<&str> {
+        key.split('.').collect()
+    }
+
+    /// Pairs that must never show as a change: (key, desired, live).
+    #[test]
+    fn equal_spellings_are_the_same() {
+        let cases: Vec<(&str, Value, Value)> = vec![
+            ("size", json!("STANDARD_DS3_V2"), json!("Standard_DS3_v2")),
+            ("size", json!("standard_nc6"), json!("Standard_NC6")),
+            ("tier", json!("low_priority"), json!("LowPriority")),
+            ("tier", json!("dedicated"), json!("Dedicated")),
+            (
+                "identity.type",
+                json!("system_assigned"),
+                json!("SystemAssigned"),
+            ),
+            (
+                "identity.type",
+                json!("system_assigned,user_assigned"),
+                json!("UserAssigned, SystemAssigned"),
+            ),
+            ("idle_time_before_scale_down", json!(120), json!("PT2M")),
+            ("idle_time_before_scale_down", json!(120), json!("PT120S")),
+            (
+                "idle_time_before_scale_down",
+                json!("PT120S"),
+                json!("PT2M"),
+            ),
+            ("idle_time_before_scale_down", json!(100), json!("PT1M40S")),
+            ("idle_time_before_scale_down", json!(3600), json!("PT1H")),
+            ("idle_time_before_scale_down", json!(120), json!(120.0)),
+            ("idle_time_before_shutdown", json!("PT20M"), json!(1200)),
+            (
+                "idle_time_before_shutdown_minutes",
+                json!(20),
+                json!("PT20M"),
+            ),
+            (
+                "network_settings.subnet",
+                json!(
+                    "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default"
+                ),
+                json!(
+                    "/subscriptions/0000/resourcegroups/rg/providers/Microsoft.Network/VirtualNetworks/vnet/subnets/default"
+                ),
+            ),
+            (
+                "resource_id",
+                json!(
+                    "/subscriptions/0000/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/vm1"
+                ),
+                json!(
+                    "/subscriptions/0000/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1/"
+                ),
+            ),
+            (
+                "anything.else",
+                json!("/subscriptions/0000/resourceGroups/RG/x"),
+                json!("/SUBSCRIPTIONS/0000/resourcegroups/rg/x"),
+            ),
+            ("location", json!("East US"), json!("eastus")),
+            ("location", json!("westeurope"), json!("West Europe")),
+            ("max_instances", json!(4), json!(4.0)),
+            (
+                "identity.user_assigned_identities",
+                json!([{"resource_id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/B"},
+                       {"resource_id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a"}]),
+                json!([{"resource_id": "/subscriptions/0/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/A"},
+                       {"resource_id": "/subscriptions/0/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/b"}]),
+            ),
+            (
+                "schedules",
+                json!({"compute_start_stop": [{"action": "stop", "trigger": {"type": "cron", "expression": "0 18 * * *"}}]}),
+                json!({"compute_start_stop": [{"action": "Stop", "state": "enabled", "trigger": {"type": "Cron", "expression": "0 18 * * *", "time_zone": "UTC"}}]}),
+            ),
+            ("description", json!(null), json!(null)),
+        ];
+        for (key, d, l) in cases {
+            assert!(
+                same(&p(key), &d, Some(&l)),
+                "{key}: {d} vs {l} should be equal"
+            );
+        }
+        assert!(same(&p("description"), &json!(null), None));
+    }
+
+    /// Pairs that are real changes.
+    #[test]
+    fn different_values_differ() {
+        let cases: Vec<(&str, Value, Option<Value>)> = vec![
+            (
+                "size",
+                json!("Standard_DS3_v2"),
+                Some(json!("Standard_NC6")),
+            ),
+            ("max_instances", json!(4), Some(json!(2))),
+            (
+                "idle_time_before_scale_down",
+                json!(120),
+                Some(json!("PT3M")),
+            ),
+            ("description", json!("Team A"), Some(json!("team a"))),
+            ("description", json!("x"), None),
+            ("tags.team", json!("ML"), Some(json!("ml"))),
+            ("location", json!("eastus"), Some(json!("eastus2"))),
+            (
+                "network_settings.subnet",
+                json!(
+                    "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/a"
+                ),
+                Some(json!(
+                    "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/b"
+                )),
+            ),
+            ("enable_node_public_ip", json!(true), Some(json!(false))),
+            (
+                "schedules",
+                json!({"compute_start_stop": [{"action": "stop"}]}),
+                Some(json!({"compute_start_stop": [{"action": "stop"}, {"action": "start"}]})),
+            ),
+        ];
+        for (key, d, l) in cases {
+            assert!(
+                !same(&p(key), &d, l.as_ref()),
+                "{key}: {d} vs {l:?} should differ"
+            );
+        }
+    }
+
+    #[test]
+    fn iso_durations() {
+        let cases = [
+            ("PT2M", Some(120.0)),
+            ("PT120S", Some(120.0)),
+            ("PT1H", Some(3600.0)),
+            ("P1D", Some(86400.0)),
+            ("P1DT1S", Some(86401.0)),
+            ("PT0.5S", Some(0.5)),
+            ("pt5m", Some(300.0)),
+            ("P", None),
+            ("PT", None),
+            ("PT5", None),
+            ("P1Y", None),
+            ("5M", None),
+            ("", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_iso_duration(s), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn leaves_and_lookup() {
+        let m = json!({"a": 1, "b": {"c": [1, 2], "d": {}}, "tags": {"x.y": "z"}});
+        let Value::Object(m) = m else { unreachable!() };
+        let l = leaves(&m);
+        let keys: Vec<String> = l.iter().map(|(p, _)| p.join(".")).collect();
+        assert_eq!(keys, ["a", "b.c", "b.d", "tags.x.y"]);
+        assert_eq!(lookup(&m, &l[3].0), Some(&json!("z")));
+        assert_eq!(lookup(&m, &["b".into(), "zz".into()]), None);
+    }
+}

@@ -1,0 +1,857 @@
+//! The planner: a pure function from (desired targets, live state, options) to a [`Plan`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use amlctl_manifest::{
+    ArmBody, ComputeType, DesiredState, LiveCompute, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, REDACTED,
+    Target, Workspace,
+};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::model::{
+    Action, Change, Plan, PlanEntry, PlanError, PlanOptions, Policy, Step, Unmanaged,
+};
+use crate::normalize::{canon, canon_sorted, leaves, lookup, same, set_path};
+use crate::policy::{policy_for, replace_note};
+
+/// Hint of a replace that is not allowed.
+fn replace_hint(address: &str) -> String {
+    format!("add `lifecycle: {{allow_replace: true}}` or run with `--replace {address}`")
+}
+
+/// The ARM body a target is created (or overwritten) with: `Target::to_arm`, with every secret
+/// slot forced to the placeholder (defence in depth: bodies end up in outputs and plan files).
+fn arm_body(t: &Target, ws: &Workspace) -> ArmBody {
+    let mut arm = t.to_arm(ws);
+    for slot in &arm.secrets {
+        if let Some(v) = arm.body.pointer_mut(&slot.pointer) {
+            *v = Value::String(REDACTED.to_string());
+        }
+    }
+    arm
+}
+
+fn query(api_version: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("api-version".to_string(), api_version.to_string())])
+}
+
+fn put_step(action: Action, ws: &Workspace, name: &str, arm: &ArmBody) -> Step {
+    Step {
+        action,
+        method: "PUT".into(),
+        path: ws.compute_path(name),
+        query: query(&arm.api_version),
+        body: Some(arm.body.clone()),
+        secrets: arm.secrets.clone(),
+    }
+}
+
+fn delete_step(action: Action, ws: &Workspace, name: &str, ct: Option<ComputeType>) -> Step {
+    let api = ct.map_or(
+        ComputeType::AmlCompute.api_version(),
+        ComputeType::api_version,
+    );
+    let mut q = query(api);
+    let underlying = if ct.is_some_and(ComputeType::is_attached) {
+        "Detach"
+    } else {
+        "Delete"
+    };
+    q.insert("underlyingResourceAction".into(), underlying.into());
+    Step {
+        action,
+        method: "DELETE".into(),
+        path: ws.compute_path(name),
+        query: q,
+        body: None,
+        secrets: Vec::new(),
+    }
+}
+
+fn post_step(action: Action, ws: &Workspace, name: &str, ct: ComputeType, verb: &str) -> Step {
+    Step {
+        action,
+        method: "POST".into(),
+        path: format!("{}/{verb}", ws.compute_path(name)),
+        query: query(ct.api_version()),
+        body: None,
+        secrets: Vec::new(),
+    }
+}
+
+/// PATCH with the full desired scale settings (`ClusterUpdateParameters`).
+fn patch_step(ws: &Workspace, name: &str, arm: &ArmBody, t: &Target) -> Step {
+    let scale = arm
+        .body
+        .pointer("/properties/properties/scaleSettings")
+        .cloned()
+        .unwrap_or_else(|| {
+            // Built from the manifest when the body has none (it always should).
+            let mut s = Map::new();
+            if let Some(v) = t.spec.get("max_instances") {
+                s.insert("maxNodeCount".into(), v.clone());
+            }
+            if let Some(v) = t.spec.get("min_instances") {
+                s.insert("minNodeCount".into(), v.clone());
+            }
+            if let Some(secs) = t
+                .spec
+                .get("idle_time_before_scale_down")
+                .and_then(Value::as_u64)
+            {
+                s.insert(
+                    "nodeIdleTimeBeforeScaleDown".into(),
+                    Value::String(format!("PT{secs}S")),
+                );
+            }
+            Value::Object(s)
+        });
+    Step {
+        action: Action::Update,
+        method: "PATCH".into(),
+        path: ws.compute_path(name),
+        query: query(&arm.api_version),
+        body: Some(json!({"properties": {"properties": {"scaleSettings": scale}}})),
+        secrets: Vec::new(),
+    }
+}
+
+/// A value in a reason or a change line: strings bare, the rest as compact JSON.
+pub(crate) fn show(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "(none)".to_string(),
+        Some(Value::String(s)) if s.is_empty() => "\"\"".to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn short(v: Option<&Value>) -> String {
+    let s = show(v).replace('\n', "⏎");
+    if s.chars().count() > 60 {
+        let cut: String = s.chars().take(57).collect();
+        format!("{cut}…")
+    } else {
+        s
+    }
+}
+
+fn describe_change(c: &Change) -> String {
+    if c.sensitive {
+        return format!("{} (secret)", c.key);
+    }
+    format!(
+        "{} {} → {}",
+        c.key,
+        short(c.before.as_ref()),
+        short(c.after.as_ref())
+    )
+}
+
+fn covers(prefix: &str, key: &str) -> bool {
+    key == prefix || (key.starts_with(prefix) && key.as_bytes().get(prefix.len()) == Some(&b'.'))
+}
+
+fn is_secret(t: &Target, key: &str) -> bool {
+    t.secrets.keys().any(|s| covers(s, key))
+}
+
+fn effective_policy(t: &Target, key: &str, value: Option<&Value>) -> Policy {
+    if is_secret(t, key) || value.and_then(Value::as_str) == Some(REDACTED) {
+        Policy::WriteOnlySecret
+    } else {
+        policy_for(t.compute_type, key)
+    }
+}
+
+fn ignored(t: &Target, key: &str) -> bool {
+    t.lifecycle.ignore_changes.iter().any(|i| covers(i, key))
+}
+
+/// The desired manifest with every secret field shown as the placeholder.
+fn redacted_spec(t: &Target) -> Map<String, Value> {
+    let mut spec = t.spec.clone();
+    for key in t.secrets.keys() {
+        let path: Vec<&str> = key.split('.').collect();
+        let segs: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+        if lookup(&spec, &segs).is_some() {
+            set_path(&mut spec, &path, Value::String(REDACTED.to_string()));
+        }
+    }
+    spec
+}
+
+fn tags_of(v: Option<&Value>) -> BTreeMap<String, (String, Value)> {
+    let mut out = BTreeMap::new();
+    if let Some(Value::Object(m)) = v {
+        for (k, val) in m {
+            if k.eq_ignore_ascii_case(OWNERSHIP_TAG) {
+                continue;
+            }
+            // Tag names are case-insensitive in Azure; values are not.
+            out.insert(k.to_ascii_lowercase(), (k.clone(), val.clone()));
+        }
+    }
+    out
+}
+
+fn live_tags(lc: &LiveCompute) -> Option<&Value> {
+    lc.spec.get("tags").or_else(|| lc.raw.get("tags"))
+}
+
+fn owned(lc: &LiveCompute) -> bool {
+    [lc.raw.get("tags"), lc.spec.get("tags")]
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .any(|m| {
+            m.iter().any(|(k, v)| {
+                k.eq_ignore_ascii_case(OWNERSHIP_TAG)
+                    && v.as_str()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(OWNERSHIP_TAG_VALUE))
+            })
+        })
+}
+
+/// Differences between a target and its live compute, in manifest terms; the keys whose drift
+/// `ignore_changes` hides are returned apart.
+fn diff(t: &Target, lc: &LiveCompute) -> (Vec<Change>, Vec<String>) {
+    let mut changes = Vec::new();
+    let mut hidden = Vec::new();
+    let mut push = |key: String, before: Option<Value>, after: Option<Value>, policy: Policy| {
+        if ignored(t, &key) {
+            hidden.push(key);
+        } else {
+            changes.push(Change {
+                key,
+                before,
+                after,
+                policy,
+                sensitive: false,
+            });
+        }
+    };
+    for (path, desired) in leaves(&t.spec) {
+        if path.first().map(String::as_str) == Some("tags") {
+            continue;
+        }
+        if matches!(&desired, Value::Object(m) if m.is_empty()) {
+            continue;
+        }
+        let key = path.join(".");
+        let policy = effective_policy(t, &key, Some(&desired));
+        if !policy.is_compared() {
+            continue;
+        }
+        let live = lookup(&lc.spec, &path);
+        let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+        if same(&segs, &desired, live) {
+            continue;
+        }
+        push(key, live.cloned(), Some(desired), policy);
+    }
+    if let Some(want) = t.spec.get("tags") {
+        let want = tags_of(Some(want));
+        let have = tags_of(live_tags(lc));
+        let names: BTreeSet<&String> = want.keys().chain(have.keys()).collect();
+        for n in names {
+            let w = want.get(n);
+            let h = have.get(n);
+            if w.map(|x| &x.1) == h.map(|x| &x.1) {
+                continue;
+            }
+            let shown = w.or(h).map_or(n.clone(), |x| x.0.clone());
+            let key = format!("tags.{shown}");
+            let policy = policy_for(t.compute_type, &key);
+            push(key, h.map(|x| x.1.clone()), w.map(|x| x.1.clone()), policy);
+        }
+    }
+    (changes, hidden)
+}
+
+fn transitional(ps: Option<&str>) -> bool {
+    ps.is_some_and(|s| {
+        ["Creating", "Updating", "Deleting"]
+            .iter()
+            .any(|t| s.eq_ignore_ascii_case(t))
+    })
+}
+
+fn provisioning_errors(lc: &LiveCompute) -> String {
+    let parts: Vec<String> = lc
+        .provisioning_errors
+        .iter()
+        .map(|e| {
+            let inner = e.get("error").unwrap_or(e);
+            let code = inner.get("code").and_then(Value::as_str);
+            let msg = inner.get("message").and_then(Value::as_str);
+            match (code, msg) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (None, Some(m)) => m.to_string(),
+                (Some(c), None) => c.to_string(),
+                (None, None) => e.to_string(),
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        "no error details".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// What the instance state calls for, given `state:`.
+enum InstanceMove {
+    None,
+    Start,
+    Stop,
+    Wait(String),
+    Odd(String),
+}
+
+fn instance_move(t: &Target, lc: &LiveCompute) -> InstanceMove {
+    let (Some(want), Some(have)) = (t.state, lc.instance_state.as_deref()) else {
+        return InstanceMove::None;
+    };
+    let is = |names: &[&str]| names.iter().any(|n| have.eq_ignore_ascii_case(n));
+    let running = is(&["Running", "JobRunning"]);
+    let stopped = is(&["Stopped"]);
+    if is(&[
+        "Creating",
+        "Starting",
+        "Stopping",
+        "Restarting",
+        "SettingUp",
+        "UserSettingUp",
+        "Deleting",
+        "Resizing",
+    ]) {
+        return InstanceMove::Wait(have.to_string());
+    }
+    match want {
+        DesiredState::Running if running => InstanceMove::None,
+        DesiredState::Stopped if stopped => InstanceMove::None,
+        DesiredState::Running if stopped => InstanceMove::Start,
+        DesiredState::Stopped if running => InstanceMove::Stop,
+        _ => InstanceMove::Odd(have.to_string()),
+    }
+}
+
+fn state_word(s: DesiredState) -> &'static str {
+    match s {
+        DesiredState::Running => "running",
+        DesiredState::Stopped => "stopped",
+    }
+}
+
+struct Ctx<'a> {
+    opts: &'a PlanOptions,
+    warnings: Vec<String>,
+}
+
+fn requested(opts: &PlanOptions, address: &str, name: &str) -> bool {
+    opts.replace.contains(address) || opts.replace.contains(name)
+}
+
+fn plan_target(
+    cx: &mut Ctx<'_>,
+    t: &Target,
+    ws: &Workspace,
+    lc: Option<&LiveCompute>,
+) -> Result<PlanEntry, PlanError> {
+    let address = format!("{}/{}", t.workspace, t.name);
+    let arm = arm_body(t, ws);
+    let after_spec = redacted_spec(t);
+    let mut entry = PlanEntry {
+        address: address.clone(),
+        workspace: t.workspace.clone(),
+        name: t.name.clone(),
+        compute_type: Some(t.compute_type),
+        actions: Vec::new(),
+        reason: String::new(),
+        changes: Vec::new(),
+        before: lc.map(|l| Value::Object(l.spec.clone())),
+        after: Some(Value::Object(after_spec.clone())),
+        steps: Vec::new(),
+        live_fingerprint: lc.map(fingerprint),
+        source: Some(t.source.clone()),
+    };
+    let is_ci = t.compute_type == ComputeType::ComputeInstance;
+    let stop_after_create = is_ci && t.state == Some(DesiredState::Stopped);
+    let replace_requested = requested(cx.opts, &address, &t.name);
+
+    let Some(lc) = lc else {
+        let (action, verb) = if t.compute_type.is_attached() {
+            (Action::Attach, "not attached yet: attach")
+        } else {
+            (Action::Create, "does not exist: create")
+        };
+        entry.actions.push(action);
+        entry.steps.push(put_step(action, ws, &t.name, &arm));
+        entry.reason = format!("{verb} (PUT)");
+        if stop_after_create {
+            entry.actions.push(Action::Stop);
+            entry
+                .steps
+                .push(post_step(Action::Stop, ws, &t.name, t.compute_type, "stop"));
+            entry.reason.push_str(", then stop it (state: stopped)");
+        }
+        if replace_requested {
+            cx.warnings.push(format!(
+                "--replace {address}: it does not exist yet, so it is simply {}d",
+                action.as_str()
+            ));
+        }
+        entry.changes = leaves(&after_spec)
+            .into_iter()
+            .map(|(path, v)| {
+                let key = path.join(".");
+                let sensitive = is_secret(t, &key) || v.as_str() == Some(REDACTED);
+                Change {
+                    policy: effective_policy(t, &key, Some(&v)),
+                    key,
+                    before: None,
+                    after: Some(v),
+                    sensitive,
+                }
+            })
+            .collect();
+        return Ok(entry);
+    };
+
+    let error = |message: String, hint: Option<String>, key: Option<&str>| PlanError {
+        address: address.clone(),
+        message,
+        hint,
+        source: key
+            .and_then(|k| t.key_locations.get(k).cloned())
+            .or_else(|| Some(t.source.clone())),
+    };
+
+    let ps = lc.provisioning_state.as_deref();
+    if transitional(ps) {
+        entry.actions.push(Action::Wait);
+        entry.reason = format!(
+            "live provisioningState is {}: wait for the running operation to finish, then plan again",
+            ps.unwrap_or_default()
+        );
+        return Ok(entry);
+    }
+
+    // Why a replacement is needed, if it is; with the key that forces it (for error locations).
+    let mut replace_why: Vec<String> = Vec::new();
+    let mut replace_key: Option<String> = None;
+    let type_changed = lc.compute_type != Some(t.compute_type);
+    if type_changed {
+        let Some(live_type) = lc.compute_type else {
+            let raw_type = lc
+                .raw
+                .pointer("/properties/computeType")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            return Err(error(
+                format!(
+                    "a compute named {} of type {raw_type}, which amlctl does not manage, already exists",
+                    lc.name
+                ),
+                Some("rename the target, or remove the existing compute by hand".into()),
+                None,
+            ));
+        };
+        replace_why.push(format!(
+            "type {live_type} → {} forces replacement",
+            t.compute_type
+        ));
+    }
+    let failed = ps.is_some_and(|s| s.eq_ignore_ascii_case("Failed"));
+    if failed {
+        replace_why.push(format!(
+            "live provisioningState is Failed ({}); the service does not reuse a failed name, so it must be replaced",
+            provisioning_errors(lc)
+        ));
+    }
+
+    let (changes, hidden) = if type_changed {
+        (Vec::new(), Vec::new())
+    } else {
+        diff(t, lc)
+    };
+    for c in changes.iter().filter(|c| c.policy == Policy::Replace) {
+        let note = replace_note(t.compute_type, &c.key);
+        let mut s = format!("{} forces replacement", describe_change(c));
+        if !note.is_empty() {
+            s.push_str(&format!(" ({note})"));
+        }
+        replace_why.push(s);
+        replace_key.get_or_insert_with(|| c.key.clone());
+    }
+    let in_place: Vec<&Change> = changes
+        .iter()
+        .filter(|c| c.policy != Policy::Replace)
+        .collect();
+    if replace_requested && replace_why.is_empty() {
+        replace_why.push("replacement requested with --replace".to_string());
+    }
+    let hidden_note = if hidden.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (drift ignored by lifecycle.ignore_changes: {})",
+            hidden.join(", ")
+        )
+    };
+
+    if !replace_why.is_empty() {
+        let mut why = replace_why.join("; ");
+        if !in_place.is_empty() {
+            let others: Vec<String> = in_place.iter().map(|c| describe_change(c)).collect();
+            why.push_str(&format!("; also {}", others.join(", ")));
+        }
+        if t.lifecycle.prevent_destroy {
+            return Err(error(
+                format!("{why}, but lifecycle.prevent_destroy forbids replacing it"),
+                Some(
+                    "revert the change, or remove `prevent_destroy` from the manifest's lifecycle block"
+                        .into(),
+                ),
+                replace_key.as_deref(),
+            ));
+        }
+        if !(t.lifecycle.allow_replace || replace_requested) {
+            return Err(error(
+                format!("{why}, but replacing is not allowed"),
+                Some(replace_hint(&address)),
+                replace_key.as_deref(),
+            ));
+        }
+        entry.actions.push(Action::Replace);
+        entry
+            .steps
+            .push(delete_step(Action::Replace, ws, &t.name, lc.compute_type));
+        entry
+            .steps
+            .push(put_step(Action::Replace, ws, &t.name, &arm));
+        let (gone, back) = if lc.compute_type.is_some_and(ComputeType::is_attached) {
+            ("detach", "attach")
+        } else {
+            ("delete", "create")
+        };
+        entry.reason = format!("{why}: {gone} then {back} again{hidden_note}");
+        if stop_after_create {
+            entry.actions.push(Action::Stop);
+            entry
+                .steps
+                .push(post_step(Action::Stop, ws, &t.name, t.compute_type, "stop"));
+            entry.reason.push_str(", then stop it (state: stopped)");
+        }
+        entry.changes = changes;
+        return Ok(entry);
+    }
+
+    let mut reasons: Vec<String> = Vec::new();
+    if !changes.is_empty() {
+        let put = changes.iter().any(|c| c.policy == Policy::InPlacePut);
+        let listed: Vec<String> = changes.iter().map(describe_change).collect();
+        if put {
+            entry
+                .steps
+                .push(put_step(Action::Update, ws, &t.name, &arm));
+            reasons.push(format!("{}, in place (PUT)", listed.join(", ")));
+        } else {
+            entry.steps.push(patch_step(ws, &t.name, &arm, t));
+            reasons.push(format!("{}, in place (PATCH)", listed.join(", ")));
+        }
+        entry.actions.push(Action::Update);
+    }
+    entry.changes = changes;
+
+    if is_ci {
+        let want = t.state.map_or("", state_word);
+        let have = lc.instance_state.as_deref().unwrap_or_default();
+        match instance_move(t, lc) {
+            InstanceMove::None => {}
+            InstanceMove::Start => {
+                entry.actions.push(Action::Start);
+                entry
+                    .steps
+                    .push(post_step(Action::Start, ws, &t.name, t.compute_type, "start"));
+                reasons.push(format!("instance is {have}, manifest says state: {want}: start it"));
+            }
+            InstanceMove::Stop => {
+                entry.actions.push(Action::Stop);
+                entry
+                    .steps
+                    .push(post_step(Action::Stop, ws, &t.name, t.compute_type, "stop"));
+                reasons.push(format!("instance is {have}, manifest says state: {want}: stop it"));
+            }
+            InstanceMove::Wait(s) => {
+                entry.actions = vec![Action::Wait];
+                entry.steps.clear();
+                entry.reason = format!(
+                    "instance is {s}: wait for it to settle, then plan again (manifest says state: {want})"
+                );
+                return Ok(entry);
+            }
+            InstanceMove::Odd(s) => cx.warnings.push(format!(
+                "{address}: instance is {s}; amlctl neither starts nor stops it (manifest says state: {want})"
+            )),
+        }
+    }
+
+    if entry.actions.is_empty() {
+        entry.actions.push(Action::NoOp);
+        entry.reason = format!("up to date{hidden_note}");
+    } else {
+        entry.reason = format!("{}{hidden_note}", reasons.join("; "));
+    }
+    Ok(entry)
+}
+
+/// Plans every selected target against live state. Pure: the same inputs give the same plan.
+/// `live` has one entry per workspace alias that was read.
+pub fn plan(
+    targets: &[Target],
+    workspaces: &BTreeMap<String, Workspace>,
+    live: &BTreeMap<String, Vec<LiveCompute>>,
+    opts: &PlanOptions,
+) -> Plan {
+    let mut out = Plan::empty();
+    let mut cx = Ctx {
+        opts,
+        warnings: Vec::new(),
+    };
+    let ws_selected =
+        |alias: &str| opts.workspaces.is_empty() || opts.workspaces.iter().any(|w| w == alias);
+    let target_selected = |alias: &str, name: &str| {
+        opts.targets.is_empty()
+            || opts
+                .targets
+                .iter()
+                .any(|f| f == name || *f == format!("{alias}/{name}"))
+    };
+    let mut matched_filters: BTreeSet<String> = BTreeSet::new();
+    let mark = |alias: &str, name: &str, set: &mut BTreeSet<String>| {
+        for f in &opts.targets {
+            if f == name || *f == format!("{alias}/{name}") {
+                set.insert(f.clone());
+            }
+        }
+    };
+
+    let mut sorted: Vec<&Target> = targets.iter().collect();
+    sorted.sort_by(|a, b| (&a.workspace, &a.name).cmp(&(&b.workspace, &b.name)));
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut replace_matched: BTreeSet<&str> = BTreeSet::new();
+    for t in sorted {
+        let address = format!("{}/{}", t.workspace, t.name);
+        if !ws_selected(&t.workspace) || !target_selected(&t.workspace, &t.name) {
+            continue;
+        }
+        mark(&t.workspace, &t.name, &mut matched_filters);
+        for r in &opts.replace {
+            if *r == t.name || *r == address {
+                replace_matched.insert(r.as_str());
+            }
+        }
+        if !seen.insert((t.workspace.clone(), t.name.to_ascii_lowercase())) {
+            out.errors.push(PlanError {
+                address,
+                message: format!("{} is declared more than once in workspace {}", t.name, t.workspace),
+                hint: Some("compute names are unique per workspace (case-insensitively): rename or remove one".into()),
+                source: Some(t.source.clone()),
+            });
+            continue;
+        }
+        let Some(ws) = workspaces.get(&t.workspace) else {
+            out.errors.push(PlanError {
+                address,
+                message: format!("workspace {} is not defined in amlctl.yaml", t.workspace),
+                hint: Some("add it under `workspaces:` or fix the manifest's `workspace:`".into()),
+                source: Some(t.source.clone()),
+            });
+            continue;
+        };
+        let Some(computes) = live.get(&t.workspace) else {
+            out.errors.push(PlanError {
+                address,
+                message: format!("the live state of workspace {} was not read", t.workspace),
+                hint: None,
+                source: Some(t.source.clone()),
+            });
+            continue;
+        };
+        let lc = computes
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(&t.name));
+        match plan_target(&mut cx, t, ws, lc) {
+            Ok(e) => out.entries.push(e),
+            Err(e) => out.errors.push(e),
+        }
+    }
+
+    // Live computes no manifest declares: prune or report.
+    for (alias, computes) in live {
+        if !ws_selected(alias) {
+            continue;
+        }
+        let ws = workspaces.get(alias);
+        let mut list: Vec<&LiveCompute> = computes
+            .iter()
+            .filter(|c| {
+                !targets
+                    .iter()
+                    .any(|t| t.workspace == *alias && t.name.eq_ignore_ascii_case(&c.name))
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        for lc in list {
+            if !target_selected(alias, &lc.name) {
+                continue;
+            }
+            mark(alias, &lc.name, &mut matched_filters);
+            let address = format!("{alias}/{}", lc.name);
+            let type_name = lc.compute_type.map_or_else(
+                || {
+                    lc.raw
+                        .pointer("/properties/computeType")
+                        .and_then(Value::as_str)
+                        .unwrap_or("unknown")
+                        .to_string()
+                },
+                |c| c.arm_name().to_string(),
+            );
+            let prune = ws.is_some_and(|w| w.prune);
+            let note = match (prune, owned(lc), lc.compute_type) {
+                (true, true, Some(ct)) => {
+                    let Some(ws) = ws else { continue };
+                    if transitional(lc.provisioning_state.as_deref()) {
+                        out.entries.push(PlanEntry {
+                            address: address.clone(),
+                            workspace: alias.clone(),
+                            name: lc.name.clone(),
+                            compute_type: Some(ct),
+                            actions: vec![Action::Wait],
+                            reason: format!(
+                                "no manifest declares it (prune), but its provisioningState is {}: wait, then plan again",
+                                lc.provisioning_state.as_deref().unwrap_or_default()
+                            ),
+                            changes: Vec::new(),
+                            before: Some(Value::Object(lc.spec.clone())),
+                            after: None,
+                            steps: Vec::new(),
+                            live_fingerprint: Some(fingerprint(lc)),
+                            source: None,
+                        });
+                        continue;
+                    }
+                    let (action, reason) = if ct.is_attached() {
+                        (
+                            Action::Detach,
+                            format!(
+                                "no manifest declares it, it carries {OWNERSHIP_TAG}: {OWNERSHIP_TAG_VALUE} and workspace {alias} has prune: true: detach (underlyingResourceAction=Detach; the attached resource itself is kept)"
+                            ),
+                        )
+                    } else {
+                        (
+                            Action::Delete,
+                            format!(
+                                "no manifest declares it, it carries {OWNERSHIP_TAG}: {OWNERSHIP_TAG_VALUE} and workspace {alias} has prune: true: delete"
+                            ),
+                        )
+                    };
+                    let changes = leaves(&lc.spec)
+                        .into_iter()
+                        .map(|(path, v)| {
+                            let key = path.join(".");
+                            Change {
+                                policy: policy_for(ct, &key),
+                                key,
+                                before: Some(v),
+                                after: None,
+                                sensitive: false,
+                            }
+                        })
+                        .collect();
+                    out.entries.push(PlanEntry {
+                        address: address.clone(),
+                        workspace: alias.clone(),
+                        name: lc.name.clone(),
+                        compute_type: Some(ct),
+                        actions: vec![action],
+                        reason,
+                        changes,
+                        before: Some(Value::Object(lc.spec.clone())),
+                        after: None,
+                        steps: vec![delete_step(action, ws, &lc.name, Some(ct))],
+                        live_fingerprint: Some(fingerprint(lc)),
+                        source: None,
+                    });
+                    continue;
+                }
+                (true, true, None) => format!(
+                    "carries the ownership tag but its type {type_name} is unknown to amlctl: left alone"
+                ),
+                (true, false, _) => format!(
+                    "no manifest declares it; prune leaves it alone because it does not carry {OWNERSHIP_TAG}: {OWNERSHIP_TAG_VALUE}"
+                ),
+                (false, _, _) => format!(
+                    "no manifest declares it; left alone (workspace {alias} does not have prune: true)"
+                ),
+            };
+            out.unmanaged.push(Unmanaged {
+                address,
+                compute_type: type_name,
+                note,
+            });
+        }
+    }
+
+    for f in &opts.targets {
+        if !matched_filters.contains(f) {
+            cx.warnings.push(format!(
+                "--target {f} matches no target and no prunable compute"
+            ));
+        }
+    }
+    for w in &opts.workspaces {
+        if !workspaces.contains_key(w) {
+            cx.warnings
+                .push(format!("--workspace {w} is not defined in amlctl.yaml"));
+        }
+    }
+    for r in &opts.replace {
+        if !replace_matched.contains(r.as_str()) {
+            out.errors.push(PlanError {
+                address: r.clone(),
+                message: format!("--replace {r} matches no selected target"),
+                hint: Some(
+                    "give a target name or address (`alias/name`) that the manifests declare"
+                        .into(),
+                ),
+                source: None,
+            });
+        }
+    }
+    out.entries.sort_by(|a, b| a.address.cmp(&b.address));
+    out.errors.sort_by(|a, b| a.address.cmp(&b.address));
+    out.unmanaged.sort_by(|a, b| a.address.cmp(&b.address));
+    out.warnings = cx.warnings;
+    out
+}
+
+/// Fingerprint of the normalised live object: sha256 (hex) of a canonical JSON of the
+/// normalised spec, provisioningState, instance state and tags. `apply` compares it to refuse
+/// a target that changed since the plan.
+pub fn fingerprint(live: &LiveCompute) -> String {
+    let spec = canon(&[], &Value::Object(live.spec.clone()));
+    let doc = json!({
+        "spec": spec,
+        "provisioning_state": live.provisioning_state,
+        "instance_state": live.instance_state,
+        "tags": live.raw.get("tags").cloned().unwrap_or(Value::Null),
+    });
+    let text = canon_sorted(&doc).to_string();
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

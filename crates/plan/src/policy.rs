@@ -1,0 +1,538 @@
+//! The field policy table: for each compute type and manifest key, how a change can be carried
+//! out. This is the one place that decides; every row cites its source. `docs/field-policy.md`
+//! is generated from [`policy_table`] (a test keeps it in step).
+
+use amlctl_manifest::ComputeType;
+
+use crate::model::Policy;
+
+/// One row of the field policy table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyRow {
+    /// Compute types the row applies to.
+    pub types: &'static [ComputeType],
+    /// Dotted manifest key; the row also covers every key below it (`ssh_settings` covers
+    /// `ssh_settings.admin_username`) unless a longer row matches.
+    pub key: &'static str,
+    /// The policy.
+    pub policy: Policy,
+    /// Why, in a few words (used in plan reasons for replacements).
+    pub why: &'static str,
+    /// Where this comes from.
+    pub source: &'static str,
+}
+
+use ComputeType::*;
+
+const ALL: &[ComputeType] = &ComputeType::ALL;
+const AML: &[ComputeType] = &[AmlCompute];
+const CI: &[ComputeType] = &[ComputeInstance];
+const ATTACHED: &[ComputeType] = &[
+    VirtualMachine,
+    Kubernetes,
+    SynapseSpark,
+    HdInsight,
+    Databricks,
+    DataLakeAnalytics,
+    Aks,
+    DataFactory,
+    Batch,
+];
+const SSH_ATTACHED: &[ComputeType] = &[VirtualMachine, HdInsight];
+
+// Sources, cited by the rows below.
+const SRC_PATCH: &str = "spec 2025-12-01 `Compute_Update`: the PATCH body `ClusterUpdateParameters` holds AmlCompute `scaleSettings` only";
+const SRC_PUT: &str = "spec 2025-12-01 `Compute_CreateOrUpdate`: a PUT on an existing name overwrites the compute (examples \"Update a AML Compute\", \"Update an AKS Compute\"); top-level `tags`, `identity` and `properties.description` carry no x-ms-mutability restriction";
+const SRC_CREATE: &str = "spec 2025-12-01: `Compute.computeLocation` is x-ms-mutability [read, create]; terraform azurerm `location` is ForceNew";
+const SRC_TF_CLUSTER: &str = "terraform azurerm `machine_learning_compute_cluster`: ForceNew (the provider has no Update); the service refuses the change on an existing cluster";
+const SRC_REMOTE_LOGIN: &str = "spec 2025-12-01 `remoteLoginPortPublicAccess`: \"can be default only during cluster creation time\"; terraform azurerm `ssh_public_access_enabled` ForceNew";
+const SRC_CI: &str = "service: compute instance settings are fixed at creation; terraform azurerm `machine_learning_compute_instance`: every argument ForceNew";
+const SRC_CI_SCHED: &str = "service: schedules of an existing compute instance are edited in place (portal, `az ml compute update`); the emulator accepts them in a PUT";
+const SRC_SECRET: &str = "spec 2025-12-01: x-ms-secret, never returned by GET (\"Any secrets … are not returned\"); a new value needs `--replace`";
+const SRC_SECRET_PRACTICE: &str = "spec 2025-12-01: secret in practice (not returned by GET, listed by `listKeys`); a new value needs `--replace`";
+const SRC_IGNORED: &str =
+    "azure-ai-ml 1.35.2 `AmlCompute._to_rest_object`: `resource_id` is accepted but never sent";
+const SRC_RESOURCE: &str = "service: an attachment cannot point at another resource (`properties.resourceId` is fixed; the emulator refuses it); detach and attach again";
+const SRC_ATTACH_PUT: &str = "spec 2025-12-01 `Compute_CreateOrUpdate`: PUT on an existing name overwrites the attachment (`az ml compute attach` on an existing name)";
+const SRC_AKS_PUT: &str =
+    "spec 2025-12-01 example \"Update an AKS Compute\": PUT with a new `agentCount`";
+const SRC_TF_DLA: &str = "conservative: no source documents an in-place change; replace (detach and attach again) is the safe default";
+const SRC_TF_AKS: &str = "terraform azurerm `machine_learning_inference_cluster`: ForceNew";
+
+const fn row(
+    types: &'static [ComputeType],
+    key: &'static str,
+    policy: Policy,
+    why: &'static str,
+    source: &'static str,
+) -> PolicyRow {
+    PolicyRow {
+        types,
+        key,
+        policy,
+        why,
+        source,
+    }
+}
+
+use Policy::{Ignored, InPlacePatch, InPlacePut, Replace, WriteOnlySecret};
+
+/// The rows. Keys are canonical manifest keys (see `amlctl_manifest::Target::spec`).
+const TABLE: &[PolicyRow] = &[
+    // Every type.
+    row(ALL, "description", InPlacePut, "", SRC_PUT),
+    row(ALL, "tags", InPlacePut, "", SRC_PUT),
+    row(ALL, "identity", InPlacePut, "", SRC_PUT),
+    row(
+        ALL,
+        "location",
+        Replace,
+        "the location of a compute is fixed at creation",
+        SRC_CREATE,
+    ),
+    // Compute cluster.
+    row(AML, "min_instances", InPlacePatch, "", SRC_PATCH),
+    row(AML, "max_instances", InPlacePatch, "", SRC_PATCH),
+    row(
+        AML,
+        "idle_time_before_scale_down",
+        InPlacePatch,
+        "",
+        SRC_PATCH,
+    ),
+    row(
+        AML,
+        "size",
+        Replace,
+        "the VM size of a cluster cannot change",
+        SRC_TF_CLUSTER,
+    ),
+    row(
+        AML,
+        "tier",
+        Replace,
+        "the VM priority of a cluster cannot change",
+        SRC_TF_CLUSTER,
+    ),
+    row(
+        AML,
+        "network_settings",
+        Replace,
+        "a cluster cannot move to another subnet",
+        SRC_TF_CLUSTER,
+    ),
+    row(
+        AML,
+        "enable_node_public_ip",
+        Replace,
+        "node public IPs are fixed at creation",
+        SRC_TF_CLUSTER,
+    ),
+    row(
+        AML,
+        "ssh_public_access_enabled",
+        Replace,
+        "SSH public access is fixed at creation",
+        SRC_REMOTE_LOGIN,
+    ),
+    row(
+        AML,
+        "ssh_settings",
+        Replace,
+        "the administrator account of a cluster is fixed at creation",
+        SRC_TF_CLUSTER,
+    ),
+    row(
+        AML,
+        "ssh_settings.admin_password",
+        WriteOnlySecret,
+        "",
+        SRC_SECRET,
+    ),
+    row(
+        AML,
+        "ssh_settings.ssh_key_value",
+        WriteOnlySecret,
+        "",
+        SRC_SECRET,
+    ),
+    row(AML, "resource_id", Ignored, "", SRC_IGNORED),
+    // Compute instance: every setting is fixed at creation except the ones in every type above
+    // and the schedules.
+    row(CI, "schedules", InPlacePut, "", SRC_CI_SCHED),
+    row(
+        CI,
+        "size",
+        Replace,
+        "compute instances cannot be resized",
+        SRC_CI,
+    ),
+    row(
+        CI,
+        "network_settings",
+        Replace,
+        "a compute instance cannot move to another subnet",
+        SRC_CI,
+    ),
+    row(
+        CI,
+        "create_on_behalf_of",
+        Replace,
+        "the assigned user of a compute instance is fixed at creation",
+        SRC_CI,
+    ),
+    row(
+        CI,
+        "ssh_public_access_enabled",
+        Replace,
+        "compute instance settings are fixed at creation",
+        SRC_CI,
+    ),
+    row(
+        CI,
+        "ssh_settings",
+        Replace,
+        "compute instance settings are fixed at creation",
+        SRC_CI,
+    ),
+    row(
+        CI,
+        "setup_scripts",
+        Replace,
+        "setup scripts run only when an instance is created",
+        SRC_CI,
+    ),
+    row(
+        CI,
+        "custom_applications",
+        Replace,
+        "compute instance settings are fixed at creation",
+        SRC_CI,
+    ),
+    row(
+        CI,
+        "enable_node_public_ip",
+        Replace,
+        "compute instance settings are fixed at creation",
+        SRC_CI,
+    ),
+    row(
+        CI,
+        "enable_sso",
+        Replace,
+        "compute instance settings are fixed at creation",
+        SRC_CI,
+    ),
+    row(
+        CI,
+        "enable_root_access",
+        Replace,
+        "compute instance settings are fixed at creation",
+        SRC_CI,
+    ),
+    row(
+        CI,
+        "enable_os_patching",
+        Replace,
+        "compute instance settings are fixed at creation",
+        SRC_CI,
+    ),
+    row(
+        CI,
+        "release_quota_on_stop",
+        Replace,
+        "compute instance settings are fixed at creation",
+        SRC_CI,
+    ),
+    row(
+        CI,
+        "idle_time_before_shutdown",
+        Replace,
+        "compute instance settings are fixed at creation",
+        SRC_CI,
+    ),
+    row(
+        CI,
+        "idle_time_before_shutdown_minutes",
+        Replace,
+        "compute instance settings are fixed at creation",
+        SRC_CI,
+    ),
+    // Attached types.
+    row(
+        ATTACHED,
+        "resource_id",
+        Replace,
+        "an attachment cannot point at another resource",
+        SRC_RESOURCE,
+    ),
+    row(SSH_ATTACHED, "ssh_settings", InPlacePut, "", SRC_ATTACH_PUT),
+    row(SSH_ATTACHED, "address", InPlacePut, "", SRC_ATTACH_PUT),
+    row(
+        SSH_ATTACHED,
+        "ssh_settings.admin_password",
+        WriteOnlySecret,
+        "",
+        SRC_SECRET_PRACTICE,
+    ),
+    row(
+        SSH_ATTACHED,
+        "ssh_settings.ssh_private_key_file",
+        WriteOnlySecret,
+        "",
+        SRC_SECRET,
+    ),
+    row(
+        SSH_ATTACHED,
+        "ssh_settings.ssh_key_value",
+        WriteOnlySecret,
+        "",
+        SRC_SECRET,
+    ),
+    row(&[Kubernetes], "namespace", InPlacePut, "", SRC_ATTACH_PUT),
+    row(&[Kubernetes], "properties", InPlacePut, "", SRC_ATTACH_PUT),
+    row(
+        &[Kubernetes],
+        "properties.relayConnectionString",
+        WriteOnlySecret,
+        "",
+        SRC_SECRET,
+    ),
+    row(
+        &[Kubernetes],
+        "properties.serviceBusConnectionString",
+        WriteOnlySecret,
+        "",
+        SRC_SECRET,
+    ),
+    row(
+        &[Databricks],
+        "access_token",
+        WriteOnlySecret,
+        "",
+        SRC_SECRET_PRACTICE,
+    ),
+    row(
+        &[Databricks],
+        "workspace_url",
+        InPlacePut,
+        "",
+        SRC_ATTACH_PUT,
+    ),
+    row(&[Aks], "agent_count", InPlacePut, "", SRC_AKS_PUT),
+    row(&[Aks], "ssl.cert", WriteOnlySecret, "", SRC_SECRET),
+    row(&[Aks], "ssl.key", WriteOnlySecret, "", SRC_SECRET),
+    row(
+        &[DataLakeAnalytics],
+        "data_lake_store_account_name",
+        Replace,
+        "the default Data Lake Store of an attachment is fixed",
+        SRC_TF_DLA,
+    ),
+    row(
+        &[Aks],
+        "agent_vm_size",
+        Replace,
+        "the node size of an AKS cluster is fixed",
+        SRC_TF_AKS,
+    ),
+];
+
+/// Why an unlisted key defaults to [`Policy::Replace`].
+pub const DEFAULT_SOURCE: &str =
+    "not in the table: replace, the safe default (a replace needs `allow_replace` or `--replace`)";
+
+/// Every row of the field policy table, in table order.
+pub fn policy_table() -> &'static [PolicyRow] {
+    TABLE
+}
+
+/// The row deciding `key` for `compute_type`: the longest row key equal to `key` or a dotted
+/// prefix of it. `None` when no row matches (then the policy is [`Policy::Replace`]).
+pub fn policy_row(compute_type: ComputeType, key: &str) -> Option<&'static PolicyRow> {
+    TABLE
+        .iter()
+        .filter(|r| r.types.contains(&compute_type))
+        .filter(|r| {
+            key == r.key
+                || (key.len() > r.key.len()
+                    && key.starts_with(r.key)
+                    && key.as_bytes()[r.key.len()] == b'.')
+        })
+        .max_by_key(|r| r.key.len())
+}
+
+/// The field policy for a dotted manifest key of a compute type. Unknown keys are
+/// [`Policy::Replace`] (safe: a replace is gated).
+pub fn policy_for(compute_type: ComputeType, key: &str) -> Policy {
+    policy_row(compute_type, key).map_or(Policy::Replace, |r| r.policy)
+}
+
+/// The words used in a reason for a replacement forced by `key` (e.g. "compute instances
+/// cannot be resized"); empty when the table gives none.
+pub fn replace_note(compute_type: ComputeType, key: &str) -> &'static str {
+    policy_row(compute_type, key).map_or("", |r| r.why)
+}
+
+fn policy_name(p: Policy) -> &'static str {
+    match p {
+        Policy::InPlacePatch => "in place (PATCH)",
+        Policy::InPlacePut => "in place (PUT)",
+        Policy::Replace => "replace",
+        Policy::CreateOnly => "create-only",
+        Policy::WriteOnlySecret => "write-only secret",
+        Policy::Ignored => "ignored",
+    }
+}
+
+/// The field policy table for users (the content of `docs/field-policy.md`).
+pub fn field_policy_markdown() -> String {
+    let mut out = String::new();
+    out.push_str("# Field policy\n\n");
+    out.push_str(
+        "<!-- Generated from crates/plan/src/policy.rs by `AMLCTL_UPDATE_DOCS=1 cargo test -p amlctl-plan field_policy_doc`; do not edit by hand. -->\n\n",
+    );
+    out.push_str(
+        "How `amlctl plan` carries out a change to each manifest key. A row also covers the keys \
+below it (`ssh_settings` covers `ssh_settings.admin_username`) unless a longer row says otherwise. \
+A key in no row is **replace**: the safe default, since a replace needs \
+`lifecycle: {allow_replace: true}` or `--replace NAME`.\n\n",
+    );
+    out.push_str("| policy | meaning |\n|---|---|\n");
+    for (p, meaning) in [
+        (
+            Policy::InPlacePatch,
+            "`PATCH` with the full desired scale settings",
+        ),
+        (
+            Policy::InPlacePut,
+            "`PUT` of the whole body over the existing compute",
+        ),
+        (
+            Policy::Replace,
+            "delete (created types) or detach (attached types), then create or attach again",
+        ),
+        (
+            Policy::CreateOnly,
+            "sent at creation, not read back, never compared; change it with `--replace NAME`",
+        ),
+        (
+            Policy::WriteOnlySecret,
+            "never read back, never compared, never shown; change it with `--replace NAME`",
+        ),
+        (
+            Policy::Ignored,
+            "accepted in the manifest, never sent nor compared",
+        ),
+    ] {
+        out.push_str(&format!("| {} | {} |\n", policy_name(p), meaning));
+    }
+    out.push_str(
+        "\nA secret written as a reference (`{env: …}`, `{file: …}`, `{key_vault: …}`) is a \
+write-only secret whatever its row says.\n",
+    );
+    for ct in ComputeType::ALL {
+        out.push_str(&format!("\n## `{}`\n\n", ct.manifest_name()));
+        out.push_str("| key | policy | why | source |\n|---|---|---|---|\n");
+        let mut rows: Vec<&PolicyRow> = TABLE.iter().filter(|r| r.types.contains(&ct)).collect();
+        rows.sort_by_key(|r| r.key);
+        for r in rows {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                r.key,
+                policy_name(r.policy),
+                r.why,
+                r.source.replace('|', "\\|")
+            ));
+        }
+        out.push_str(&format!(
+            "| any other key | replace | | {DEFAULT_SOURCE} |\n"
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_has_no_duplicate_rows() {
+        for ct in ComputeType::ALL {
+            let mut keys: Vec<&str> = TABLE
+                .iter()
+                .filter(|r| r.types.contains(&ct))
+                .map(|r| r.key)
+                .collect();
+            let n = keys.len();
+            keys.sort_unstable();
+            keys.dedup();
+            assert_eq!(n, keys.len(), "duplicate key rows for {ct}");
+        }
+    }
+
+    #[test]
+    fn every_row_cites_a_source_and_every_replace_row_says_why() {
+        for r in TABLE {
+            assert!(!r.source.is_empty(), "{} has no source", r.key);
+            if r.policy == Policy::Replace {
+                assert!(!r.why.is_empty(), "{} replaces without saying why", r.key);
+            }
+        }
+    }
+
+    #[test]
+    fn lookups() {
+        let cases: &[(ComputeType, &str, Policy)] = &[
+            (AmlCompute, "max_instances", InPlacePatch),
+            (AmlCompute, "min_instances", InPlacePatch),
+            (AmlCompute, "idle_time_before_scale_down", InPlacePatch),
+            (AmlCompute, "size", Replace),
+            (AmlCompute, "tier", Replace),
+            (AmlCompute, "tags", InPlacePut),
+            (AmlCompute, "tags.team", InPlacePut),
+            (AmlCompute, "identity.type", InPlacePut),
+            (AmlCompute, "description", InPlacePut),
+            (AmlCompute, "ssh_settings.admin_username", Replace),
+            (AmlCompute, "ssh_settings.admin_password", WriteOnlySecret),
+            (AmlCompute, "network_settings.subnet", Replace),
+            (AmlCompute, "resource_id", Ignored),
+            (AmlCompute, "something_new", Replace),
+            (AmlCompute, "sizes", Replace),
+            (ComputeInstance, "size", Replace),
+            (ComputeInstance, "schedules", InPlacePut),
+            (ComputeInstance, "schedules.compute_start_stop", InPlacePut),
+            (ComputeInstance, "min_instances", Replace),
+            (VirtualMachine, "resource_id", Replace),
+            (VirtualMachine, "ssh_settings.ssh_port", InPlacePut),
+            (
+                VirtualMachine,
+                "ssh_settings.admin_password",
+                WriteOnlySecret,
+            ),
+            (Kubernetes, "namespace", InPlacePut),
+            (Databricks, "access_token", WriteOnlySecret),
+            (Batch, "resource_id", Replace),
+            (Batch, "namespace", Replace),
+        ];
+        for (ct, key, want) in cases {
+            assert_eq!(policy_for(*ct, key), *want, "{ct} {key}");
+        }
+        // CreateOnly is part of the vocabulary even if no row uses it today.
+        assert!(!Policy::CreateOnly.is_compared());
+    }
+
+    #[test]
+    fn field_policy_doc_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/field-policy.md");
+        let want = field_policy_markdown();
+        if std::env::var_os("AMLCTL_UPDATE_DOCS").is_some() {
+            std::fs::write(path, &want).expect("write docs/field-policy.md");
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/field-policy.md is stale: run `AMLCTL_UPDATE_DOCS=1 cargo test -p amlctl-plan field_policy_doc`"
+        );
+    }
+}
