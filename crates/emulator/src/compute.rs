@@ -65,6 +65,27 @@ pub(crate) fn validate_name(name: &str, compute_type: &str) -> Result<(), ApiErr
     Err(ApiError::bad_request("InvalidComputeName", msg).target("computeName"))
 }
 
+/// Server-owned fields of `properties.properties` (read-only in the spec).
+pub(crate) const SERVER_OWNED: &[&str] = &[
+    "allocationState",
+    "allocationStateTransitionTime",
+    "errors",
+    "currentNodeCount",
+    "targetNodeCount",
+    "nodeStateCounts",
+    "osImageMetadata",
+    "connectivityEndpoints",
+    "applications",
+    "createdBy",
+    "state",
+    "lastOperation",
+    "containers",
+    "dataDisks",
+    "dataMounts",
+    "versions",
+    "systemServices",
+];
+
 /// Server-owned fields removed from client input (ARM ignores read-only properties).
 pub(crate) fn strip_read_only(props: &mut Map<String, Value>) {
     for k in [
@@ -79,26 +100,8 @@ pub(crate) fn strip_read_only(props: &mut Map<String, Value>) {
     let Some(Value::Object(inner)) = props.get_mut("properties") else {
         return;
     };
-    for k in [
-        "allocationState",
-        "allocationStateTransitionTime",
-        "errors",
-        "currentNodeCount",
-        "targetNodeCount",
-        "nodeStateCounts",
-        "osImageMetadata",
-        "connectivityEndpoints",
-        "applications",
-        "createdBy",
-        "state",
-        "lastOperation",
-        "containers",
-        "dataDisks",
-        "dataMounts",
-        "versions",
-        "systemServices",
-    ] {
-        inner.remove(k);
+    for k in SERVER_OWNED {
+        inner.remove(*k);
     }
     if let Some(Value::Object(ssh)) = inner.get_mut("sshSettings") {
         ssh.remove("adminUserName");

@@ -1222,12 +1222,16 @@ fn put(
         }
     }
 
-    // Build the stored properties.
+    // Build the stored properties: on overwrite, keep create-time fields the client did not
+    // resend (and secrets), fill defaults, then restore server-owned state.
+    let old_inner = old
+        .as_ref()
+        .filter(|_| overwrite)
+        .and_then(|o| o.resource["properties"]["properties"].as_object().cloned());
     if let Some(o) = &old
         && overwrite
     {
         let old_props = &o.resource["properties"];
-        // Keep immutable/server-owned fields the client did not resend, and secrets.
         for k in [
             "computeLocation",
             "disableLocalAuth",
@@ -1240,48 +1244,29 @@ fn put(
                 props.insert(k.into(), v.clone());
             }
         }
-        if let (Some(Value::Object(old_inner)), inner) = (
-            old_props.get("properties"),
+        if let (Some(old_inner), Value::Object(inner)) = (
+            &old_inner,
             props.entry("properties").or_insert_with(|| json!({})),
         ) {
-            if let Value::Object(inner) = inner {
-                for (k, v) in old_inner {
-                    let server_owned = matches!(
-                        k.as_str(),
-                        "allocationState"
-                            | "allocationStateTransitionTime"
-                            | "currentNodeCount"
-                            | "targetNodeCount"
-                            | "nodeStateCounts"
-                            | "osImageMetadata"
-                            | "connectivityEndpoints"
-                            | "applications"
-                            | "createdBy"
-                            | "state"
-                            | "lastOperation"
-                            | "versions"
-                            | "dataDisks"
-                            | "dataMounts"
-                    );
-                    let keep_if_absent = matches!(
-                        k.as_str(),
-                        "vmSize"
-                            | "vmPriority"
-                            | "subnet"
-                            | "osType"
-                            | "virtualMachineImage"
-                            | "isolatedNetwork"
-                            | "enableNodePublicIp"
-                            | "remoteLoginPortPublicAccess"
-                            | "userAccountCredentials"
-                    );
-                    if server_owned || (keep_if_absent && !inner.contains_key(k)) {
-                        inner.insert(k.clone(), v.clone());
-                    }
+            for (k, v) in old_inner {
+                let keep_if_absent = matches!(
+                    k.as_str(),
+                    "vmSize"
+                        | "vmPriority"
+                        | "subnet"
+                        | "osType"
+                        | "virtualMachineImage"
+                        | "isolatedNetwork"
+                        | "enableNodePublicIp"
+                        | "remoteLoginPortPublicAccess"
+                        | "userAccountCredentials"
+                );
+                if keep_if_absent && !inner.contains_key(k) {
+                    inner.insert(k.clone(), v.clone());
                 }
-                for path in compute::secret_paths(ctype) {
-                    restore_secret(inner, old_inner, path);
-                }
+            }
+            for path in compute::secret_paths(ctype) {
+                restore_secret(inner, old_inner, path);
             }
         }
     }
@@ -1298,27 +1283,32 @@ fn put(
     if props.get("computeLocation").is_none_or(Value::is_null) {
         props.insert("computeLocation".into(), json!(location));
     }
-    if !overwrite {
-        compute::fill_defaults(ctype, &mut props, name, &location, &ts);
-        if ctype == "AKS" && resource_id.as_deref().is_none_or(str::is_empty) {
-            // A new AKS cluster provisioned by the service.
-            let rid = format!(
-                "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}{}",
-                &uuid::Uuid::new_v4().simple().to_string()[..8]
-            );
-            g.state.ensure_resource(&rid);
-            props.insert("resourceId".into(), json!(rid));
-        }
-    } else if ctype == "AmlCompute"
-        && let Some(Value::Object(p)) = props.get_mut("properties")
+    compute::fill_defaults(ctype, &mut props, name, &location, &ts);
+    if let (Some(old_inner), Some(Value::Object(inner))) = (&old_inner, props.get_mut("properties"))
     {
-        p.entry("scaleSettings")
-            .or_insert_with(|| json!({"maxNodeCount": 4}));
-        if let Some(Value::Object(s)) = p.get_mut("scaleSettings") {
-            s.entry("minNodeCount").or_insert(json!(0));
-            s.entry("nodeIdleTimeBeforeScaleDown")
-                .or_insert(json!("PT2M"));
+        for (k, v) in old_inner {
+            if compute::SERVER_OWNED.contains(&k.as_str()) {
+                inner.insert(k.clone(), v.clone());
+            }
         }
+        if let (Some(Value::Object(ssh)), Some(Value::Object(old_ssh))) =
+            (inner.get_mut("sshSettings"), old_inner.get("sshSettings"))
+        {
+            for k in ["adminUserName", "sshPort"] {
+                if let Some(v) = old_ssh.get(k) {
+                    ssh.insert(k.into(), v.clone());
+                }
+            }
+        }
+    }
+    if !overwrite && ctype == "AKS" && resource_id.as_deref().is_none_or(str::is_empty) {
+        // A new AKS cluster provisioned by the service.
+        let rid = format!(
+            "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        g.state.ensure_resource(&rid);
+        props.insert("resourceId".into(), json!(rid));
     }
 
     // Resource envelope: keep every top-level field the client sent.
