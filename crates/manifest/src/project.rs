@@ -632,6 +632,7 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
             targets.push(t);
         }
     }
+    sort_diags(&mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
@@ -640,6 +641,11 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
         targets,
         diagnostics: diags,
     })
+}
+
+/// Orders diagnostics by file and position (stable, so same-place findings keep their order).
+fn sort_diags(d: &mut [Diagnostic]) {
+    d.sort_by(|a, b| a.location.cmp(&b.location));
 }
 
 /// Lexically removes `.` components (keeps `..`).
@@ -826,6 +832,7 @@ pub fn load_files(
             targets.push(t);
         }
     }
+    sort_diags(&mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         Err(diags)
     } else {
@@ -850,6 +857,7 @@ pub fn load_str(
             targets.push(t);
         }
     }
+    sort_diags(&mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         Err(diags)
     } else {
