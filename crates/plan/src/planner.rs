@@ -141,6 +141,18 @@ fn describe_change(c: &Change) -> String {
     if c.sensitive {
         return format!("{} (secret)", c.key);
     }
+    let structured = |v: &Option<Value>| match v {
+        Some(Value::Object(_) | Value::Array(_)) => true,
+        Some(Value::String(s)) => s.contains('\n'),
+        _ => false,
+    };
+    if structured(&c.before) || structured(&c.after) {
+        return match (&c.before, &c.after) {
+            (None, _) => format!("{} added", c.key),
+            (_, None) => format!("{} removed", c.key),
+            _ => format!("{} changed", c.key),
+        };
+    }
     format!(
         "{} {} → {}",
         c.key,

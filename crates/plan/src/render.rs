@@ -346,7 +346,12 @@ fn md_entry(e: &PlanEntry) -> String {
     let mut s = String::new();
     for l in entry_lines(e) {
         let pad = " ".repeat(l.indent);
-        let row = format!("{} {pad}{} {}", diff_marker(l.tone), l.symbol, l.text);
+        // The diff marker in column 0 already says + or -; keep the other symbols.
+        let sym = match l.symbol {
+            "+" | "-" | "#" | " " => " ",
+            other => other,
+        };
+        let row = format!("{} {pad}{sym:>3} {}", diff_marker(l.tone), l.text);
         s.push_str(row.trim_end());
         s.push('\n');
     }
@@ -458,7 +463,7 @@ pub fn markdown(plan: &Plan) -> Vec<String> {
         for e in &plan.errors {
             let mut row = format!("> - `{}`: {}", e.address, e.message.replace('\n', " "));
             if let Some(h) = &e.hint {
-                row.push_str(&format!(" Hint: {}", h.replace('\n', " ")));
+                row.push_str(&format!(" — hint: {}", h.replace('\n', " ")));
             }
             if let Some(s) = &e.source {
                 row.push_str(&format!(" (`{s}`)"));

@@ -58,6 +58,7 @@ fn lci(spec: serde_json::Value) -> LiveCompute {
     live(ComputeInstance, "ci-alice", spec)
 }
 
+#[allow(clippy::vec_init_then_push)] // one push per case reads as a table
 fn cases() -> Vec<Case> {
     let mut v = Vec::new();
     v.push(Case {

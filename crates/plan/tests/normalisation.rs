@@ -23,10 +23,26 @@ fn same_cases() -> Vec<(&'static str, Value, Value)> {
         s
     };
     vec![
-        ("VM size case", base.clone(), with("size", json!("STANDARD_DS3_V2"))),
-        ("enum case (tier)", base.clone(), with("tier", json!("LowPriority"))),
-        ("duration PT2M vs 120", base.clone(), with("idle_time_before_scale_down", json!("PT2M"))),
-        ("duration PT120S vs 120", base.clone(), with("idle_time_before_scale_down", json!("PT120S"))),
+        (
+            "VM size case",
+            base.clone(),
+            with("size", json!("STANDARD_DS3_V2")),
+        ),
+        (
+            "enum case (tier)",
+            base.clone(),
+            with("tier", json!("LowPriority")),
+        ),
+        (
+            "duration PT2M vs 120",
+            base.clone(),
+            with("idle_time_before_scale_down", json!("PT2M")),
+        ),
+        (
+            "duration PT120S vs 120",
+            base.clone(),
+            with("idle_time_before_scale_down", json!("PT120S")),
+        ),
         (
             "duration PT120S vs PT2M",
             with("idle_time_before_scale_down", json!("PT120S")),
@@ -35,15 +51,29 @@ fn same_cases() -> Vec<(&'static str, Value, Value)> {
         (
             "virtualNetworks vs VirtualNetworks",
             base.clone(),
-            with("network_settings", json!({"subnet": SUBNET.replace("virtualNetworks", "VirtualNetworks")})),
+            with(
+                "network_settings",
+                json!({"subnet": SUBNET.replace("virtualNetworks", "VirtualNetworks")}),
+            ),
         ),
         (
             "resourceGroups vs resourcegroups",
             base.clone(),
-            with("network_settings", json!({"subnet": SUBNET.replace("resourceGroups", "resourcegroups")})),
+            with(
+                "network_settings",
+                json!({"subnet": SUBNET.replace("resourceGroups", "resourcegroups")}),
+            ),
         ),
-        ("East US vs eastus", with("location", json!("East US")), base.clone()),
-        ("EASTUS vs eastus", base.clone(), with("location", json!("EASTUS"))),
+        (
+            "East US vs eastus",
+            with("location", json!("East US")),
+            base.clone(),
+        ),
+        (
+            "EASTUS vs eastus",
+            base.clone(),
+            with("location", json!("EASTUS")),
+        ),
         (
             "keys the user did not write",
             json!({"max_instances": 2}),
@@ -54,7 +84,11 @@ fn same_cases() -> Vec<(&'static str, Value, Value)> {
             base.clone(),
             with("tags", json!({"team": "ml", OWNERSHIP_TAG: "amlctl"})),
         ),
-        ("tag name case", base.clone(), with("tags", json!({"Team": "ml"}))),
+        (
+            "tag name case",
+            base.clone(),
+            with("tags", json!({"Team": "ml"})),
+        ),
         (
             "identity type and identity order",
             with(
@@ -66,16 +100,28 @@ fn same_cases() -> Vec<(&'static str, Value, Value)> {
                 json!({"type": "UserAssigned", "user_assigned_identities": [{"resource_id": "/subscriptions/0/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/B"}, {"resource_id": "/subscriptions/0/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a"}]}),
             ),
         ),
-        ("numbers by value", base.clone(), with("max_instances", json!(2.0))),
+        (
+            "numbers by value",
+            base.clone(),
+            with("max_instances", json!(2.0)),
+        ),
     ]
 }
 
 #[test]
 fn equivalent_spellings_are_no_ops() {
     for (what, desired, actual) in same_cases() {
-        let plan = plan1(target(AmlCompute, "cpu", desired), Some(live(AmlCompute, "cpu", actual)));
+        let plan = plan1(
+            target(AmlCompute, "cpu", desired),
+            Some(live(AmlCompute, "cpu", actual)),
+        );
         assert!(plan.errors.is_empty(), "{what}: {:?}", plan.errors);
-        assert_eq!(plan.entries[0].actions, [Action::NoOp], "{what}: {}", plan.entries[0].reason);
+        assert_eq!(
+            plan.entries[0].actions,
+            [Action::NoOp],
+            "{what}: {}",
+            plan.entries[0].reason
+        );
         assert!(plan.entries[0].changes.is_empty(), "{what}");
     }
 }
@@ -83,12 +129,28 @@ fn equivalent_spellings_are_no_ops() {
 #[test]
 fn secrets_are_no_ops() {
     let t = with_secret(
-        target(AmlCompute, "cpu", json!({"ssh_settings": {"admin_username": "u", "admin_password": "<redacted>"}})),
+        target(
+            AmlCompute,
+            "cpu",
+            json!({"ssh_settings": {"admin_username": "u", "admin_password": "<redacted>"}}),
+        ),
         "ssh_settings.admin_password",
         "PW",
     );
-    let plan = plan1(t, Some(live(AmlCompute, "cpu", json!({"ssh_settings": {"admin_username": "u"}}))));
-    assert_eq!(plan.entries[0].actions, [Action::NoOp], "{}", plan.entries[0].reason);
+    let plan = plan1(
+        t,
+        Some(live(
+            AmlCompute,
+            "cpu",
+            json!({"ssh_settings": {"admin_username": "u"}}),
+        )),
+    );
+    assert_eq!(
+        plan.entries[0].actions,
+        [Action::NoOp],
+        "{}",
+        plan.entries[0].reason
+    );
 }
 
 /// What a server returns for a PUT body: secrets dropped, read-only fields and defaults added,
@@ -254,7 +316,14 @@ fn round_trip_through_arm_is_a_no_op_for_every_type() {
         assert!(plan.errors.is_empty(), "quirks {quirks}: {:?}", plan.errors);
         assert!(plan.unmanaged.is_empty());
         for e in &plan.entries {
-            assert_eq!(e.actions, [Action::NoOp], "quirks {quirks}: {}: {} {:?}", e.address, e.reason, e.changes);
+            assert_eq!(
+                e.actions,
+                [Action::NoOp],
+                "quirks {quirks}: {}: {} {:?}",
+                e.address,
+                e.reason,
+                e.changes
+            );
         }
         assert!(!plan.has_changes());
     }
@@ -267,14 +336,62 @@ fn round_trip_sees_one_changed_key_per_policy_class() {
     let live: Vec<LiveCompute> = targets.iter().map(|t| served(t, &w, true)).collect();
     // (target, key path, new value, expected action, expected method of the first step)
     let cases: Vec<(&str, &[&str], Value, Action, &str)> = vec![
-        ("cpu-cluster", &["max_instances"], json!(8), Action::Update, "PATCH"),
-        ("cpu-cluster", &["min_instances"], json!(1), Action::Update, "PATCH"),
-        ("cpu-cluster", &["idle_time_before_scale_down"], json!(300), Action::Update, "PATCH"),
-        ("cpu-cluster", &["description"], json!("new words"), Action::Update, "PUT"),
-        ("cpu-cluster", &["tags", "team"], json!("research"), Action::Update, "PUT"),
-        ("cpu-cluster", &["size"], json!("Standard_NC6"), Action::Replace, "DELETE"),
-        ("ci-alice", &["size"], json!("Standard_NC6"), Action::Replace, "DELETE"),
-        ("dsvm", &["ssh_settings", "ssh_port"], json!(2222), Action::Update, "PUT"),
+        (
+            "cpu-cluster",
+            &["max_instances"],
+            json!(8),
+            Action::Update,
+            "PATCH",
+        ),
+        (
+            "cpu-cluster",
+            &["min_instances"],
+            json!(1),
+            Action::Update,
+            "PATCH",
+        ),
+        (
+            "cpu-cluster",
+            &["idle_time_before_scale_down"],
+            json!(300),
+            Action::Update,
+            "PATCH",
+        ),
+        (
+            "cpu-cluster",
+            &["description"],
+            json!("new words"),
+            Action::Update,
+            "PUT",
+        ),
+        (
+            "cpu-cluster",
+            &["tags", "team"],
+            json!("research"),
+            Action::Update,
+            "PUT",
+        ),
+        (
+            "cpu-cluster",
+            &["size"],
+            json!("Standard_NC6"),
+            Action::Replace,
+            "DELETE",
+        ),
+        (
+            "ci-alice",
+            &["size"],
+            json!("Standard_NC6"),
+            Action::Replace,
+            "DELETE",
+        ),
+        (
+            "dsvm",
+            &["ssh_settings", "ssh_port"],
+            json!(2222),
+            Action::Update,
+            "PUT",
+        ),
         ("k8s", &["namespace"], json!("other"), Action::Update, "PUT"),
     ];
     for (name, path, value, action, method) in cases {
@@ -295,7 +412,12 @@ fn round_trip_sees_one_changed_key_per_policy_class() {
                 assert_eq!(e.changes.len(), 1, "{name} {key}: {:?}", e.changes);
                 assert_eq!(e.changes[0].key, key);
             } else {
-                assert_eq!(e.actions, [Action::NoOp], "{} changed with {name} {key}", e.address);
+                assert_eq!(
+                    e.actions,
+                    [Action::NoOp],
+                    "{} changed with {name} {key}",
+                    e.address
+                );
             }
         }
     }

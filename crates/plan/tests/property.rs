@@ -10,50 +10,64 @@ use common::*;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-fn served(t: &Target, ws: &Workspace, upper: bool, vnet: bool, dur: bool, loc: bool) -> LiveCompute {
+fn served(
+    t: &Target,
+    ws: &Workspace,
+    upper: bool,
+    vnet: bool,
+    dur: bool,
+    loc: bool,
+) -> LiveCompute {
     let mut body = t.to_arm(ws).body;
     body["name"] = json!(t.name);
     body["properties"]["provisioningState"] = json!("Succeeded");
-    if upper {
-        if let Some(Value::String(s)) = body.pointer_mut("/properties/properties/vmSize") {
-            *s = s.to_ascii_uppercase();
-        }
+    if let (true, Some(Value::String(s))) =
+        (upper, body.pointer_mut("/properties/properties/vmSize"))
+    {
+        *s = s.to_ascii_uppercase();
     }
-    if vnet {
-        if let Some(Value::String(s)) = body.pointer_mut("/properties/properties/subnet/id") {
-            *s = s.replace("/virtualNetworks/", "/VirtualNetworks/").replace("/resourceGroups/", "/resourcegroups/");
-        }
+    if let (true, Some(Value::String(s))) =
+        (vnet, body.pointer_mut("/properties/properties/subnet/id"))
+    {
+        *s = s
+            .replace("/virtualNetworks/", "/VirtualNetworks/")
+            .replace("/resourceGroups/", "/resourcegroups/");
     }
-    if dur {
-        if let Some(Value::String(s)) =
-            body.pointer_mut("/properties/properties/scaleSettings/nodeIdleTimeBeforeScaleDown")
-        {
-            if let Some(secs) = amlctl_manifest::parse_iso_duration(s) {
-                *s = format!("PT{secs}S");
-            }
-        }
+    if let (true, Some(Value::String(s))) = (
+        dur,
+        body.pointer_mut("/properties/properties/scaleSettings/nodeIdleTimeBeforeScaleDown"),
+    ) && let Some(secs) = amlctl_manifest::parse_iso_duration(s)
+    {
+        *s = format!("PT{secs}S");
     }
-    if loc {
-        if let Some(Value::String(s)) = body.pointer_mut("/location") {
-            *s = s.to_ascii_uppercase();
-        }
+    if let (true, Some(Value::String(s))) = (loc, body.pointer_mut("/location")) {
+        *s = s.to_ascii_uppercase();
     }
     from_arm(&body).expect("from_arm")
 }
 
 fn size() -> impl Strategy<Value = String> {
-    prop::sample::select(vec!["Standard_DS3_v2", "Standard_NC6", "STANDARD_D2_V3", "Standard_E4s_v3"])
-        .prop_map(str::to_string)
+    prop::sample::select(vec![
+        "Standard_DS3_v2",
+        "Standard_NC6",
+        "STANDARD_D2_V3",
+        "Standard_E4s_v3",
+    ])
+    .prop_map(str::to_string)
 }
 
 fn location() -> impl Strategy<Value = Option<String>> {
-    prop::option::of(prop::sample::select(vec!["eastus", "westeurope", "southcentralus"]).prop_map(str::to_string))
+    prop::option::of(
+        prop::sample::select(vec!["eastus", "westeurope", "southcentralus"])
+            .prop_map(str::to_string),
+    )
 }
 
 fn tags() -> impl Strategy<Value = Option<Map<String, Value>>> {
-    prop::option::of(prop::collection::btree_map("[a-z]{1,8}", "[A-Za-z0-9 ]{0,12}", 0..4).prop_map(|m| {
-        m.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
-    }))
+    prop::option::of(
+        prop::collection::btree_map("[a-z]{1,8}", "[A-Za-z0-9 ]{0,12}", 0..4)
+            .prop_map(|m| m.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+    )
 }
 
 fn aml_target() -> impl Strategy<Value = Target> {
@@ -62,7 +76,9 @@ fn aml_target() -> impl Strategy<Value = Target> {
         prop::option::of(prop::sample::select(vec!["dedicated", "low_priority"])),
         0i64..4,
         1i64..20,
-        prop::option::of(prop::sample::select(vec![0i64, 60, 100, 120, 1800, 3600, 86_400, 90_061])),
+        prop::option::of(prop::sample::select(vec![
+            0i64, 60, 100, 120, 1800, 3600, 86_400, 90_061,
+        ])),
         prop::option::of(prop::bool::ANY),
         location(),
         tags(),
@@ -96,7 +112,12 @@ fn aml_target() -> impl Strategy<Value = Target> {
 }
 
 fn ci_target() -> impl Strategy<Value = Target> {
-    (size(), prop::option::of(1i64..600), prop::option::of(prop::bool::ANY), tags())
+    (
+        size(),
+        prop::option::of(1i64..600),
+        prop::option::of(prop::bool::ANY),
+        tags(),
+    )
         .prop_map(|(size, idle, ssh, tags)| {
             let mut spec = Map::new();
             spec.insert("size".into(), json!(size));

@@ -1,0 +1,439 @@
+//! Snapshot tests of the three renderers on a plan with one of every action, plus the Markdown
+//! size limit and the plan file.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use amlctl_manifest::ComputeType::*;
+use amlctl_manifest::{DesiredState, LiveCompute, SecretRef, SourceLocation, Target};
+use amlctl_plan::{Action, FORMAT_VERSION, Plan, PlanFileError, PlanOptions, render};
+use common::*;
+use serde_json::json;
+
+/// A plan with one of every action, an error, a warning and an unmanaged compute.
+fn every_action() -> Plan {
+    let mut targets: Vec<Target> = Vec::new();
+    let mut lives: Vec<LiveCompute> = Vec::new();
+
+    targets.push(target(AmlCompute, "cpu-cluster", aml_spec()));
+    lives.push(live(AmlCompute, "cpu-cluster", aml_spec()));
+
+    targets.push(with_secret(
+        target(
+            AmlCompute,
+            "gpu-cluster",
+            json!({"size": "Standard_NC6", "max_instances": 4, "ssh_settings": {"admin_username": "azureuser", "admin_password": "<redacted>"}}),
+        ),
+        "ssh_settings.admin_password",
+        "GPU_PW",
+    ));
+
+    targets.push(with_state(
+        target(ComputeInstance, "ci-bob", ci_spec()),
+        DesiredState::Stopped,
+    ));
+
+    targets.push(with_secret(
+        target(VirtualMachine, "dsvm", vm_spec()),
+        "ssh_settings.admin_password",
+        "VM_PW",
+    ));
+
+    let mut scale = aml_spec();
+    scale["max_instances"] = json!(4);
+    targets.push(target(AmlCompute, "scale", scale));
+    lives.push(live(AmlCompute, "scale", aml_spec()));
+
+    let mut tagged = aml_spec();
+    tagged["description"] = json!("CPU cluster for the nightly jobs");
+    tagged["tags"] = json!({"team": "research", "cost-center": "42"});
+    targets.push(target(AmlCompute, "tagged", tagged));
+    lives.push(live(AmlCompute, "tagged", aml_spec()));
+
+    let mut resized = ci_spec();
+    resized["size"] = json!("Standard_NC6");
+    targets.push(allow_replace(target(
+        ComputeInstance,
+        "ci-alice",
+        resized.clone(),
+    )));
+    lives.push(live(ComputeInstance, "ci-alice", ci_spec()));
+
+    lives.push(live(
+        AmlCompute,
+        "old-cluster",
+        json!({"size": "Standard_D2_v3", "max_instances": 1}),
+    ));
+    lives.push(live(Kubernetes, "old-k8s", json!({"resource_id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/arc", "namespace": "default"})));
+
+    targets.push(with_state(
+        target(ComputeInstance, "ci-carol", ci_spec()),
+        DesiredState::Running,
+    ));
+    lives.push(instance(
+        live(ComputeInstance, "ci-carol", ci_spec()),
+        "Stopped",
+    ));
+
+    targets.push(with_state(
+        target(ComputeInstance, "ci-dave", ci_spec()),
+        DesiredState::Stopped,
+    ));
+    lives.push(instance(
+        live(ComputeInstance, "ci-dave", ci_spec()),
+        "Running",
+    ));
+
+    targets.push(target(AmlCompute, "busy", aml_spec()));
+    lives.push(in_state(live(AmlCompute, "busy", aml_spec()), "Updating"));
+
+    let mut erin = target(ComputeInstance, "ci-erin", resized);
+    erin.key_locations.insert(
+        "size".into(),
+        SourceLocation {
+            file: "manifests/ci-erin.yaml".into(),
+            line: 3,
+            column: 7,
+        },
+    );
+    targets.push(erin);
+    lives.push(live(ComputeInstance, "ci-erin", ci_spec()));
+
+    targets.push(with_state(
+        target(ComputeInstance, "ci-frank", ci_spec()),
+        DesiredState::Running,
+    ));
+    lives.push(instance(
+        live(ComputeInstance, "ci-frank", ci_spec()),
+        "Unusable",
+    ));
+
+    let mut sched = ci_spec();
+    sched["schedules"] = json!({"compute_start_stop": [
+        {"action": "stop", "trigger": {"type": "cron", "expression": "0 20 * * *"}},
+        {"action": "start", "trigger": {"type": "cron", "expression": "0 8 * * 1-5"}}
+    ]});
+    targets.push(target(ComputeInstance, "ci-sched", sched));
+    lives.push(live(ComputeInstance, "ci-sched", ci_spec()));
+
+    lives.push(unowned(live(
+        AmlCompute,
+        "handmade",
+        json!({"size": "Standard_D2_v3"}),
+    )));
+
+    let mut prod = target(
+        AmlCompute,
+        "prod-cluster",
+        json!({"size": "Standard_D4_v3", "max_instances": 10}),
+    );
+    prod.workspace = "prod".into();
+    targets.push(prod);
+
+    let wss = workspaces(&[ws("dev", true), ws("prod", false)]);
+    let live_by_ws = BTreeMap::from([("dev".to_string(), lives), ("prod".to_string(), vec![])]);
+    amlctl_plan::plan(&targets, &wss, &live_by_ws, &PlanOptions::default())
+}
+
+#[test]
+fn the_plan_has_one_of_every_action() {
+    let plan = every_action();
+    let mut seen: Vec<Action> = plan
+        .entries
+        .iter()
+        .flat_map(|e| e.actions.clone())
+        .collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        [
+            Action::NoOp,
+            Action::Create,
+            Action::Attach,
+            Action::Update,
+            Action::Replace,
+            Action::Delete,
+            Action::Detach,
+            Action::Start,
+            Action::Stop,
+            Action::Wait
+        ]
+    );
+    assert_eq!(plan.errors.len(), 1);
+    assert_eq!(plan.warnings.len(), 1);
+    assert_eq!(plan.unmanaged.len(), 1);
+    let methods: Vec<&str> = plan
+        .entries
+        .iter()
+        .filter(|e| e.actions == [Action::Update])
+        .map(|e| e.steps[0].method.as_str())
+        .collect();
+    assert!(
+        methods.contains(&"PATCH") && methods.contains(&"PUT"),
+        "{methods:?}"
+    );
+}
+
+#[test]
+fn text_snapshot() {
+    let plan = every_action();
+    let text = render::text(&plan, false);
+    assert!(!text.contains('\u{1b}'), "no colour unless asked");
+    assert!(
+        text.trim_end()
+            .ends_with("1 error: this plan cannot be applied.")
+    );
+    insta::assert_snapshot!("text", text);
+}
+
+#[test]
+fn text_colour_only_when_asked() {
+    let plan = every_action();
+    let coloured = render::text(&plan, true);
+    assert!(coloured.contains('\u{1b}'));
+    // Same words once the escapes are gone.
+    let stripped = strip_ansi(&coloured);
+    assert_eq!(stripped, render::text(&plan, false));
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn text_without_changes() {
+    let plan = plan1(
+        target(AmlCompute, "cpu", aml_spec()),
+        Some(live(AmlCompute, "cpu", aml_spec())),
+    );
+    let text = render::text(&plan, false);
+    assert!(
+        text.contains("No changes. Live state matches the manifests."),
+        "{text}"
+    );
+    assert!(!text.contains("Plan:"));
+}
+
+#[test]
+fn markdown_snapshot() {
+    let plan = every_action();
+    let chunks = render::markdown(&plan);
+    assert_eq!(chunks.len(), 1);
+    let md = &chunks[0];
+    assert!(md.starts_with("### amlctl plan\n\n**Plan: "), "{md}");
+    assert!(md.contains("> [!WARNING]"));
+    assert_eq!(
+        md.matches("<details>").count(),
+        md.matches("</details>").count()
+    );
+    insta::assert_snapshot!("markdown", md);
+}
+
+#[test]
+fn markdown_without_destruction_has_no_warning() {
+    let mut bigger = aml_spec();
+    bigger["max_instances"] = json!(4);
+    let plan = plan1(
+        target(AmlCompute, "cpu", bigger),
+        Some(live(AmlCompute, "cpu", aml_spec())),
+    );
+    let md = render::markdown(&plan).join("");
+    assert!(!md.contains("[!WARNING]"), "{md}");
+    assert!(md.contains("max_instances: 2 → 4"), "{md}");
+}
+
+#[test]
+fn json_snapshot() {
+    let plan = every_action();
+    let v = render::json(&plan);
+    assert_eq!(v["format_version"], json!(FORMAT_VERSION));
+    for e in v["entries"].as_array().expect("entries") {
+        for key in [
+            "address", "actions", "reason", "changes", "before", "after", "request",
+        ] {
+            assert!(e.get(key).is_some(), "{key} missing in {e}");
+        }
+    }
+    insta::assert_json_snapshot!("json", v);
+}
+
+#[test]
+fn no_renderer_and_no_plan_file_holds_a_secret() {
+    // A literal secret (CLI v2 compatibility): its value must appear nowhere.
+    let secret = "hunter2-literal-VALUE";
+    let mut t = target(
+        VirtualMachine,
+        "dsvm",
+        json!({"resource_id": VM_ID, "ssh_settings": {"admin_username": "u", "admin_password": "<redacted>"}}),
+    );
+    t.secrets.insert(
+        "ssh_settings.admin_password".into(),
+        SecretRef::Literal(amlctl_manifest::LiteralSecret {
+            location: src("dsvm"),
+            key: "ssh_settings.admin_password".into(),
+            value: amlctl_manifest::SecretString::new(secret),
+        }),
+    );
+    let plan = plan1(t, None);
+    assert_eq!(
+        plan.entries[0].steps[0].secrets.len(),
+        1,
+        "the executor learns where the secret goes"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("plan.json");
+    plan.save(&path).expect("save");
+    let file = std::fs::read_to_string(&path).expect("read");
+    for out in [
+        render::text(&plan, false),
+        render::text(&plan, true),
+        render::markdown(&plan).join(""),
+        render::json(&plan).to_string(),
+        file,
+    ] {
+        assert!(!out.contains(secret), "secret leaked: {out}");
+    }
+}
+
+#[test]
+fn plan_file_round_trip_and_version_check() {
+    let mut plan = every_action();
+    plan.created = Some("2026-11-29T15:00:00Z".into());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("plan.json");
+    plan.save(&path).expect("save");
+    let back = Plan::load(&path).expect("load");
+    assert_eq!(back, plan);
+    assert!(
+        back.entries
+            .iter()
+            .filter(|e| e.before.is_some())
+            .all(|e| e.live_fingerprint.is_some())
+    );
+
+    // Same major version, newer minor: accepted.
+    let text = std::fs::read_to_string(&path).expect("read");
+    let minor = text.replacen(
+        "\"format_version\": \"1.0\"",
+        "\"format_version\": \"1.7\"",
+        1,
+    );
+    std::fs::write(&path, &minor).expect("write");
+    assert!(Plan::load(&path).is_ok());
+
+    // Another major version: refused with a clear message.
+    let major = text.replacen(
+        "\"format_version\": \"1.0\"",
+        "\"format_version\": \"2.0\"",
+        1,
+    );
+    std::fs::write(&path, &major).expect("write");
+    match Plan::load(&path) {
+        Err(e @ PlanFileError::UnsupportedVersion { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("2.0") && msg.contains("1.x") && msg.contains("plan.json"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected a version error, got {other:?}"),
+    }
+
+    // Not a plan.
+    std::fs::write(&path, "{\"hello\": 1}").expect("write");
+    assert!(matches!(
+        Plan::load(&path),
+        Err(PlanFileError::Invalid { .. })
+    ));
+    std::fs::write(&path, "not json").expect("write");
+    assert!(matches!(
+        Plan::load(&path),
+        Err(PlanFileError::Invalid { .. })
+    ));
+    assert!(matches!(
+        Plan::load(&dir.path().join("missing.json")),
+        Err(PlanFileError::Io { .. })
+    ));
+}
+
+#[test]
+fn huge_plans_split_into_comment_sized_chunks() {
+    let long = "x".repeat(300);
+    let targets: Vec<Target> = (0..1500)
+        .map(|i| {
+            let mut t = target(
+                AmlCompute,
+                &format!("cluster-{i:04}"),
+                json!({"size": "Standard_DS3_v2", "description": format!("{long} {i}"), "tags": {"n": i.to_string()}}),
+            );
+            if i % 2 == 0 {
+                t.workspace = "prod".into();
+            }
+            t
+        })
+        .collect();
+    let wss = workspaces(&[ws("dev", false), ws("prod", false)]);
+    let live = BTreeMap::from([("dev".to_string(), vec![]), ("prod".to_string(), vec![])]);
+    let plan = amlctl_plan::plan(&targets, &wss, &live, &PlanOptions::default());
+    assert!(plan.errors.is_empty());
+    let chunks = render::markdown(&plan);
+    assert!(chunks.len() > 3, "{} chunks", chunks.len());
+    for (i, c) in chunks.iter().enumerate() {
+        assert!(
+            c.chars().count() < 65_536,
+            "chunk {i} has {} chars",
+            c.chars().count()
+        );
+        assert_eq!(
+            c.matches("<details>").count(),
+            c.matches("</details>").count(),
+            "chunk {i}"
+        );
+        let fences = c.lines().filter(|l| l.starts_with("```")).count();
+        assert_eq!(fences % 2, 0, "chunk {i} has an open code fence");
+        if i > 0 {
+            assert!(
+                c.starts_with(&format!(
+                    "### amlctl plan (part {} of {}",
+                    i + 1,
+                    chunks.len()
+                )),
+                "chunk {i}"
+            );
+        }
+    }
+    assert!(chunks[0].contains("**Plan: 1500 to add, 0 to change, 0 to destroy.**"));
+    let all = chunks.join("");
+    for t in &targets {
+        let address = format!("{}/{} (amlcompute) will be created", t.workspace, t.name);
+        assert_eq!(all.matches(&address).count(), 1, "{address} shown once");
+    }
+
+    // One single entry too big for a comment is cut, not dropped.
+    let huge = target(
+        AmlCompute,
+        "huge",
+        json!({"description": "y\n".repeat(60_000)}),
+    );
+    let plan = plan1(huge, None);
+    let chunks = render::markdown(&plan);
+    for c in &chunks {
+        assert!(c.chars().count() < 65_536);
+    }
+    assert!(chunks.join("").contains("more lines cut to fit a comment"));
+}
