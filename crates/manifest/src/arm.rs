@@ -715,7 +715,7 @@ pub fn from_arm(resource: &Value) -> Result<LiveCompute, String> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         t.sort_keys();
-        put(&mut spec, "tags", nonempty(t));
+        spec.insert("tags".into(), Value::Object(t));
     }
     if let Some(id) = r.at("identity")
         && let Some(ty) = id.get("type").and_then(Value::as_str)
