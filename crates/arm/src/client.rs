@@ -794,6 +794,12 @@ impl ArmClient {
     ) -> Result<Value, ArmError> {
         let resource_url = Self::resource_url(method, url);
         let wants_resource = matches!(method, Method::Put | Method::Patch);
+        op.last = format!(
+            "{} {} accepted (HTTP {}); the operation had not finished",
+            method.as_str(),
+            url.path(),
+            initial.status
+        );
 
         if let Some(ao) = initial.header("azure-asyncoperation").map(str::to_string) {
             let status_url = self.follow_url(&ao, "Azure-AsyncOperation URL")?;

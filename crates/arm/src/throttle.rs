@@ -93,9 +93,11 @@ impl SubLimiter {
         at.saturating_duration_since(now)
     }
 
-    /// Waits for pacing (pause and spacing), then for a concurrency permit. Returns the permit and
+    /// Waits for a concurrency permit, then for pacing (pause and spacing), so the pacing decision
+    /// uses the budget reported by the answers that arrived meanwhile. Returns the permit and
     /// whether the request had to wait for pacing.
     pub(crate) async fn acquire(&self, bucket: Bucket) -> (Option<OwnedSemaphorePermit>, bool) {
+        let permit = self.sem.clone().acquire_owned().await.ok();
         let wait = self.reserve(bucket);
         let waited = !wait.is_zero();
         if waited {
@@ -105,7 +107,6 @@ impl SubLimiter {
             );
             tokio::time::sleep(wait).await;
         }
-        let permit = self.sem.clone().acquire_owned().await.ok();
         (permit, waited)
     }
 
