@@ -398,9 +398,9 @@ pub(crate) async fn handle(
 
     let is_read = method == Method::GET || method == Method::HEAD;
     let mut response = match check_auth(&shared, &headers) {
-        Err(r) => r,
+        Err(r) => *r,
         Ok(()) => match rate_limit(&shared, &segs, is_read) {
-            Err(r) => r,
+            Err(r) => *r,
             Ok(remaining) => {
                 let mut r = match fault {
                     Some(FaultKind::Reset) => {
@@ -476,7 +476,7 @@ fn record(shared: &Shared, method: &Method, path: &str, query: &str, status: u16
     });
 }
 
-fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let unauthorized = |code: &str, msg: &str, desc: &str| {
         let mut r = error_response(&ApiError::new(StatusCode::UNAUTHORIZED, code, msg));
         set_header(
@@ -486,7 +486,7 @@ fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
                 "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\", error_description=\"{desc}\""
             ),
         );
-        r
+        Box::new(r)
     };
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(unauthorized(
@@ -528,7 +528,11 @@ fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
 }
 
 /// Token-bucket rate limit; returns the remaining count for the header.
-fn rate_limit(shared: &Shared, segs: &[String], is_read: bool) -> Result<Option<u64>, Response> {
+fn rate_limit(
+    shared: &Shared,
+    segs: &[String],
+    is_read: bool,
+) -> Result<Option<u64>, Box<Response>> {
     let Some(rl) = shared.config.rate_limit else {
         return Ok(Some(if is_read { 11999 } else { 1199 }));
     };
@@ -578,7 +582,7 @@ fn rate_limit(shared: &Shared, segs: &[String], is_read: bool) -> Result<Option<
             "x-ms-ratelimit-remaining-subscription-writes"
         };
         set_header(&mut r, name, "0");
-        return Err(r);
+        return Err(Box::new(r));
     }
     *tokens -= 1.0;
     Ok(Some(tokens.floor() as u64))

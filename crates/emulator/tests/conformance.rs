@@ -190,11 +190,10 @@ impl Replay {
         file: &str,
         ex: &Value,
         code: &str,
-        status: u16,
-        headers: &reqwest::header::HeaderMap,
-        body: &Value,
+        resp: &(u16, reqwest::header::HeaderMap, Value),
         def: Option<&str>,
     ) {
+        let (status, headers, body) = (resp.0, &resp.1, &resp.2);
         if status.to_string() != code {
             self.failures.push(format!(
                 "{file}: expected status {code}, got {status}: {body}"
@@ -309,7 +308,7 @@ async fn replay_examples() {
         let (s, h, b) = rp
             .call(Method::PUT, &url, api, Some(&p["parameters"]))
             .await;
-        rp.check(&file, &ex, "201", s, &h, &b, Some("ComputeResource"));
+        rp.check(&file, &ex, "201", &(s, h, b), Some("ComputeResource"));
         // Wait for the create to finish, then overwrite with the same body.
         for _ in 0..200 {
             let (_, _, g) = rp.call(Method::GET, &url, api, None).await;
@@ -321,7 +320,7 @@ async fn replay_examples() {
         let (s, h, b) = rp
             .call(Method::PUT, &url, api, Some(&p["parameters"]))
             .await;
-        rp.check(&file, &ex, "200", s, &h, &b, Some("ComputeResource"));
+        rp.check(&file, &ex, "200", &(s, h, b), Some("ComputeResource"));
         replayed.push(file);
     }
 
@@ -351,7 +350,7 @@ async fn replay_examples() {
                 None,
             )
             .await;
-        rp.check(&file, &ex, "200", s, &h, &b, Some("ComputeResource"));
+        rp.check(&file, &ex, "200", &(s, h, b), Some("ComputeResource"));
         replayed.push(file);
     }
 
@@ -367,9 +366,7 @@ async fn replay_examples() {
             file,
             &ex,
             "200",
-            s,
-            &h,
-            &b,
+            &(s, h, b.clone()),
             Some("PaginatedComputeResourcesList"),
         );
         for item in b["value"].as_array().into_iter().flatten() {
@@ -396,7 +393,7 @@ async fn replay_examples() {
                 None,
             )
             .await;
-        rp.check(file, &ex, "200", s, &h, &b, Some("AksComputeSecrets"));
+        rp.check(file, &ex, "200", &(s, h, b), Some("AksComputeSecrets"));
         replayed.push(file.into());
     }
 
@@ -419,9 +416,7 @@ async fn replay_examples() {
             file,
             &ex,
             "200",
-            s,
-            &h,
-            &b,
+            &(s, h, b),
             Some("AmlComputeNodesInformation"),
         );
         replayed.push(file.into());
@@ -443,7 +438,7 @@ async fn replay_examples() {
                 Some(&p["parameters"]),
             )
             .await;
-        rp.check(file, &ex, "200", s, &h, &b, Some("ComputeResource"));
+        rp.check(file, &ex, "200", &(s, h, b), Some("ComputeResource"));
         replayed.push(file.into());
     }
 
@@ -461,7 +456,7 @@ async fn replay_examples() {
             p["underlyingResourceAction"].as_str().unwrap()
         );
         let (s, h, b) = rp.call(Method::DELETE, &url, "2025-12-01", None).await;
-        rp.check(file, &ex, "202", s, &h, &b, None);
+        rp.check(file, &ex, "202", &(s, h, b), None);
         let (s, _, _) = rp
             .call(Method::GET, &rp.url(p, "/deleted"), "2025-12-01", None)
             .await;
@@ -469,7 +464,7 @@ async fn replay_examples() {
             rp.failures.push(format!("{file}: GET after delete -> {s}"));
         }
         let (s, h, b) = rp.call(Method::DELETE, &url, "2025-12-01", None).await;
-        rp.check(file, &ex, "204", s, &h, &b, None);
+        rp.check(file, &ex, "204", &(s, h, b), None);
         replayed.push(file.into());
     }
 
@@ -491,14 +486,14 @@ async fn replay_examples() {
         let (s, h, b) = rp
             .call(Method::POST, &format!("{base}/restart"), "2025-12-01", None)
             .await;
-        rp.check("restart.json", &ex, "202", s, &h, &b, None);
+        rp.check("restart.json", &ex, "202", &(s, h, b), None);
         rp.wait_state(&p, "Running").await;
         replayed.push("restart.json".into());
 
         let (s, h, b) = rp
             .call(Method::POST, &format!("{base}/stop"), "2025-12-01", None)
             .await;
-        rp.check("stop.json", &ex_stop, "202", s, &h, &b, None);
+        rp.check("stop.json", &ex_stop, "202", &(s, h, b), None);
         rp.wait_state(&p, "Stopped").await;
         replayed.push("stop.json".into());
 
@@ -510,7 +505,7 @@ async fn replay_examples() {
         let (s, h, b) = rp
             .call(Method::POST, &format!("{base}/start"), &api, None)
             .await;
-        rp.check("2024-10-01/start.json", &ex, "202", s, &h, &b, None);
+        rp.check("2024-10-01/start.json", &ex, "202", &(s, h, b), None);
         replayed.push("2024-10-01/start.json".into());
     }
 
