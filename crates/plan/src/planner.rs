@@ -651,6 +651,20 @@ pub fn plan(
         }
     };
 
+    // Indexes: compute names are unique per workspace, case-insensitively.
+    let mut live_index: BTreeMap<(&str, String), &LiveCompute> = BTreeMap::new();
+    for (alias, computes) in live {
+        for c in computes {
+            live_index
+                .entry((alias.as_str(), c.name.to_ascii_lowercase()))
+                .or_insert(c);
+        }
+    }
+    let declared: BTreeSet<(&str, String)> = targets
+        .iter()
+        .map(|t| (t.workspace.as_str(), t.name.to_ascii_lowercase()))
+        .collect();
+
     let mut sorted: Vec<&Target> = targets.iter().collect();
     sorted.sort_by(|a, b| (&a.workspace, &a.name).cmp(&(&b.workspace, &b.name)));
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
@@ -684,7 +698,7 @@ pub fn plan(
             });
             continue;
         };
-        let Some(computes) = live.get(&t.workspace) else {
+        if !live.contains_key(&t.workspace) {
             out.errors.push(PlanError {
                 address,
                 message: format!("the live state of workspace {} was not read", t.workspace),
@@ -692,10 +706,10 @@ pub fn plan(
                 source: Some(t.source.clone()),
             });
             continue;
-        };
-        let lc = computes
-            .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(&t.name));
+        }
+        let lc = live_index
+            .get(&(t.workspace.as_str(), t.name.to_ascii_lowercase()))
+            .copied();
         match plan_target(&mut cx, t, ws, lc) {
             Ok(e) => out.entries.push(e),
             Err(e) => out.errors.push(e),
@@ -710,11 +724,7 @@ pub fn plan(
         let ws = workspaces.get(alias);
         let mut list: Vec<&LiveCompute> = computes
             .iter()
-            .filter(|c| {
-                !targets
-                    .iter()
-                    .any(|t| t.workspace == *alias && t.name.eq_ignore_ascii_case(&c.name))
-            })
+            .filter(|c| !declared.contains(&(alias.as_str(), c.name.to_ascii_lowercase())))
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         for lc in list {
