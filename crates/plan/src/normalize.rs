@@ -91,7 +91,8 @@ pub(crate) fn fold(s: &str) -> String {
 }
 
 fn looks_like_arm_id(s: &str) -> bool {
-    s.len() > 15 && s[..15].eq_ignore_ascii_case("/subscriptions/")
+    s.get(..15)
+        .is_some_and(|p| p.eq_ignore_ascii_case("/subscriptions/"))
 }
 
 fn canon_id(s: &str) -> String {

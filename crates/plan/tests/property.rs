@@ -174,3 +174,85 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|f| json!(f)),
+        "\\PC{0,20}".prop_map(Value::String),
+        prop::sample::select(vec![
+            "PT2M",
+            "P",
+            "/subscriptions/é",
+            "/SUBSCRIPTIONS/x/y",
+            "<redacted>",
+            "East US"
+        ])
+        .prop_map(|s| json!(s)),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop::sample::select(vec![
+                    "size",
+                    "tags",
+                    "idle_time_before_scale_down",
+                    "idle_time_before_shutdown_minutes",
+                    "location",
+                    "identity",
+                    "type",
+                    "user_assigned_identities",
+                    "resource_id",
+                    "network_settings",
+                    "subnet",
+                    "max_instances",
+                    "schedules",
+                    "x.y",
+                    "ключ",
+                ])
+                .prop_map(str::to_string),
+                inner,
+                0..5
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn json_object() -> impl Strategy<Value = Map<String, Value>> {
+    prop::collection::btree_map(
+        "[a-z_]{1,10}|size|tags|location|identity|resource_id",
+        json_value(),
+        0..6,
+    )
+    .prop_map(|m| m.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Whatever the specs hold, planning and rendering never panic and stay deterministic.
+    #[test]
+    fn arbitrary_specs_never_panic(
+        ct in prop::sample::select(amlctl_manifest::ComputeType::ALL.to_vec()),
+        desired in json_object(),
+        actual in json_object(),
+        ps in prop::option::of(prop::sample::select(vec!["Succeeded", "Failed", "Creating", "weird", ""])),
+        allow in any::<bool>(),
+    ) {
+        let mut t = target(ct, "t", Value::Object(desired));
+        t.lifecycle.allow_replace = allow;
+        let mut l = live(ct, "t", Value::Object(actual));
+        l.provisioning_state = ps.map(str::to_string);
+        let plan = run(std::slice::from_ref(&t), vec![l.clone()], true, &PlanOptions::default());
+        let again = run(&[t], vec![l], true, &PlanOptions::default());
+        prop_assert_eq!(&plan, &again);
+        prop_assert_eq!(plan.entries.len() + plan.errors.len(), 1);
+        let _ = amlctl_plan::render::text(&plan, true);
+        let _ = amlctl_plan::render::markdown(&plan);
+        let _ = amlctl_plan::render::json(&plan);
+    }
+}
