@@ -965,3 +965,25 @@ async fn workspace_get_and_sandbox_helpers() {
     assert_eq!(send(Method::GET, &url, API, None).await.0, 200);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn latency_applies_to_arm_routes() {
+    let emu = start(EmulatorConfig {
+        latency_ms: 250,
+        ..config()
+    })
+    .await;
+    let t0 = Instant::now();
+    assert_eq!(get(&format!("{}/computes", ws_url(&emu, WS))).await.0, 200);
+    assert!(t0.elapsed() >= Duration::from_millis(250));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn lro_faults_only_touch_operations_that_start_an_lro() {
+    // With every request drawing `lro-failed`, plain reads still succeed.
+    let emu = start(faulty("lro-failed=1")).await;
+    assert_eq!(get(&format!("{}/computes", ws_url(&emu, WS))).await.0, 200);
+    assert_eq!(get(&ws_url(&emu, WS)).await.0, 200);
+    emu.shutdown().await;
+}
