@@ -21,6 +21,17 @@ use url::Url;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Longest a single HTTP attempt may take before it is abandoned and retried.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Compute-instance states that an action passes through before it ends.
+const TRANSITIONAL_STATES: &[&str] = &[
+    "Creating",
+    "Deleting",
+    "Starting",
+    "Stopping",
+    "Restarting",
+    "SettingUp",
+    "UserSettingUp",
+    "Resizing",
+];
 /// Upper bound on pages followed by one list call (guards against nextLink loops).
 const MAX_PAGES: usize = 10_000;
 /// Body fields whose values are secrets (x-ms-secret in the spec, or secret in practice).
@@ -265,6 +276,9 @@ struct Op {
     deadline: Instant,
     budget: Duration,
     last: String,
+    /// A connection error happened after the request may have reached ARM (the write may have been
+    /// applied even though no answer came back).
+    lost_answer: bool,
 }
 
 impl Op {
@@ -493,6 +507,7 @@ impl ArmClient {
             deadline: Instant::now() + budget,
             budget,
             last: String::new(),
+            lost_answer: false,
         }
     }
 
@@ -651,6 +666,9 @@ impl ArmClient {
                     let what = describe_reqwest_error(&e);
                     span.in_scope(|| tracing::warn!(error = %what, "request failed; will retry"));
                     op.last = format!("{} {}: {what}", method.as_str(), url.path());
+                    if !e.is_connect() {
+                        op.lost_answer = true;
+                    }
                     op.sleep(backoff(inner.opts.retry_base, attempt)).await?;
                     continue;
                 }
@@ -731,9 +749,22 @@ impl ArmClient {
         body: Option<&Value>,
         op: &mut Op,
     ) -> Result<Option<Value>, ArmError> {
-        let resp = self
+        let resp = match self
             .send(method, url, body, op, method == Method::Delete)
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            Err(e) if e.is_conflict() && op.lost_answer && method != Method::Post => {
+                // The first attempt reached ARM but its answer was lost; the retry then found the
+                // operation it had started still running. Follow the resource instead.
+                tracing::info!(
+                    path = url.path(),
+                    "retry after a lost answer hit 409; following the resource"
+                );
+                return self.follow_after_lost_answer(method, url, body, op).await;
+            }
+            Err(e) => return Err(e),
+        };
         match method {
             Method::Get => resp.json(),
             Method::Delete => {
@@ -755,6 +786,40 @@ impl ArmClient {
                 }
             }
         }
+    }
+
+    /// After a lost answer and a 409 on retry: wait for the resource to settle (PUT/PATCH) or to
+    /// disappear (DELETE).
+    async fn follow_after_lost_answer(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+        op: &mut Op,
+    ) -> Result<Option<Value>, ArmError> {
+        let resource_url = Self::resource_url(method, url);
+        if method == Method::Delete {
+            loop {
+                match self.get_resource(&resource_url, op).await? {
+                    None => return Ok(None),
+                    Some(r) => {
+                        if let Some(term) = is_failed(provisioning_state(&r)) {
+                            return Err(error::operation_failed(
+                                term,
+                                &Value::Null,
+                                Some(&r),
+                                body,
+                            ));
+                        }
+                        op.last = format!("{} still exists", url.path());
+                    }
+                }
+                op.sleep(self.inner.opts.poll_interval).await?;
+                self.inner.counters.polls.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let r = self.final_resource(&resource_url, None, body, op).await?;
+        Ok(Some(r))
     }
 
     /// Interval before the next poll: `max(Retry-After, poll_interval)`, or `poll_interval`.
@@ -852,9 +917,13 @@ impl ArmClient {
             return self.final_resource(&resource_url, None, request, op).await;
         }
 
-        if initial.status == 202
-            && let Some(loc) = initial.header("location").map(str::to_string)
-        {
+        let initial_done = initial.status == 200
+            && initial
+                .json()
+                .ok()
+                .flatten()
+                .is_some_and(|b| is_terminal(provisioning_state(&b)));
+        if !initial_done && let Some(loc) = initial.header("location").map(str::to_string) {
             let loc_url = self.follow_url(&loc, "Location URL")?;
             let mut delay = self.poll_delay(initial.retry_after());
             let done = loop {
@@ -906,6 +975,27 @@ impl ArmClient {
                     }
                 }
             },
+            Method::Post if initial.status == 202 => {
+                // An action without polling headers: follow the resource until its provisioning
+                // state is terminal and it has left the transitional power states.
+                let delay = self.poll_delay(initial.retry_after());
+                loop {
+                    op.sleep(delay).await?;
+                    self.inner.counters.polls.fetch_add(1, Ordering::Relaxed);
+                    let Some(r) = self.get_resource(&resource_url, op).await? else {
+                        return Ok(Value::Null);
+                    };
+                    let state = r
+                        .pointer("/properties/properties/state")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    if is_terminal(provisioning_state(&r)) && !TRANSITIONAL_STATES.contains(&state)
+                    {
+                        return Ok(Value::Null);
+                    }
+                    op.last = format!("{} still {state}", resource_url.path());
+                }
+            }
             _ => Ok(Value::Null),
         }
     }

@@ -165,6 +165,13 @@ async fn lro_provisioning_state_style_when_no_polling_headers() {
         .await
         .unwrap();
     assert!(c.get_compute(&ws, "cpu-ps").await.unwrap().is_none());
+    // An action answered 202 with no headers: the client follows the instance's power state.
+    c.create_or_update(&ws, "ci-ps", &ci_body("Standard_DS3_v2"), None)
+        .await
+        .unwrap();
+    c.stop(&ws, "ci-ps").await.unwrap();
+    let ci = c.get_compute(&ws, "ci-ps").await.unwrap().unwrap();
+    assert_eq!(ci["properties"]["properties"]["state"], "Stopped");
     let log = requests(&emu).await;
     let resource_gets = log
         .iter()
@@ -256,6 +263,48 @@ async fn dropped_connection_then_success() {
     assert_eq!(log[1].0, "PUT", "{log:?}");
     assert!(c.stats().retries >= 1);
     emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn lost_answer_to_a_put_or_delete_is_recovered_by_following_the_resource() {
+    for action in ["PUT", "DELETE"] {
+        let emu = start(amlctl_emulator::EmulatorConfig {
+            lro_ms: 400,
+            ..config()
+        })
+        .await;
+        let direct = client(&emu.base_url());
+        if action == "DELETE" {
+            direct
+                .create_or_update(&ws(), "lossy", &aml_body("Standard_DS3_v2", 0, 1), None)
+                .await
+                .unwrap();
+        }
+        let proxy = start_proxy(emu.addr(), Strip::LoseFirstWriteAnswer).await;
+        let c = client(&format!("http://{proxy}"));
+        if action == "PUT" {
+            let r = c
+                .create_or_update(&ws(), "lossy", &aml_body("Standard_DS3_v2", 0, 1), None)
+                .await
+                .unwrap();
+            assert_eq!(r["properties"]["provisioningState"], "Succeeded");
+        } else {
+            c.delete(&ws(), "lossy", UnderlyingResourceAction::Delete, None)
+                .await
+                .unwrap();
+            assert!(direct.get_compute(&ws(), "lossy").await.unwrap().is_none());
+        }
+        // The emulator saw the first write succeed and the retry answered 409.
+        let writes: Vec<u16> = requests(&emu)
+            .await
+            .into_iter()
+            .filter(|r| r.0 == action && r.1.ends_with("/computes/lossy"))
+            .map(|r| r.3)
+            .collect();
+        let first = if action == "PUT" { 201 } else { 202 };
+        assert_eq!(writes, [first, 409], "{action}");
+        emu.shutdown().await;
+    }
 }
 
 #[tokio::test]

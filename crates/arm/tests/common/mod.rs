@@ -124,6 +124,9 @@ pub enum Strip {
     AsyncOperation,
     /// Remove `Azure-AsyncOperation` and `Location`: clients must follow `provisioningState`.
     Both,
+    /// Strip nothing, but forward the first PUT/DELETE to the emulator and then drop the client's
+    /// connection without an answer (the write happened; its answer was lost).
+    LoseFirstWriteAnswer,
 }
 
 /// Starts a plain HTTP proxy on 127.0.0.1 that forwards every request to `upstream` (keeping the
@@ -137,8 +140,10 @@ pub async fn start_proxy(upstream: SocketAddr, strip: Strip) -> SocketAddr {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let handler = move |req: Request| {
         let http = http.clone();
+        let lost = lost.clone();
         async move {
             let (parts, body) = req.into_parts();
             let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
@@ -159,12 +164,21 @@ pub async fn start_proxy(upstream: SocketAddr, strip: Strip) -> SocketAddr {
                     return Response::builder().status(502).body(Body::empty()).unwrap();
                 }
             };
+            if matches!(strip, Strip::LoseFirstWriteAnswer)
+                && (parts.method == "PUT" || parts.method == "DELETE")
+                && !lost.swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                // Unwinding out of the handler makes the server drop this connection with no
+                // answer (resume_unwind skips the panic hook, so nothing is printed).
+                std::panic::resume_unwind(Box::new("drop the connection"));
+            }
             let mut out = Response::builder().status(resp.status().as_u16());
             for (k, v) in resp.headers() {
                 let name = k.as_str().to_ascii_lowercase();
                 let drop = match strip {
                     Strip::AsyncOperation => name == "azure-asyncoperation",
                     Strip::Both => name == "azure-asyncoperation" || name == "location",
+                    Strip::LoseFirstWriteAnswer => false,
                 };
                 if !drop && name != "content-length" && name != "transfer-encoding" {
                     out = out.header(k, v);
