@@ -2,7 +2,7 @@
 # Runs tests/python/sdk_conformance.py against an emulator started from the binary given as $1:
 #   tests/python/run.sh target/debug/amlctl
 # The binary is invoked as `$1 emulator serve --listen 127.0.0.1:0 --state F --fixture F
-# --lro-ms 200 --accepted-token T`; the port is read from its first stdout line
+# --lro-ms 200 --page-size 1 --accepted-token T`; the port is read from its first stdout line
 # (`listening on http://127.0.0.1:PORT`). EMULATOR_SUBCOMMAND overrides `emulator serve`
 # (e.g. EMULATOR_SUBCOMMAND="" for crates/emulator's `serve` example binary).
 set -euo pipefail
@@ -37,7 +37,7 @@ token="sdk-conformance-token"
 mkfifo "$work/out"
 # shellcheck disable=SC2086
 "$bin" $sub --listen 127.0.0.1:0 --state "$work/state.json" --fixture "$work/fixture.yaml" \
-  --lro-ms 200 --accepted-token "$token" > "$work/out" 2> "$work/stderr" &
+  --lro-ms 200 --page-size 1 --accepted-token "$token" > "$work/out" 2> "$work/stderr" &
 pid=$!
 exec 3< "$work/out"
 if ! read -r -t 60 first <&3; then
