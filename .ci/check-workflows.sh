@@ -9,7 +9,7 @@
 #     jobs → steps, task@version).
 #   * every `amlctl …` command line in the examples uses a subcommand and flags that the built
 #     binary accepts (`amlctl SUBCOMMAND --help`), when target/debug/amlctl exists.
-#   * `run:`/`script:` bodies with shellcheck, when shellcheck is installed.
+#   * `run:`/`script:` bodies with shellcheck (installed from Debian in CI when missing).
 # Idempotent; tools are cached under target/ (gitignored). Exit 1 on any finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -316,6 +316,15 @@ PY
 # ---------------------------------------------------------------------------------------------
 # 3. shellcheck on the extracted scripts
 # ---------------------------------------------------------------------------------------------
+# In CI (as root with apt), install shellcheck from Debian if it is missing; skip it otherwise.
+if ! command -v shellcheck > /dev/null 2>&1 && [ -n "${CI:-}" ] && [ "$(id -u)" = 0 ] \
+   && command -v apt-get > /dev/null 2>&1; then
+  echo "shellcheck: installing the Debian package"
+  timeout 300 apt-get install -y -qq shellcheck > /dev/null 2>&1 \
+    || { timeout 300 apt-get update -qq > /dev/null 2>&1 \
+         && timeout 300 apt-get install -y -qq shellcheck > /dev/null 2>&1; } \
+    || echo "shellcheck: could not be installed"
+fi
 if command -v shellcheck > /dev/null 2>&1; then
   n=$(find "$scripts_dir" -name '*.sh' | wc -l)
   echo "shellcheck ($(shellcheck --version | sed -n 's/^version: //p')): $n script(s)"
