@@ -266,6 +266,13 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Live computes no manifest declares, left alone.
     pub unmanaged: Vec<Unmanaged>,
+    /// Folder of the `amlctl.yaml` the plan was made from; set by the caller (for `apply PLANFILE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<std::path::PathBuf>,
+    /// The workspaces the plan read, by alias; set by the caller so a saved plan can be re-checked
+    /// against the same live state.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub workspaces: BTreeMap<String, amlctl_manifest::Workspace>,
 }
 
 /// Why a plan file could not be read.
@@ -315,6 +322,8 @@ impl Plan {
             errors: Vec::new(),
             warnings: Vec::new(),
             unmanaged: Vec::new(),
+            root: None,
+            workspaces: BTreeMap::new(),
         }
     }
 

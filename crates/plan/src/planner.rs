@@ -194,6 +194,27 @@ fn redacted_spec(t: &Target) -> Map<String, Value> {
     spec
 }
 
+/// A live manifest with anything secret-looking replaced by the placeholder. ARM never returns
+/// secrets, so this is defence in depth: the target's secret keys, and (outside `tags`) keys
+/// named like secrets (`…password`, `…token`, `…secret`, `…key`, `…connectionString`).
+fn redacted_live(spec: &Map<String, Value>, t: Option<&Target>) -> Map<String, Value> {
+    let mut out = spec.clone();
+    for (path, v) in leaves(spec) {
+        if path.first().map(String::as_str) == Some("tags") || v.is_null() {
+            continue;
+        }
+        let key = path.join(".");
+        let named = path
+            .last()
+            .is_some_and(|k| amlctl_manifest::fields::is_secret_property(k));
+        if named || t.is_some_and(|t| is_secret(t, &key)) {
+            let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+            set_path(&mut out, &segs, Value::String(REDACTED.to_string()));
+        }
+    }
+    out
+}
+
 fn tags_of(v: Option<&Value>) -> BTreeMap<String, (String, Value)> {
     let mut out = BTreeMap::new();
     if let Some(Value::Object(m)) = v {
@@ -383,7 +404,7 @@ fn plan_target(
         actions: Vec::new(),
         reason: String::new(),
         changes: Vec::new(),
-        before: lc.map(|l| Value::Object(l.spec.clone())),
+        before: lc.map(|l| Value::Object(redacted_live(&l.spec, Some(t)))),
         after: Some(Value::Object(after_spec.clone())),
         steps: Vec::new(),
         live_fingerprint: lc.map(fingerprint),
@@ -759,7 +780,7 @@ pub fn plan(
                                 lc.provisioning_state.as_deref().unwrap_or_default()
                             ),
                             changes: Vec::new(),
-                            before: Some(Value::Object(lc.spec.clone())),
+                            before: Some(Value::Object(redacted_live(&lc.spec, None))),
                             after: None,
                             steps: Vec::new(),
                             live_fingerprint: Some(fingerprint(lc)),
@@ -782,16 +803,16 @@ pub fn plan(
                             ),
                         )
                     };
-                    let changes = leaves(&lc.spec)
+                    let changes = leaves(&redacted_live(&lc.spec, None))
                         .into_iter()
                         .map(|(path, v)| {
                             let key = path.join(".");
                             Change {
                                 policy: policy_for(ct, &key),
+                                sensitive: v.as_str() == Some(REDACTED),
                                 key,
                                 before: Some(v),
                                 after: None,
-                                sensitive: false,
                             }
                         })
                         .collect();
@@ -803,7 +824,7 @@ pub fn plan(
                         actions: vec![action],
                         reason,
                         changes,
-                        before: Some(Value::Object(lc.spec.clone())),
+                        before: Some(Value::Object(redacted_live(&lc.spec, None))),
                         after: None,
                         steps: vec![delete_step(action, ws, &lc.name, Some(ct))],
                         live_fingerprint: Some(fingerprint(lc)),

@@ -754,3 +754,21 @@ fn entries_are_sorted_and_the_plan_is_deterministic() {
         ["dev/a", "dev/b"]
     );
 }
+
+#[test]
+fn secret_looking_live_values_are_redacted() {
+    // ARM never returns secrets; if a live object ever held one, no output may show it.
+    let l = live(
+        Kubernetes,
+        "k8s",
+        json!({"namespace": "default", "properties": {"relayConnectionString": "Endpoint=sb://leak", "vcName": "vc"}}),
+    );
+    let plan = run(&[], vec![l.clone()], true, &PlanOptions::default());
+    let text = serde_json::to_string(&plan).expect("json");
+    assert!(!text.contains("sb://leak"), "{text}");
+    assert!(text.contains("\"vc\""), "non-secret values stay");
+    let t = target(Kubernetes, "k8s", json!({"namespace": "other"}));
+    let plan = run(&[t], vec![l], false, &PlanOptions::default());
+    let text = serde_json::to_string(&plan).expect("json");
+    assert!(!text.contains("sb://leak"), "{text}");
+}
