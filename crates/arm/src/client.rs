@@ -72,7 +72,9 @@ pub struct ClientOptions {
 impl ClientOptions {
     /// Defaults for a named cloud.
     pub fn for_cloud(cloud: Cloud) -> Self {
-        let endpoint = Url::parse(cloud.endpoint()).unwrap_or_else(|_| unreachable_url());
+        #[allow(clippy::expect_used)]
+        let endpoint =
+            Url::parse(cloud.endpoint()).expect("cloud endpoints are valid URL constants");
         Self::with(endpoint, cloud.scope().to_string())
     }
 
@@ -112,14 +114,9 @@ impl ClientOptions {
     }
 }
 
-fn unreachable_url() -> Url {
-    // The cloud endpoints are constants that parse; this only satisfies the no-panic rule.
-    Url::parse("https://management.azure.com").unwrap_or_else(|_| unreachable_url())
-}
-
 /// A planned ARM request (what `apply` executes). `path` is relative to the endpoint and `query`
-/// includes `api-version` (added when missing).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// includes `api-version` (added when missing). `Debug` masks secret-looking body fields.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArmRequest {
     /// HTTP method: GET, PUT, PATCH, DELETE or POST.
     pub method: String,
@@ -131,6 +128,36 @@ pub struct ArmRequest {
     /// JSON body, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
+}
+
+impl fmt::Debug for ArmRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArmRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("body", &self.body.as_ref().map(mask_secrets))
+            .finish()
+    }
+}
+
+/// A copy of `v` with the values of secret fields replaced by `"<redacted>"`.
+fn mask_secrets(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| {
+                    if SECRET_KEYS.iter().any(|s| s.eq_ignore_ascii_case(k)) && x.is_string() {
+                        (k.clone(), Value::String("<redacted>".into()))
+                    } else {
+                        (k.clone(), mask_secrets(x))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(mask_secrets).collect()),
+        other => other.clone(),
+    }
 }
 
 /// What DELETE does to the underlying Azure resource (`underlyingResourceAction`).
@@ -1342,6 +1369,26 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, vec!["P@ssw0rd!".to_string()]);
+    }
+
+    #[test]
+    fn arm_request_debug_masks_secrets() {
+        let r = ArmRequest {
+            method: "PUT".into(),
+            path: "/x".into(),
+            query: BTreeMap::new(),
+            body: Some(
+                json!({"properties":{"properties":{"administratorAccount":{"username":"u","password":"hunter22"}}}}),
+            ),
+        };
+        let d = format!("{r:?}");
+        assert!(!d.contains("hunter22") && d.contains("<redacted>"), "{d}");
+    }
+
+    #[test]
+    fn client_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<ArmClient>();
     }
 
     #[test]

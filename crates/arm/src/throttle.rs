@@ -200,6 +200,21 @@ mod tests {
         assert_eq!(b.spacing(), MAX_SPACING);
     }
 
+    #[tokio::test]
+    async fn a_429_pause_delays_every_request_of_the_subscription() {
+        let t = Throttle::new(4);
+        let l = t.for_subscription("SUB");
+        l.pause(Duration::from_millis(300));
+        // Another task (same subscription, other bucket, other case) must wait too.
+        let other = t.for_subscription("sub");
+        let w = other.reserve(Bucket::Writes);
+        assert!(w >= Duration::from_millis(250), "{w:?}");
+        assert_eq!(
+            t.for_subscription("other-sub").reserve(Bucket::Reads),
+            Duration::ZERO
+        );
+    }
+
     #[test]
     fn subscription_is_parsed_from_paths() {
         assert_eq!(
