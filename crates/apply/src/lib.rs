@@ -1,1 +1,426 @@
-//! amlctl apply crate.
+//! The `amlctl` executor: carries out a [`Plan`] through the ARM client.
+//!
+//! Independent targets run concurrently (bounded), each target's steps run in order and wait for
+//! their long-running operation. Secrets are resolved only here, just before a request is sent,
+//! and registered with the client so no error message can echo them. A cancelled run starts no new
+//! target but lets running operations finish. Every outcome is reported per target.
+
+mod events;
+mod secrets;
+mod verify;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use amlctl_arm::{ArmClient, ArmError, ArmRequest};
+use amlctl_manifest::LiveCompute;
+use amlctl_plan::{Action, Plan, PlanEntry, Step};
+use serde::Serialize;
+use tokio::sync::{Semaphore, watch};
+
+pub use events::{Event, EventKind, ProgressMode, Reporter};
+pub use secrets::{KeyVaultClient, SecretResolver};
+
+/// How to apply.
+#[derive(Clone)]
+pub struct ApplyOptions {
+    /// Maximum targets in flight at once.
+    pub parallelism: usize,
+    /// Where progress goes.
+    pub progress: ProgressMode,
+    /// Flips to `true` when the user asks to stop (Ctrl-C, SIGTERM): no new target starts.
+    pub cancel: watch::Receiver<bool>,
+    /// Resolves secret references just before a request.
+    pub secrets: SecretResolver,
+    /// How often to poll a compute that is busy (a `wait` entry, or a 409 "in progress").
+    pub poll_interval: Duration,
+    /// Give up waiting for a busy compute after this long.
+    pub wait_timeout: Duration,
+    /// ARM coordinates of each workspace alias the plan names.
+    pub workspaces: BTreeMap<String, amlctl_arm::WorkspaceId>,
+}
+
+/// How one target ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every step succeeded (and a replace was verified).
+    Succeeded,
+    /// A step failed; the message is safe to print (secrets redacted).
+    Failed {
+        /// What went wrong, in one or more lines.
+        message: String,
+    },
+    /// A busy compute reached a terminal state; planning again decides what is left.
+    Waited {
+        /// The provisioning state it reached (`Succeeded`, `Failed`, `gone`).
+        state: String,
+    },
+    /// Not started because the run was cancelled.
+    NotStarted,
+}
+
+/// One target's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    /// `workspace/name`.
+    pub address: String,
+    /// The actions the plan had for it.
+    pub actions: Vec<Action>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Wall time spent on it.
+    pub elapsed_ms: u128,
+}
+
+/// The result of a whole run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyReport {
+    /// Per target, in plan order.
+    pub targets: Vec<TargetReport>,
+    /// Computes created or attached.
+    pub added: usize,
+    /// Computes updated, started or stopped.
+    pub changed: usize,
+    /// Computes deleted or detached.
+    pub destroyed: usize,
+}
+
+impl ApplyReport {
+    /// True when some target failed or was not started.
+    pub fn failed(&self) -> bool {
+        self.targets
+            .iter()
+            .any(|t| matches!(t.outcome, Outcome::Failed { .. } | Outcome::NotStarted))
+    }
+
+    /// True when some target was a `wait` (the caller should plan again).
+    pub fn waited(&self) -> bool {
+        self.targets
+            .iter()
+            .any(|t| matches!(t.outcome, Outcome::Waited { .. }))
+    }
+
+    /// `Apply complete: X added, Y changed, Z destroyed.`
+    pub fn summary_line(&self) -> String {
+        let verb = if self.failed() {
+            "Apply finished with errors"
+        } else {
+            "Apply complete"
+        };
+        format!(
+            "{verb}: {} added, {} changed, {} destroyed.",
+            self.added, self.changed, self.destroyed
+        )
+    }
+
+    /// Merges a later round (after waits) into this report.
+    pub fn merge(&mut self, later: ApplyReport) {
+        for t in later.targets {
+            if let Some(existing) = self.targets.iter_mut().find(|e| e.address == t.address) {
+                existing.actions.extend(t.actions.iter().copied());
+                existing.outcome = t.outcome;
+                existing.elapsed_ms += t.elapsed_ms;
+            } else {
+                self.targets.push(t);
+            }
+        }
+        self.added += later.added;
+        self.changed += later.changed;
+        self.destroyed += later.destroyed;
+    }
+}
+
+/// Entries of `plan` that have something to do.
+pub fn actionable(plan: &Plan) -> impl Iterator<Item = &PlanEntry> {
+    plan.entries
+        .iter()
+        .filter(|e| e.actions.iter().any(|a| *a != Action::NoOp))
+}
+
+/// Compares each actionable entry's recorded live fingerprint with the live state read now.
+/// Returns the addresses that changed since the plan was made.
+pub fn stale_entries(plan: &Plan, live: &BTreeMap<String, Vec<LiveCompute>>) -> Vec<String> {
+    let mut stale = Vec::new();
+    for entry in actionable(plan) {
+        let now = live
+            .get(&entry.workspace)
+            .and_then(|computes| {
+                computes
+                    .iter()
+                    .find(|c| c.name.eq_ignore_ascii_case(&entry.name))
+            })
+            .map(amlctl_plan::fingerprint);
+        if now != entry.live_fingerprint {
+            stale.push(entry.address.clone());
+        }
+    }
+    stale
+}
+
+/// Carries out every actionable entry of `plan` (optionally only those in `only`).
+pub async fn apply(
+    plan: &Plan,
+    client: &ArmClient,
+    opts: &ApplyOptions,
+    only: Option<&[String]>,
+) -> ApplyReport {
+    let reporter = Reporter::new(opts.progress);
+    let semaphore = Arc::new(Semaphore::new(opts.parallelism.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut order = Vec::new();
+    for entry in actionable(plan) {
+        if let Some(only) = only
+            && !only.iter().any(|a| a == &entry.address)
+        {
+            continue;
+        }
+        order.push(entry.address.clone());
+        let entry = entry.clone();
+        let client = client.clone();
+        let opts = opts.clone();
+        let reporter = reporter.clone();
+        let semaphore = semaphore.clone();
+        tasks.spawn(async move {
+            // Wait for a slot, but give up at once when the run is cancelled.
+            let mut cancel = opts.cancel.clone();
+            let permit = tokio::select! {
+                p = semaphore.acquire_owned() => p.ok(),
+                _ = wait_cancelled(&mut cancel) => None,
+            };
+            if permit.is_none() || *opts.cancel.borrow() {
+                return TargetReport {
+                    address: entry.address.clone(),
+                    actions: entry.actions.clone(),
+                    outcome: Outcome::NotStarted,
+                    elapsed_ms: 0,
+                };
+            }
+            let started = Instant::now();
+            let outcome = run_entry(&entry, &client, &opts, &reporter).await;
+            drop(permit);
+            TargetReport {
+                address: entry.address.clone(),
+                actions: entry.actions.clone(),
+                outcome,
+                elapsed_ms: started.elapsed().as_millis(),
+            }
+        });
+    }
+    let mut by_address = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(report) => {
+                by_address.insert(report.address.clone(), report);
+            }
+            Err(e) => tracing::error!("an apply task ended abnormally: {e}"),
+        }
+    }
+    reporter.finish();
+    let mut report = ApplyReport::default();
+    for address in order {
+        let Some(t) = by_address.remove(&address) else {
+            report.targets.push(TargetReport {
+                address,
+                actions: Vec::new(),
+                outcome: Outcome::Failed {
+                    message: "the task ended abnormally".to_string(),
+                },
+                elapsed_ms: 0,
+            });
+            continue;
+        };
+        if t.outcome == Outcome::Succeeded {
+            for a in &t.actions {
+                match a {
+                    Action::Create | Action::Attach => report.added += 1,
+                    Action::Update | Action::Start | Action::Stop => report.changed += 1,
+                    Action::Delete | Action::Detach => report.destroyed += 1,
+                    Action::Replace => {
+                        report.added += 1;
+                        report.destroyed += 1;
+                    }
+                    Action::NoOp | Action::Wait => {}
+                }
+            }
+        }
+        report.targets.push(t);
+    }
+    report
+}
+
+async fn wait_cancelled(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            // Sender gone: nobody can cancel any more.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn run_entry(
+    entry: &PlanEntry,
+    client: &ArmClient,
+    opts: &ApplyOptions,
+    reporter: &Reporter,
+) -> Outcome {
+    if entry.actions.contains(&Action::Wait) {
+        reporter.event(
+            &entry.address,
+            EventKind::Started,
+            "waiting for the operation in progress",
+        );
+        return match wait_until_settled(client, entry, opts).await {
+            Ok(state) => {
+                reporter.event(
+                    &entry.address,
+                    EventKind::Succeeded,
+                    &format!("now {state}"),
+                );
+                Outcome::Waited { state }
+            }
+            Err(message) => {
+                reporter.event(&entry.address, EventKind::Failed, &message);
+                Outcome::Failed { message }
+            }
+        };
+    }
+    let label = entry
+        .actions
+        .iter()
+        .filter(|a| **a != Action::NoOp)
+        .map(|a| format!("{a:?}").to_lowercase())
+        .collect::<Vec<_>>()
+        .join("+");
+    reporter.event(&entry.address, EventKind::Started, &label);
+    let mut last_body = None;
+    for step in &entry.steps {
+        match run_step(step, entry, client, opts, reporter).await {
+            Ok(body) => last_body = body.or(last_body),
+            Err(message) => {
+                reporter.event(&entry.address, EventKind::Failed, &message);
+                return Outcome::Failed { message };
+            }
+        }
+    }
+    if entry.actions.contains(&Action::Replace)
+        && let Err(message) = verify::after_replace(client, entry, last_body.as_ref()).await
+    {
+        reporter.event(&entry.address, EventKind::Failed, &message);
+        return Outcome::Failed { message };
+    }
+    reporter.event(&entry.address, EventKind::Succeeded, &label);
+    Outcome::Succeeded
+}
+
+/// Sends one step, with secrets resolved. A 409 "operation in progress" (another apply, or the portal)
+/// is waited out and the step sent once more.
+async fn run_step(
+    step: &Step,
+    entry: &PlanEntry,
+    client: &ArmClient,
+    opts: &ApplyOptions,
+    reporter: &Reporter,
+) -> Result<Option<serde_json::Value>, String> {
+    let mut body = step.body.clone();
+    if let Some(body) = body.as_mut() {
+        for slot in &step.secrets {
+            let value = opts
+                .secrets
+                .resolve(&slot.secret)
+                .await
+                .map_err(|e| format!("secret for {}: {e}", slot.pointer))?;
+            client.register_secret(value.expose());
+            match body.pointer_mut(&slot.pointer) {
+                Some(target) => *target = serde_json::Value::String(value.expose().to_string()),
+                None => {
+                    return Err(format!(
+                        "internal error: secret slot {} is not in the request body",
+                        slot.pointer
+                    ));
+                }
+            }
+        }
+    }
+    let request = ArmRequest {
+        method: step.method.clone(),
+        path: step.path.clone(),
+        query: step.query.clone(),
+        body,
+    };
+    reporter.event(
+        &entry.address,
+        EventKind::Progress,
+        &format!("{} {}", step.method, short_path(&step.path)),
+    );
+    match client.execute(&request).await {
+        Ok(body) => Ok(body),
+        Err(e) if e.is_conflict() => {
+            reporter.event(
+                &entry.address,
+                EventKind::Progress,
+                "another operation is already in progress on this compute; waiting for it",
+            );
+            wait_until_settled(client, entry, opts).await?;
+            client.execute(&request).await.map_err(|e| describe(&e))
+        }
+        Err(e) => Err(describe(&e)),
+    }
+}
+
+fn describe(e: &ArmError) -> String {
+    let summary = e.summary();
+    let full = e.to_string();
+    if summary.is_empty() || summary == full {
+        full
+    } else {
+        format!("{full}\n  {summary}")
+    }
+}
+
+fn short_path(path: &str) -> &str {
+    path.rfind("/workspaces/").map_or(path, |i| &path[i + 1..])
+}
+
+/// Polls the compute until its provisioning state is terminal (or it is gone).
+async fn wait_until_settled(
+    client: &ArmClient,
+    entry: &PlanEntry,
+    opts: &ApplyOptions,
+) -> Result<String, String> {
+    let Some(ws) = opts.workspaces.get(&entry.workspace).cloned() else {
+        return Err(format!(
+            "workspace {} of {} is unknown",
+            entry.workspace, entry.address
+        ));
+    };
+    let deadline = Instant::now() + opts.wait_timeout;
+    loop {
+        match client.get_compute(&ws, &entry.name).await {
+            Ok(None) => return Ok("gone".to_string()),
+            Ok(Some(body)) => {
+                let state = body
+                    .pointer("/properties/provisioningState")
+                    .and_then(|s| s.as_str())
+                    .unwrap_or("Succeeded")
+                    .to_string();
+                if matches!(state.as_str(), "Succeeded" | "Failed" | "Canceled") {
+                    return Ok(state);
+                }
+                if Instant::now() >= deadline {
+                    return Err(format!(
+                        "{} is still {state} after {}s; check it with `amlctl plan` later",
+                        entry.address,
+                        opts.wait_timeout.as_secs()
+                    ));
+                }
+            }
+            Err(e) => return Err(describe(&e)),
+        }
+        tokio::time::sleep(opts.poll_interval).await;
+    }
+}

@@ -1,0 +1,112 @@
+//! Resolving secret references at apply time: environment, files, literals and Azure Key Vault.
+
+use std::sync::Arc;
+
+use amlctl_manifest::{SecretRef, SecretString};
+use azure_core::credentials::TokenCredential;
+
+/// Reads Key Vault secrets with the same credential as ARM.
+#[derive(Clone)]
+pub struct KeyVaultClient {
+    credential: Arc<dyn TokenCredential>,
+    http: reqwest::Client,
+}
+
+impl KeyVaultClient {
+    /// A client that asks `credential` for Key Vault tokens.
+    pub fn new(credential: Arc<dyn TokenCredential>) -> Self {
+        KeyVaultClient {
+            credential,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Fetches `https://<vault>.vault.azure.net/secrets/<name>[/<version>]`.
+    pub async fn get(&self, url: &str) -> Result<SecretString, String> {
+        let parsed =
+            url::Url::parse(url).map_err(|e| format!("key_vault URL is not a URL: {e}"))?;
+        if parsed.scheme() != "https" {
+            return Err("key_vault URL must use https".to_string());
+        }
+        let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+        let scope = if host.ends_with(".vault.usgovcloudapi.net") {
+            "https://vault.usgovcloudapi.net/.default"
+        } else if host.ends_with(".vault.azure.cn") {
+            "https://vault.azure.cn/.default"
+        } else {
+            "https://vault.azure.net/.default"
+        };
+        let token = self
+            .credential
+            .get_token(&[scope], None)
+            .await
+            .map_err(|e| format!("no token for Key Vault: {e}"))?;
+        let mut request_url = parsed.clone();
+        request_url.set_query(Some("api-version=7.4"));
+        let response = self
+            .http
+            .get(request_url)
+            .bearer_auth(token.token.secret())
+            .send()
+            .await
+            .map_err(|e| format!("Key Vault request failed: {}", e.without_url()))?;
+        let status = response.status();
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|_| format!("Key Vault answered {status} with a body that is not JSON"))?;
+        if !status.is_success() {
+            let code = body
+                .pointer("/error/code")
+                .and_then(|c| c.as_str())
+                .unwrap_or("unknown");
+            return Err(format!("Key Vault answered {status} ({code}) for {url}"));
+        }
+        body.get("value")
+            .and_then(|v| v.as_str())
+            .map(SecretString::new)
+            .ok_or_else(|| format!("Key Vault secret {url} has no value"))
+    }
+}
+
+/// Turns [`SecretRef`]s into values, just before a request is sent. Values are never stored.
+#[derive(Clone, Default)]
+pub struct SecretResolver {
+    key_vault: Option<KeyVaultClient>,
+    sandbox: bool,
+}
+
+impl SecretResolver {
+    /// A resolver; without a Key Vault client, `key_vault` references fail with a clear message.
+    pub fn new(key_vault: Option<KeyVaultClient>) -> Self {
+        SecretResolver {
+            key_vault,
+            sandbox: false,
+        }
+    }
+
+    /// A resolver for `--sandbox`: there is no real Key Vault, so `key_vault` references send a
+    /// fixed placeholder to the local emulator (environment and file references are still read).
+    pub fn sandbox() -> Self {
+        SecretResolver {
+            key_vault: None,
+            sandbox: true,
+        }
+    }
+
+    /// Resolves one reference.
+    pub async fn resolve(&self, secret: &SecretRef) -> Result<SecretString, String> {
+        match secret {
+            SecretRef::KeyVault(_) if self.sandbox => {
+                Ok(SecretString::new("sandbox-placeholder-for-key-vault"))
+            }
+            SecretRef::KeyVault(url) => match &self.key_vault {
+                Some(kv) => kv.get(url).await,
+                None => Err(format!(
+                    "{url} is a Key Vault reference, and no Key Vault credential is available here"
+                )),
+            },
+            other => amlctl_manifest::resolve_secret(other).map_err(|e| e.to_string()),
+        }
+    }
+}

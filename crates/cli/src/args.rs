@@ -1,0 +1,248 @@
+//! Command-line arguments (clap). Flag names are a contract other issues and users rely on.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// GitOps for Azure Machine Learning compute targets.
+#[derive(Debug, Parser)]
+#[command(name = "amlctl", version, about, long_about = None)]
+pub struct Cli {
+    /// Options shared by every command that talks to Azure.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by all commands.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Never colour the output (colour is used only on a terminal anyway).
+    #[arg(long, global = true, env = "NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_color: bool,
+}
+
+/// Options for commands that reach ARM.
+#[derive(Debug, Args, Clone)]
+pub struct ArmArgs {
+    /// ARM endpoint (sovereign clouds, the emulator). Default: the cloud's endpoint.
+    #[arg(long, env = "AMLCTL_ARM_ENDPOINT")]
+    pub arm_endpoint: Option<String>,
+    /// Azure cloud: public, usgov or china.
+    #[arg(long, env = "AMLCTL_CLOUD", default_value = "public")]
+    pub cloud: String,
+    /// Credential source: auto, client-secret, workload-identity, managed-identity, azure-cli, azd.
+    #[arg(long, env = "AMLCTL_AUTH", default_value = "auto")]
+    pub auth: String,
+    /// Concurrent ARM operations per subscription (default 8, or `parallelism` in amlctl.yaml).
+    #[arg(long)]
+    pub parallelism: Option<usize>,
+    /// Deadline for one ARM operation including retries and polling, in seconds.
+    #[arg(long, default_value_t = 600)]
+    pub operation_timeout: u64,
+    /// Interval between long-running-operation polls, in milliseconds (ARM's Retry-After still wins).
+    #[arg(long, env = "AMLCTL_POLL_INTERVAL_MS", default_value_t = 5000)]
+    pub poll_interval_ms: u64,
+    /// Base of the exponential retry backoff, in milliseconds.
+    #[arg(
+        long,
+        env = "AMLCTL_RETRY_BASE_MS",
+        default_value_t = 1000,
+        hide = true
+    )]
+    pub retry_base_ms: u64,
+    /// Run against an embedded ARM emulator (state in .amlctl/sandbox.json beside amlctl.yaml): no Azure account needed.
+    #[arg(long)]
+    pub sandbox: bool,
+}
+
+/// Output format of plan, show and apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable, like `terraform plan`.
+    Text,
+    /// Markdown for pull-request comments.
+    Markdown,
+    /// Machine-readable JSON.
+    Json,
+}
+
+/// Options that select and gate what a plan does.
+#[derive(Debug, Args, Clone)]
+pub struct PlanArgs {
+    /// Only plan these targets (name or workspace/name); repeatable.
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// Only plan these workspaces (alias from amlctl.yaml); repeatable.
+    #[arg(long = "workspace", value_name = "ALIAS")]
+    pub workspaces: Vec<String>,
+    /// Allow replacing this target (delete + create); repeatable.
+    #[arg(long = "replace", value_name = "NAME")]
+    pub replace: Vec<String>,
+    /// Reject literal secrets in manifests.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check amlctl.yaml and every manifest; report all errors with file:line:col.
+    Validate {
+        /// Folder holding amlctl.yaml (or below it), or the amlctl.yaml file.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Reject literal secrets.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print, as JSON, the ARM request each manifest would be created with (secrets redacted).
+    Render {
+        /// Manifest files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Subscription id used in request paths.
+        #[arg(long, default_value = "00000000-0000-0000-0000-000000000000")]
+        subscription_id: String,
+        /// Resource group used in request paths.
+        #[arg(long, default_value = "my-rg")]
+        resource_group: String,
+        /// Workspace name used in request paths.
+        #[arg(long, default_value = "my-ws")]
+        workspace: String,
+        /// Workspace location (otherwise the manifest's `location`, if any).
+        #[arg(long)]
+        location: Option<String>,
+        /// Reject literal secrets.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print the JSON Schema of a compute manifest (or of amlctl.yaml with --config).
+    Schema {
+        /// The schema of amlctl.yaml instead.
+        #[arg(long)]
+        config: bool,
+    },
+    /// Diff the manifests against live ARM state and print the plan.
+    Plan {
+        /// Folder holding amlctl.yaml (or below it), or the amlctl.yaml file.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        #[command(flatten)]
+        plan: PlanArgs,
+        #[command(flatten)]
+        arm: ArmArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Save the plan (with live fingerprints) for `amlctl apply FILE`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Carry out the plan (or a saved plan file).
+    Apply {
+        /// Folder holding amlctl.yaml, or a plan file saved by `plan --out`.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        #[command(flatten)]
+        plan: PlanArgs,
+        #[command(flatten)]
+        arm: ArmArgs,
+        /// Do not ask for confirmation (required without a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+        /// With a saved plan: apply the targets that did not change since the plan, refuse the others.
+        #[arg(long)]
+        partial: bool,
+        /// Output: text, or json (one event per line).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Re-render a saved plan file.
+    Show {
+        /// The plan file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Write one manifest per existing compute target of a workspace.
+    Export {
+        /// Folder holding amlctl.yaml.
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+        /// Workspace alias from amlctl.yaml.
+        #[arg(long)]
+        workspace: String,
+        /// Output folder (default: the first manifests folder of amlctl.yaml).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        arm: ArmArgs,
+    },
+    /// Run the local ARM emulator.
+    Emulator {
+        /// Emulator command.
+        #[command(subcommand)]
+        command: EmulatorCommand,
+    },
+}
+
+/// `amlctl emulator …`
+#[derive(Debug, Subcommand)]
+pub enum EmulatorCommand {
+    /// Serve the ARM computes API on a loopback address.
+    Serve(ServeArgs),
+}
+
+/// `amlctl emulator serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Loopback address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// State file (JSON, written atomically).
+    #[arg(long)]
+    pub state: PathBuf,
+    /// Fixture (YAML): workspaces and underlying resources that exist.
+    #[arg(long)]
+    pub fixture: Option<PathBuf>,
+    /// How long a create/update/delete stays in progress, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub lro_ms: u64,
+    /// Latency added to every ARM request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Faults, KIND=RATE,… with KIND one of 429, 500, 503, reset, slow, lro-failed, lro-canceled.
+    #[arg(long)]
+    pub faults: Option<String>,
+    /// Seed of the fault sequence.
+    #[arg(long, default_value_t = 0)]
+    pub fault_seed: u64,
+    /// Retry-After seconds sent with injected 429s.
+    #[arg(long, default_value_t = 1)]
+    pub retry_after: u64,
+    /// Service quirks: all, none, or a comma-separated list.
+    #[arg(long)]
+    pub quirks: Option<String>,
+    /// Items per list page.
+    #[arg(long, default_value_t = 100)]
+    pub page_size: usize,
+    /// Secret expected in X-IDENTITY-HEADER by the /msi/token endpoint.
+    #[arg(long)]
+    pub identity_header: Option<String>,
+    /// A bearer token accepted besides those issued by /msi/token; repeatable.
+    #[arg(long = "accepted-token")]
+    pub accepted_tokens: Vec<String>,
+}

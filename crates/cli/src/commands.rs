@@ -1,0 +1,365 @@
+//! One function per command. Each returns the process exit code.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use amlctl_manifest::{Diagnostic, LoadOptions, Project, Severity, Workspace};
+use amlctl_plan::{Plan, PlanOptions};
+
+use crate::args::{ArmArgs, Cli, Command, EmulatorCommand, Format, PlanArgs, ServeArgs};
+use crate::context::{self, Session};
+use crate::output;
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> u8 {
+    let no_color = cli.global.no_color;
+    match cli.command {
+        Command::Validate { path, strict } => validate(&path, strict),
+        Command::Render {
+            files,
+            subscription_id,
+            resource_group,
+            workspace,
+            location,
+            strict,
+        } => {
+            let ws = Workspace {
+                alias: "default".to_string(),
+                subscription_id,
+                resource_group,
+                workspace,
+                location,
+                prune: false,
+            };
+            render(&files, &ws, strict)
+        }
+        Command::Schema { config } => {
+            let schema = if config {
+                amlctl_manifest::config_schema()
+            } else {
+                amlctl_manifest::compute_schema()
+            };
+            print_json(&schema);
+            0
+        }
+        Command::Plan {
+            path,
+            plan,
+            arm,
+            format,
+            out,
+            detailed_exitcode,
+        } => {
+            let code = plan_command(&path, &plan, &arm, format, out.as_deref(), no_color).await;
+            match (code, detailed_exitcode) {
+                (PlanExit::Error, _) => 1,
+                (PlanExit::Changes, true) => 2,
+                _ => 0,
+            }
+        }
+        Command::Apply {
+            path,
+            plan,
+            arm,
+            auto_approve,
+            partial,
+            format,
+        } => {
+            let opts = crate::apply_cmd::ApplyArgs {
+                path,
+                plan,
+                arm,
+                auto_approve,
+                partial,
+                format,
+                no_color,
+            };
+            crate::apply_cmd::run(opts).await
+        }
+        Command::Show { file, format } => show(&file, format, no_color),
+        Command::Export {
+            path,
+            workspace,
+            out,
+            force,
+            arm,
+        } => crate::export_cmd::run(&path, &workspace, out.as_deref(), force, &arm).await,
+        Command::Emulator {
+            command: EmulatorCommand::Serve(args),
+        } => serve(args).await,
+    }
+}
+
+/// Prints diagnostics on stderr, errors last, and returns how many were errors.
+pub fn print_diagnostics(diags: &[Diagnostic]) -> usize {
+    let mut errors = 0;
+    let mut sorted: Vec<&Diagnostic> = diags.iter().collect();
+    sorted.sort_by_key(|d| matches!(d.severity, Severity::Error));
+    let mut err = anstream::stderr();
+    for d in sorted {
+        if matches!(d.severity, Severity::Error) {
+            errors += 1;
+        }
+        let _ = writeln!(err, "{d}");
+    }
+    errors
+}
+
+/// Loads the project at `path`, printing every diagnostic; `None` when it has errors.
+pub fn load(path: &Path, strict: bool) -> Option<Project> {
+    match amlctl_manifest::load_project(path, &LoadOptions { strict }) {
+        Ok(project) => {
+            print_diagnostics(&project.diagnostics);
+            Some(project)
+        }
+        Err(diags) => {
+            let n = print_diagnostics(&diags);
+            output::error(&format!(
+                "{n} error{} in the manifests; nothing was done",
+                plural(n)
+            ));
+            None
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn validate(path: &Path, strict: bool) -> u8 {
+    let Some(project) = load(path, strict) else {
+        return 1;
+    };
+    let workspaces: BTreeSet<&str> = project
+        .targets
+        .iter()
+        .map(|t| t.workspace.as_str())
+        .collect();
+    let warnings = project.diagnostics.len();
+    output::print_stdout(&format!(
+        "valid: {} compute target{} in {} workspace{} ({} warning{})",
+        project.targets.len(),
+        plural(project.targets.len()),
+        workspaces.len(),
+        plural(workspaces.len()),
+        warnings,
+        plural(warnings)
+    ));
+    0
+}
+
+fn render(files: &[PathBuf], ws: &Workspace, strict: bool) -> u8 {
+    let targets = match amlctl_manifest::load_files(files, ws, &LoadOptions { strict }) {
+        Ok((targets, warnings)) => {
+            print_diagnostics(&warnings);
+            targets
+        }
+        Err(diags) => {
+            let n = print_diagnostics(&diags);
+            output::error(&format!("{n} error{} in the manifests", plural(n)));
+            return 1;
+        }
+    };
+    let requests: Vec<serde_json::Value> = targets
+        .iter()
+        .map(|t| {
+            let arm = t.to_arm(ws);
+            serde_json::json!({
+                "method": "PUT",
+                "path": ws.compute_path(&t.name),
+                "query": { "api-version": arm.api_version },
+                "body": arm.body,
+            })
+        })
+        .collect();
+    print_json(&serde_json::Value::Array(requests));
+    0
+}
+
+fn print_json(value: &serde_json::Value) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => output::print_stdout(&text),
+        Err(e) => output::error(&format!("cannot print JSON: {e}")),
+    }
+}
+
+/// How a plan ended, for `--detailed-exitcode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanExit {
+    /// Live state matches the manifests.
+    NoChanges,
+    /// The plan has changes.
+    Changes,
+    /// Something failed (load, ARM, or a plan error such as a gated replace).
+    Error,
+}
+
+/// Plans: load, connect, read live state, diff. Prints diagnostics; returns the plan and session.
+pub async fn make_plan(
+    path: &Path,
+    plan_args: &PlanArgs,
+    arm: &ArmArgs,
+) -> Result<(Plan, Project, BTreeMap<String, Workspace>, Session), ()> {
+    let Some(project) = load(path, plan_args.strict) else {
+        return Err(());
+    };
+    for ws in &plan_args.workspaces {
+        if !project.config.workspaces.contains_key(ws) {
+            let known: Vec<&str> = project
+                .config
+                .workspaces
+                .keys()
+                .map(String::as_str)
+                .collect();
+            output::error(&format!(
+                "--workspace {ws}: no such workspace in {} (known: {})",
+                project.config.path.display(),
+                known.join(", ")
+            ));
+            return Err(());
+        }
+    }
+    let session = match context::connect(&context::ProjectRef::of(&project), arm).await {
+        Ok(s) => s,
+        Err(e) => {
+            output::error(&e);
+            return Err(());
+        }
+    };
+    let mut workspaces = project.config.workspaces.clone();
+    let aliases: BTreeSet<String> = workspaces
+        .keys()
+        .filter(|a| plan_args.workspaces.is_empty() || plan_args.workspaces.contains(a))
+        .cloned()
+        .collect();
+    let live = match context::read_live(&session, &mut workspaces, &aliases).await {
+        Ok(live) => live,
+        Err(e) => {
+            output::error(&format!("cannot read live state:\n{e}"));
+            session.close().await;
+            return Err(());
+        }
+    };
+    let opts = PlanOptions {
+        replace: plan_args.replace.iter().cloned().collect(),
+        targets: plan_args.targets.clone(),
+        workspaces: plan_args.workspaces.clone(),
+    };
+    let plan = amlctl_plan::plan(&project.targets, &workspaces, &live, &opts);
+    Ok((plan, project, workspaces, session))
+}
+
+/// Renders a plan in the requested format to stdout.
+pub fn render_plan(plan: &Plan, format: Format, no_color: bool) {
+    match format {
+        Format::Text => output::print_stdout(&amlctl_plan::render::text(
+            plan,
+            output::stdout_color(no_color),
+        )),
+        Format::Markdown => {
+            let chunks = amlctl_plan::render::markdown(plan);
+            output::print_stdout(&chunks.join("\n\n<!-- amlctl: next chunk -->\n\n"));
+        }
+        Format::Json => print_json(&amlctl_plan::render::json(plan)),
+    }
+}
+
+/// Appends the markdown rendering to `$GITHUB_STEP_SUMMARY` when it is set.
+fn append_step_summary(plan: &Plan) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return;
+    };
+    let text = amlctl_plan::render::markdown(plan).join("\n\n");
+    let result = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(format!("{text}\n").as_bytes()));
+    if let Err(e) = result {
+        output::warning(&format!(
+            "cannot append the plan to GITHUB_STEP_SUMMARY ({}): {e}",
+            PathBuf::from(path).display()
+        ));
+    }
+}
+
+async fn plan_command(
+    path: &Path,
+    plan_args: &PlanArgs,
+    arm: &ArmArgs,
+    format: Format,
+    out: Option<&Path>,
+    no_color: bool,
+) -> PlanExit {
+    let Ok((mut plan, project, workspaces, session)) = make_plan(path, plan_args, arm).await else {
+        return PlanExit::Error;
+    };
+    // A saved plan carries where it came from, so `apply FILE` can re-read the same workspaces.
+    plan.root = Some(project.config.root.clone());
+    plan.workspaces = workspaces;
+    session.close().await;
+    render_plan(&plan, format, no_color);
+    append_step_summary(&plan);
+    if let Some(out) = out {
+        if let Err(e) = plan.save(out) {
+            output::error(&format!("cannot save the plan to {}: {e}", out.display()));
+            return PlanExit::Error;
+        }
+        output::note(&format!(
+            "Saved the plan to {}. Apply it with: amlctl apply {}",
+            out.display(),
+            out.display()
+        ));
+    }
+    if !plan.errors.is_empty() {
+        PlanExit::Error
+    } else if plan.has_changes() {
+        PlanExit::Changes
+    } else {
+        PlanExit::NoChanges
+    }
+}
+
+fn show(file: &Path, format: Format, no_color: bool) -> u8 {
+    match Plan::load(file) {
+        Ok(plan) => {
+            render_plan(&plan, format, no_color);
+            0
+        }
+        Err(e) => {
+            output::error(&format!("{}: {e}", file.display()));
+            1
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> u8 {
+    let serve_args = amlctl_emulator::ServeArgs {
+        listen: args.listen,
+        state: args.state,
+        fixture: args.fixture,
+        lro_ms: args.lro_ms,
+        latency_ms: args.latency_ms,
+        faults: args.faults,
+        fault_seed: args.fault_seed,
+        retry_after_s: args.retry_after,
+        quirks: args.quirks,
+        page_size: args.page_size,
+        identity_header: args.identity_header,
+        accepted_tokens: args.accepted_tokens,
+    };
+    match amlctl_emulator::run_serve(serve_args).await {
+        Ok(()) => 0,
+        Err(e) => {
+            output::error(&format!("emulator: {e}"));
+            1
+        }
+    }
+}
+
+/// True when stdin and stderr are both terminals (a person can answer a prompt).
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal() && output::stderr_is_tty()
+}

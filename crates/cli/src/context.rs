@@ -1,0 +1,296 @@
+//! Connecting to ARM (or the embedded sandbox emulator) and reading live state.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use amlctl_arm::{ArmClient, AuthMethod, ClientOptions, Cloud, WorkspaceId};
+use amlctl_emulator::{Emulator, EmulatorConfig};
+use amlctl_manifest::{LiveCompute, Project, Target, Workspace};
+
+use crate::args::ArmArgs;
+
+/// A connection to ARM: the client, the workspaces it serves, and the sandbox emulator when used.
+pub struct Session {
+    /// The ARM client.
+    pub client: ArmClient,
+    /// Concurrency per subscription.
+    pub parallelism: usize,
+    /// The credential (for Key Vault secrets); `None` in the sandbox.
+    pub credential: Option<std::sync::Arc<dyn azure_core::credentials::TokenCredential>>,
+    /// Kept alive for the session's lifetime when `--sandbox` is used.
+    sandbox: Option<Emulator>,
+}
+
+impl Session {
+    /// Stops the sandbox emulator, if any, so its state file is final.
+    pub async fn close(self) {
+        if let Some(emulator) = self.sandbox {
+            emulator.shutdown().await;
+        }
+    }
+}
+
+/// Converts a manifest workspace into the ARM client's workspace id.
+pub fn workspace_id(ws: &Workspace) -> WorkspaceId {
+    WorkspaceId {
+        subscription_id: ws.subscription_id.clone(),
+        resource_group: ws.resource_group.clone(),
+        workspace: ws.workspace.clone(),
+    }
+}
+
+/// Where the sandbox keeps its state: `.amlctl/sandbox.json` beside `amlctl.yaml`.
+pub fn sandbox_state_path(root: &Path) -> PathBuf {
+    root.join(".amlctl").join("sandbox.json")
+}
+
+/// Every underlying resource id a target references (attach `resource_id`, subnets, user-assigned identities).
+fn referenced_resources(target: &Target) -> Vec<String> {
+    fn walk(value: &serde_json::Value, key: Option<&str>, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    walk(v, Some(k), out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for v in items {
+                    walk(v, key, out);
+                }
+            }
+            serde_json::Value::String(s) => {
+                let is_id_key = matches!(key, Some("resource_id" | "subnet"));
+                if is_id_key && s.to_ascii_lowercase().starts_with("/subscriptions/") {
+                    out.push(s.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &serde_json::Value::Object(target.spec.clone()),
+        None,
+        &mut out,
+    );
+    out
+}
+
+/// What a session needs to know about the project.
+pub struct ProjectRef<'a> {
+    /// Folder of `amlctl.yaml` (the sandbox keeps its state below it).
+    pub root: &'a Path,
+    /// `defaults.arm_endpoint` of amlctl.yaml.
+    pub arm_endpoint: Option<String>,
+    /// `defaults.parallelism` of amlctl.yaml.
+    pub parallelism: Option<usize>,
+    /// Workspaces (the sandbox creates them).
+    pub workspaces: &'a BTreeMap<String, Workspace>,
+    /// Targets (the sandbox creates the underlying resources they attach).
+    pub targets: &'a [Target],
+}
+
+impl<'a> ProjectRef<'a> {
+    /// The view of a loaded project.
+    pub fn of(project: &'a Project) -> Self {
+        ProjectRef {
+            root: &project.config.root,
+            arm_endpoint: project.config.defaults.arm_endpoint.clone(),
+            parallelism: project.config.defaults.parallelism,
+            workspaces: &project.config.workspaces,
+            targets: &project.targets,
+        }
+    }
+}
+
+/// Opens a session: the embedded emulator with `--sandbox`, else the configured ARM endpoint and credential.
+pub async fn connect(project: &ProjectRef<'_>, arm: &ArmArgs) -> Result<Session, String> {
+    let parallelism = arm.parallelism.or(project.parallelism).unwrap_or(8).max(1);
+    if arm.sandbox {
+        return connect_sandbox(project, arm, parallelism).await;
+    }
+    let cloud: Cloud = arm
+        .cloud
+        .parse()
+        .map_err(|e| format!("--cloud {}: {e}", arm.cloud))?;
+    let endpoint = arm
+        .arm_endpoint
+        .clone()
+        .or_else(|| project.arm_endpoint.clone());
+    let mut opts = match endpoint {
+        Some(url) => {
+            let url = url::Url::parse(&url).map_err(|e| {
+                format!(
+                    "ARM endpoint {url:?} is not a URL ({e}); use e.g. https://management.azure.com"
+                )
+            })?;
+            let mut o = ClientOptions::for_endpoint(url);
+            o.scope = ClientOptions::for_cloud(cloud).scope;
+            o
+        }
+        None => ClientOptions::for_cloud(cloud),
+    };
+    apply_timing(&mut opts, arm, parallelism);
+    let method: AuthMethod = arm
+        .auth
+        .parse()
+        .map_err(|e| format!("--auth {}: {e}", arm.auth))?;
+    // Building a credential asks for no token; ArmClient::new refuses an insecure endpoint first.
+    let cred = amlctl_arm::credential(method).map_err(|e| e.to_string())?;
+    let client = ArmClient::new(opts, cred.clone()).map_err(|e| e.to_string())?;
+    Ok(Session {
+        client,
+        parallelism,
+        credential: Some(cred),
+        sandbox: None,
+    })
+}
+
+fn apply_timing(opts: &mut ClientOptions, arm: &ArmArgs, parallelism: usize) {
+    opts.parallelism = parallelism;
+    opts.deadline = Duration::from_secs(arm.operation_timeout.max(1));
+    opts.poll_interval = Duration::from_millis(arm.poll_interval_ms.max(1));
+    opts.retry_base = Duration::from_millis(arm.retry_base_ms.max(1));
+}
+
+async fn connect_sandbox(
+    project: &ProjectRef<'_>,
+    arm: &ArmArgs,
+    parallelism: usize,
+) -> Result<Session, String> {
+    let state = sandbox_state_path(project.root);
+    if let Some(dir) = state.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let token = format!("sandbox-{}", uuid_like());
+    let config = EmulatorConfig {
+        state_path: Some(state.clone()),
+        lro_ms: 300,
+        accepted_tokens: vec![token.clone()],
+        ..EmulatorConfig::default()
+    };
+    let listen = "127.0.0.1:0"
+        .parse()
+        .map_err(|e| format!("bad sandbox address: {e}"))?;
+    let emulator = Emulator::start(listen, config)
+        .await
+        .map_err(|e| format!("cannot start the sandbox emulator: {e}"))?;
+    for ws in project.workspaces.values() {
+        let location = ws.location.clone().unwrap_or_else(|| "eastus".to_string());
+        emulator.ensure_workspace(
+            &ws.subscription_id,
+            &ws.resource_group,
+            &ws.workspace,
+            &location,
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for target in project.targets {
+        for id in referenced_resources(target) {
+            if seen.insert(id.to_ascii_lowercase()) {
+                emulator.ensure_resource(&id);
+            }
+        }
+    }
+    let endpoint =
+        url::Url::parse(&emulator.base_url()).map_err(|e| format!("sandbox emulator URL: {e}"))?;
+    let mut opts = ClientOptions::for_endpoint(endpoint);
+    apply_timing(&mut opts, arm, parallelism);
+    opts.poll_interval = Duration::from_millis(arm.poll_interval_ms.clamp(1, 100));
+    let cred = amlctl_arm::StaticTokenCredential::new(token);
+    let client = ArmClient::new(opts, cred).map_err(|e| e.to_string())?;
+    crate::output::note(&format!(
+        "sandbox: embedded ARM emulator at {} (state {})",
+        emulator.base_url(),
+        state.display()
+    ));
+    Ok(Session {
+        client,
+        parallelism,
+        credential: None,
+        sandbox: Some(emulator),
+    })
+}
+
+/// A random-enough identifier for the sandbox token (not a secret that protects anything but loopback).
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}-{:x}", nanos, std::process::id())
+}
+
+/// Reads live state: one paged list per workspace, all workspaces in parallel. Fills in missing
+/// workspace locations with one GET of the workspace (needed for the body of a create).
+pub async fn read_live(
+    session: &Session,
+    workspaces: &mut BTreeMap<String, Workspace>,
+    aliases: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Vec<LiveCompute>>, String> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for alias in aliases {
+        let Some(ws) = workspaces.get(alias) else {
+            continue;
+        };
+        let client = session.client.clone();
+        let id = workspace_id(ws);
+        let need_location = ws.location.is_none();
+        let alias = alias.clone();
+        tasks.spawn(async move {
+            let location = if need_location {
+                match client.get_workspace(&id).await {
+                    Ok(body) => body
+                        .get("location")
+                        .and_then(|l| l.as_str())
+                        .map(str::to_string),
+                    Err(e) => {
+                        return (
+                            alias,
+                            Err(format!("reading workspace {}: {e}", id.workspace)),
+                        );
+                    }
+                }
+            } else {
+                None
+            };
+            let listed = client
+                .list_computes(&id)
+                .await
+                .map_err(|e| format!("listing computes of workspace {}: {e}", id.workspace));
+            (alias, listed.map(|items| (items, location)))
+        });
+    }
+    let mut live = BTreeMap::new();
+    let mut errors = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (alias, result) = joined.map_err(|e| format!("a live-state task failed: {e}"))?;
+        match result {
+            Ok((items, location)) => {
+                if let (Some(loc), Some(ws)) = (location, workspaces.get_mut(&alias)) {
+                    ws.location = Some(loc);
+                }
+                let mut computes = Vec::with_capacity(items.len());
+                for item in &items {
+                    match amlctl_manifest::from_arm(item) {
+                        Ok(c) => computes.push(c),
+                        Err(e) => errors.push(format!(
+                            "workspace {alias}: cannot read compute {}: {e}",
+                            item.get("name").and_then(|n| n.as_str()).unwrap_or("?")
+                        )),
+                    }
+                }
+                live.insert(alias, computes);
+            }
+            Err(e) => errors.push(format!("workspace {alias}: {e}")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(live)
+    } else {
+        errors.sort();
+        Err(errors.join("\n"))
+    }
+}
