@@ -898,3 +898,41 @@ pub fn fingerprint(live: &LiveCompute) -> String {
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The dotted keys of a desired manifest (`PlanEntry::after`) that a live manifest does not
+/// satisfy, compared exactly as [`plan`] compares them (same normalisation, same field
+/// policies; secrets, create-only and ignored keys skipped; tags without the ownership tag).
+/// For the executor's read-back after a replace or update.
+pub fn unmet_keys(
+    compute_type: ComputeType,
+    after: &Map<String, Value>,
+    live: &Map<String, Value>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, desired) in leaves(after) {
+        if path.first().map(String::as_str) == Some("tags") {
+            continue;
+        }
+        if matches!(&desired, Value::Object(m) if m.is_empty()) {
+            continue;
+        }
+        let key = path.join(".");
+        if desired.as_str() == Some(REDACTED) || !policy_for(compute_type, &key).is_compared() {
+            continue;
+        }
+        let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+        if !same(&segs, &desired, lookup(live, &path)) {
+            out.push(key);
+        }
+    }
+    if let Some(want) = after.get("tags") {
+        let want = tags_of(Some(want));
+        let have = tags_of(live.get("tags"));
+        for (n, (shown, v)) in &want {
+            if have.get(n).map(|x| &x.1) != Some(v) {
+                out.push(format!("tags.{shown}"));
+            }
+        }
+    }
+    out
+}

@@ -772,3 +772,19 @@ fn secret_looking_live_values_are_redacted() {
     let text = serde_json::to_string(&plan).expect("json");
     assert!(!text.contains("sb://leak"), "{text}");
 }
+
+#[test]
+fn unmet_keys_compares_like_the_planner() {
+    let after = obj(aml_spec());
+    let mut quirky = aml_spec();
+    quirky["size"] = json!("STANDARD_DS3_V2");
+    quirky["idle_time_before_scale_down"] = json!("PT2M");
+    quirky["extra_server_field"] = json!(1);
+    assert!(amlctl_plan::unmet_keys(AmlCompute, &after, &obj(quirky.clone())).is_empty());
+    quirky["size"] = json!("Standard_NC6");
+    quirky["tags"] = json!({"team": "other"});
+    assert_eq!(
+        amlctl_plan::unmet_keys(AmlCompute, &after, &obj(quirky)),
+        ["size", "tags.team"]
+    );
+}
