@@ -26,7 +26,9 @@ fn seeds() -> Vec<String> {
     let mut out = Vec::new();
     let mut stack: Vec<PathBuf> = vec![root.join("../../manifests"), root.join("tests/golden")];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -75,12 +77,11 @@ enum Mutation {
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
-    let special = prop::sample::select(
-        b":-&*!\t{}[]'\"\n#|>%@?,~ 0\\".to_vec(),
-    );
+    let special = prop::sample::select(b":-&*!\t{}[]'\"\n#|>%@?,~ 0\\".to_vec());
     prop_oneof![
         (any::<usize>(), 0usize..20).prop_map(|(a, n)| Mutation::Delete(a, n)),
-        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..8)).prop_map(|(a, b)| Mutation::Insert(a, b)),
+        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..8))
+            .prop_map(|(a, b)| Mutation::Insert(a, b)),
         (any::<usize>(), special).prop_map(|(a, c)| Mutation::Special(a, c)),
         any::<usize>().prop_map(Mutation::DupLine),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::SwapLines(a, b)),
@@ -135,19 +136,77 @@ fn apply(seed: &str, muts: &[Mutation]) -> Vec<u8> {
 
 fn mutated() -> impl Strategy<Value = Vec<u8>> {
     let s = seeds();
-    (prop::sample::select(s), prop::collection::vec(mutation(), 1..6)).prop_map(|(seed, muts)| apply(&seed, &muts))
+    (
+        prop::sample::select(s),
+        prop::collection::vec(mutation(), 1..6),
+    )
+        .prop_map(|(seed, muts)| apply(&seed, &muts))
 }
 
 /// YAML-ish text built from manifest tokens, so the parser gets past the first line often.
 fn yamlish() -> impl Strategy<Value = String> {
     let tok = prop::sample::select(vec![
-        "name: ", "type: ", "amlcompute", "computeinstance", "virtualmachine", "kubernetes", "aks", "batch", "local",
-        "size: ", "tier: ", "identity:", "  type: ", "ssh_settings:", "  admin_password: ", "{ env: X }", "{ file: f }",
-        "min_instances: ", "max_instances: ", "5", "-1", "1e9", "99999999999999999999", "true", "~", "---\n", "\n", "  ",
-        "- ", "&a ", "*a", "<<: *a", "!!str ", "!!binary ", "\"\\u0000\"", "'x'", "|\n  x", ">\n  y", "\t", "#c", "[", "]",
-        "{", "}", ",", ":", "?", "schedules:", "  compute_start_stop:", "    - action: stop", "network_settings:",
-        "  vnet_name: v", "  subnet: s", "properties:", "  relayConnectionString: x", "resource_id: /subscriptions/x",
-        "lifecycle: {prevent_destroy: true}", "state: running", "workspace: dev", "cpu-cluster", "idle_time_before_shutdown: PT1H",
+        "name: ",
+        "type: ",
+        "amlcompute",
+        "computeinstance",
+        "virtualmachine",
+        "kubernetes",
+        "aks",
+        "batch",
+        "local",
+        "size: ",
+        "tier: ",
+        "identity:",
+        "  type: ",
+        "ssh_settings:",
+        "  admin_password: ",
+        "{ env: X }",
+        "{ file: f }",
+        "min_instances: ",
+        "max_instances: ",
+        "5",
+        "-1",
+        "1e9",
+        "99999999999999999999",
+        "true",
+        "~",
+        "---\n",
+        "\n",
+        "  ",
+        "- ",
+        "&a ",
+        "*a",
+        "<<: *a",
+        "!!str ",
+        "!!binary ",
+        "\"\\u0000\"",
+        "'x'",
+        "|\n  x",
+        ">\n  y",
+        "\t",
+        "#c",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        "?",
+        "schedules:",
+        "  compute_start_stop:",
+        "    - action: stop",
+        "network_settings:",
+        "  vnet_name: v",
+        "  subnet: s",
+        "properties:",
+        "  relayConnectionString: x",
+        "resource_id: /subscriptions/x",
+        "lifecycle: {prevent_destroy: true}",
+        "state: running",
+        "workspace: dev",
+        "cpu-cluster",
+        "idle_time_before_shutdown: PT1H",
     ]);
     prop::collection::vec(tok, 0..60).prop_map(|v| v.concat())
 }
@@ -177,8 +236,15 @@ proptest! {
 }
 
 fn long_config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(100_000);
-    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100_000);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
@@ -207,7 +273,9 @@ proptest! {
 fn deep_nesting_and_huge_inputs_are_bounded() {
     let deep = "[".repeat(100_000);
     exercise(deep.as_bytes(), false);
-    let deep_block: String = (0..2000).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+    let deep_block: String = (0..2000)
+        .map(|i| format!("{}k:\n", " ".repeat(i)))
+        .collect();
     exercise(deep_block.as_bytes(), false);
     let many_docs = "---\na: 1\n".repeat(5000);
     exercise(many_docs.as_bytes(), false);

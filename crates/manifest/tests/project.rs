@@ -50,7 +50,7 @@ fn worked_example_loads_without_errors() {
         "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.Network/virtualNetworks/vnet-ml/subnets/snet-training"
     );
     assert!(gpu.lifecycle.prevent_destroy);
-    assert_eq!(p.config.workspaces["prod"].prune, true);
+    assert!(p.config.workspaces["prod"].prune);
     assert_eq!(p.config.defaults.parallelism, Some(4));
     // Strict mode too: the example has no literal secrets.
     load_project(&example(), &LoadOptions { strict: true })
