@@ -8,6 +8,48 @@
 //! switchable quirks, seeded fault injection, ARM-style rate limiting, and atomic JSON state
 //! persistence. It is used by tests, benchmarks, demos and `amlctl --sandbox`.
 //!
+//! # Routes
+//! * ARM, bearer token required, faults/latency/rate limits apply; fixed segments and names are
+//!   case-insensitive:
+//!   `/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}`
+//!   (GET), `…/computes` (GET, paged with `nextLink`/`$skip`), `…/computes/{name}` (GET, PUT,
+//!   PATCH, DELETE `?underlyingResourceAction=Delete|Detach`), `…/computes/{name}/{start|stop|restart|listKeys|listNodes}`
+//!   (POST), and the LRO endpoints
+//!   `/subscriptions/{sub}/providers/Microsoft.MachineLearningServices/locations/{loc}/computeOperationsStatus/{id}`
+//!   (`Azure-AsyncOperation`: always 200 with `status` InProgress|Succeeded|Failed|Canceled) and
+//!   `…/computeOperationsResults/{id}` (`Location`: 202 while running, then the final result:
+//!   the resource for PUT/PATCH, 204 for DELETE, 200 for start/stop/restart, 400 with the error
+//!   when the operation failed or was canceled). LRO URLs are absolute, built from the `Host`
+//!   header the client used. LRO deadlines are wall-clock times in the state file, so they
+//!   survive a restart; transitions are applied lazily when a request looks at the state.
+//! * No token, no faults, no latency: `GET /msi/token?api-version=2019-08-01&resource=…` with
+//!   `X-IDENTITY-HEADER` (App Service managed identity; answers `access_token`, `expires_on` as a
+//!   Unix-seconds string, `token_type`, `resource`), `GET /_emulator/state`,
+//!   `GET /_emulator/requests`, `GET /_emulator/stats`. A request whose connection was dropped
+//!   by the `reset` fault is logged with status `0`.
+//!
+//! # Decisions
+//! * api-versions: see [`API_VERSIONS`]. The PATCH body is one level shallower
+//!   (`{"properties":{"scaleSettings":…}}`) on 2020-08-01 only; every other version uses the
+//!   2025-12-01 shape. 2020-02-02 serves the legacy `Batch` type only (PUT of another type on it
+//!   is 400 `UnsupportedComputeType`, as is `Batch` on any other version); reads work on every
+//!   version.
+//! * `properties.resourceId`, when given, must name a resource in the fixture/state
+//!   (case-insensitive ARM id) and makes the compute attached (`isAttachedCompute: true`, except
+//!   AmlCompute/ComputeInstance). VirtualMachine, HDInsight, Databricks, DataLakeAnalytics,
+//!   Kubernetes, SynapseSpark and Batch require it; AKS without it provisions a new cluster (its
+//!   id is added to the underlying resources), DataFactory may omit it. DELETE with
+//!   `underlyingResourceAction=Delete` removes the underlying resource, `Detach` keeps it.
+//! * Read-only properties sent by a client are ignored, as ARM does. Secrets (AmlCompute
+//!   `adminUserPassword`; VM/HDInsight `administratorAccount.password`/`privateKeyData`;
+//!   Databricks `databricksAccessToken`; Kubernetes relay/service-bus connection strings; AKS
+//!   `sslConfiguration.cert`/`key`) are stored, never returned by GET/list/PUT responses or
+//!   `/_emulator/state`, returned by `listKeys`, and kept when an overwriting PUT omits them.
+//! * Faults: one uniform draw per ARM request in arrival order from a `StdRng` seeded with
+//!   `fault_seed`; kinds take consecutive probability intervals in [`FaultKind::ALL`] order.
+//!   `lro-failed`/`lro-canceled` only affect requests that start an LRO. Auth is checked before
+//!   a fault is applied, so unauthenticated requests always get 401.
+//!
 //! # Error codes chosen by the emulator
 //! | status | code | when |
 //! |---|---|---|
@@ -29,6 +71,8 @@
 //!
 //! LRO outcomes: `QuotaExceeded` (configured quota), `InternalServerError` (`lro-failed` fault),
 //! `OperationCanceled` (`lro-canceled`).
+
+#![warn(missing_docs)]
 
 mod compute;
 mod config;

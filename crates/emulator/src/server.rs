@@ -275,10 +275,7 @@ fn empty_response(status: StatusCode) -> Response {
 }
 
 fn error_response(e: &ApiError) -> Response {
-    let mut r = json_response(e.status, &e.body());
-    r.headers_mut()
-        .insert("x-ms-failure-cause", HeaderValue::from_static("gateway"));
-    r
+    json_response(e.status, &e.body())
 }
 
 fn set_header(r: &mut Response, name: &'static str, value: &str) {
