@@ -300,7 +300,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
         out.push('\n');
     }
     let summary = plan.summary();
-    if !plan.has_changes() {
+    if !plan.has_changes() && plan.errors.is_empty() {
         out.push_str(&bold("No changes. Live state matches the manifests."));
         out.push('\n');
     } else {
@@ -427,7 +427,7 @@ pub fn markdown(plan: &Plan) -> Vec<String> {
     let mut blocks: Vec<String> = Vec::new();
     let summary = plan.summary();
     let mut head = String::from("### amlctl plan\n\n");
-    if plan.has_changes() {
+    if plan.has_changes() || !plan.errors.is_empty() {
         head.push_str(&format!("**{}**", summary.line()));
         if let Some(extra) = summary.extra() {
             head.push_str(&format!(" Also: {extra}."));

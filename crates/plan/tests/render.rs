@@ -437,3 +437,24 @@ fn huge_plans_split_into_comment_sized_chunks() {
     }
     assert!(chunks.join("").contains("more lines cut to fit a comment"));
 }
+
+#[test]
+fn errors_alone_never_read_as_no_changes() {
+    let mut resized = ci_spec();
+    resized["size"] = json!("Standard_NC6");
+    let plan = plan1(
+        target(ComputeInstance, "ci", resized),
+        Some(live(ComputeInstance, "ci", ci_spec())),
+    );
+    assert!(!plan.has_changes());
+    assert_eq!(plan.errors.len(), 1);
+    let text = render::text(&plan, false);
+    assert!(!text.contains("No changes"), "{text}");
+    assert!(
+        text.contains("Plan: 0 to add, 0 to change, 0 to destroy."),
+        "{text}"
+    );
+    let md = render::markdown(&plan).join("");
+    assert!(!md.contains("No changes"), "{md}");
+    assert!(md.contains("[!CAUTION]"), "{md}");
+}
