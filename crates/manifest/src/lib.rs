@@ -5,6 +5,8 @@
 //! render`), [`Target::to_arm`], [`from_arm`], [`resolve_secret`], [`compute_schema`] and
 //! [`config_schema`]. Nothing here prints: every finding is returned as a [`Diagnostic`].
 
+#![warn(missing_docs)]
+
 pub mod arm;
 pub mod diag;
 pub mod fields;

@@ -678,7 +678,7 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
     };
     let lifecycle = doc
         .get("lifecycle")
-        .map(|n| lifecycle(ctx, n))
+        .map(|n| lifecycle(ctx, n, compute_type))
         .unwrap_or_default();
     let state = match doc.get("state") {
         None
@@ -760,7 +760,7 @@ fn type_list() -> String {
     )
 }
 
-fn lifecycle(ctx: &mut Ctx, node: &Node) -> Lifecycle {
+fn lifecycle(ctx: &mut Ctx, node: &Node, t: Option<ComputeType>) -> Lifecycle {
     let mut lc = Lifecycle::default();
     let Kind::Map(entries) = &node.kind else {
         if !matches!(node.kind, Kind::Null) {
@@ -790,7 +790,28 @@ fn lifecycle(ctx: &mut Ctx, node: &Node) -> Lifecycle {
             ("ignore_changes", Kind::Seq(items)) => {
                 for it in items {
                     match it.as_str() {
-                        Some(s) => lc.ignore_changes.push(s.to_string()),
+                        Some(s) => {
+                            let top = s.split(['.', '[']).next().unwrap_or("");
+                            if let Some(t) = t {
+                                let names = fields::fields_of(t).iter().map(|f| f.name);
+                                if !fields::fields_of(t).iter().any(|f| f.name == top) {
+                                    let hint = did_you_mean(top, names)
+                                        .map(|m| format!("did you mean `{m}`?"))
+                                        .or_else(|| {
+                                            Some(format!("`{top}` is not a key of type {t}"))
+                                        });
+                                    ctx.err(
+                                        it,
+                                        &dotted,
+                                        format!(
+                                            "`lifecycle.ignore_changes` names unknown key `{s}`"
+                                        ),
+                                        hint,
+                                    );
+                                }
+                            }
+                            lc.ignore_changes.push(s.to_string());
+                        }
                         None => ctx.err(
                             it,
                             &dotted,

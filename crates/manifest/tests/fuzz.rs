@@ -282,3 +282,97 @@ fn deep_nesting_and_huge_inputs_are_bounded() {
     let big = vec![b'a'; 10 * 1024 * 1024 + 1];
     exercise(&big, false);
 }
+
+fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::{Value, json};
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        prop::sample::select(vec![
+            "AmlCompute",
+            "ComputeInstance",
+            "VirtualMachine",
+            "Kubernetes",
+            "SynapseSpark",
+            "HDInsight",
+            "Databricks",
+            "DataLakeAnalytics",
+            "AKS",
+            "DataFactory",
+            "Batch",
+            "PT2M",
+            "P1DT",
+            "PTXM",
+            "Enabled",
+            "LowPriority",
+            "x",
+        ])
+        .prop_map(Value::from),
+        "\\PC{0,12}".prop_map(Value::String),
+    ];
+    let keys = prop::sample::select(vec![
+        "name",
+        "id",
+        "properties",
+        "computeType",
+        "vmSize",
+        "scaleSettings",
+        "nodeIdleTimeBeforeScaleDown",
+        "minNodeCount",
+        "identity",
+        "type",
+        "userAssignedIdentities",
+        "tags",
+        "location",
+        "schedules",
+        "computeStartStop",
+        "triggerType",
+        "recurrence",
+        "cron",
+        "schedule",
+        "weekDays",
+        "customServices",
+        "endpoints",
+        "volumes",
+        "environmentVariables",
+        "setupScripts",
+        "scripts",
+        "creationScript",
+        "timeout",
+        "sshSettings",
+        "subnet",
+        "administratorAccount",
+        "sshPort",
+        "sslConfiguration",
+        "namespace",
+        "provisioningErrors",
+        "provisioningState",
+        "state",
+        "agentCount",
+        "zz",
+    ]);
+    leaf.prop_recursive(6, 200, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(keys.clone(), inner, 0..6).prop_map(|m| Value::Object(
+                m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            )),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn fuzz_from_arm_odd_json(v in arb_json(), ct in prop::sample::select(vec!["AmlCompute", "ComputeInstance", "Kubernetes", "AKS", "VirtualMachine"])) {
+        let _ = from_arm(&v);
+        let mut wrapped = serde_json::json!({"name": "x", "properties": {"computeType": ct, "properties": v.clone()}, "identity": v.clone(), "tags": v});
+        let _ = from_arm(&wrapped);
+        let sched = serde_json::json!({"name": "x", "properties": {"computeType": "ComputeInstance",
+            "properties": {"schedules": {"computeStartStop": [wrapped["identity"].clone()]}, "customServices": [wrapped["tags"].clone()]}}});
+        let _ = from_arm(&sched);
+    }
+}
