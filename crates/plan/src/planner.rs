@@ -383,8 +383,17 @@ struct Ctx<'a> {
     warnings: Vec<String>,
 }
 
-fn requested(opts: &PlanOptions, address: &str, name: &str) -> bool {
-    opts.replace.contains(address) || opts.replace.contains(name)
+/// True when a `--target`/`--replace` value names this compute: its name or its address
+/// (`alias/name`); compute names compare case-insensitively, as Azure does.
+fn names(filter: &str, alias: &str, name: &str) -> bool {
+    filter.eq_ignore_ascii_case(name)
+        || filter
+            .split_once('/')
+            .is_some_and(|(a, n)| a == alias && n.eq_ignore_ascii_case(name))
+}
+
+fn requested(opts: &PlanOptions, alias: &str, name: &str) -> bool {
+    opts.replace.iter().any(|r| names(r, alias, name))
 }
 
 fn plan_target(
@@ -412,7 +421,7 @@ fn plan_target(
     };
     let is_ci = t.compute_type == ComputeType::ComputeInstance;
     let stop_after_create = is_ci && t.state == Some(DesiredState::Stopped);
-    let replace_requested = requested(cx.opts, &address, &t.name);
+    let replace_requested = requested(cx.opts, &t.workspace, &t.name);
 
     let Some(lc) = lc else {
         let (action, verb) = if t.compute_type.is_attached() {
@@ -657,16 +666,12 @@ pub fn plan(
     let ws_selected =
         |alias: &str| opts.workspaces.is_empty() || opts.workspaces.iter().any(|w| w == alias);
     let target_selected = |alias: &str, name: &str| {
-        opts.targets.is_empty()
-            || opts
-                .targets
-                .iter()
-                .any(|f| f == name || *f == format!("{alias}/{name}"))
+        opts.targets.is_empty() || opts.targets.iter().any(|f| names(f, alias, name))
     };
     let mut matched_filters: BTreeSet<String> = BTreeSet::new();
     let mark = |alias: &str, name: &str, set: &mut BTreeSet<String>| {
         for f in &opts.targets {
-            if f == name || *f == format!("{alias}/{name}") {
+            if names(f, alias, name) {
                 set.insert(f.clone());
             }
         }
@@ -697,7 +702,7 @@ pub fn plan(
         }
         mark(&t.workspace, &t.name, &mut matched_filters);
         for r in &opts.replace {
-            if *r == t.name || *r == address {
+            if names(r, &t.workspace, &t.name) {
                 replace_matched.insert(r.as_str());
             }
         }

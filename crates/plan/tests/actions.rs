@@ -788,3 +788,33 @@ fn unmet_keys_compares_like_the_planner() {
         ["size", "tags.team"]
     );
 }
+
+#[test]
+fn names_in_options_compare_case_insensitively() {
+    let mut resized = ci_spec();
+    resized["size"] = json!("Standard_NC6");
+    for r in ["CI-Alice", "dev/CI-ALICE"] {
+        let p = run(
+            &[ci(resized.clone())],
+            vec![lci(ci_spec())],
+            false,
+            &replace_opt(r),
+        );
+        assert!(p.errors.is_empty(), "{r}: {:?}", p.errors);
+        assert_eq!(p.entries[0].actions, [Action::Replace], "{r}");
+    }
+    // The alias is not a compute name: it stays exact.
+    let p = run(
+        &[ci(resized)],
+        vec![lci(ci_spec())],
+        false,
+        &replace_opt("DEV/ci-alice"),
+    );
+    assert!(p.entries.is_empty());
+    let opts = PlanOptions {
+        targets: vec!["CPU".into()],
+        ..PlanOptions::default()
+    };
+    let p = run(&[aml(aml_spec())], vec![], false, &opts);
+    assert_eq!(p.entries.len(), 1);
+}
