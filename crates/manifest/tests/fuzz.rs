@@ -369,7 +369,7 @@ proptest! {
     #[test]
     fn fuzz_from_arm_odd_json(v in arb_json(), ct in prop::sample::select(vec!["AmlCompute", "ComputeInstance", "Kubernetes", "AKS", "VirtualMachine"])) {
         let _ = from_arm(&v);
-        let mut wrapped = serde_json::json!({"name": "x", "properties": {"computeType": ct, "properties": v.clone()}, "identity": v.clone(), "tags": v});
+        let wrapped = serde_json::json!({"name": "x", "properties": {"computeType": ct, "properties": v.clone()}, "identity": v.clone(), "tags": v});
         let _ = from_arm(&wrapped);
         let sched = serde_json::json!({"name": "x", "properties": {"computeType": "ComputeInstance",
             "properties": {"schedules": {"computeStartStop": [wrapped["identity"].clone()]}, "customServices": [wrapped["tags"].clone()]}}});
