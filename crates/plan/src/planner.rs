@@ -129,9 +129,12 @@ pub(crate) fn show(v: Option<&Value>) -> String {
 
 fn short(v: Option<&Value>) -> String {
     let s = show(v).replace('\n', "⏎");
-    if s.chars().count() > 60 {
-        let cut: String = s.chars().take(57).collect();
-        format!("{cut}…")
+    let n = s.chars().count();
+    if n > 60 {
+        // Keep both ends: ARM ids differ at the end, sentences at the start.
+        let head: String = s.chars().take(20).collect();
+        let tail: String = s.chars().skip(n - 39).collect();
+        format!("{head}…{tail}")
     } else {
         s
     }
