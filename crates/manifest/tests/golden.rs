@@ -214,3 +214,74 @@ fn secrets_are_redacted_in_rendered_bodies() {
             .any(|d| d.to_string().contains("example-password"))
     );
 }
+
+/// Extension types against the bodies SDK v1 (azureml-core 1.61.0.post4) sends; `address: null`
+/// is an SDK v1 artefact we do not send (docs/compatibility.md).
+#[test]
+fn extension_types_match_sdk_v1_bodies() {
+    let v1: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            golden_dir().join("golden-azureml-core-1.61.0.post4/v1_requests.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let sub = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers";
+    let cases = [
+        (
+            "HDInsightCompute.attach_configuration(resource_id,username,password)",
+            format!(
+                "name: hdi\ntype: hdinsight\nresource_id: {sub}/Microsoft.HDInsight/clusters/hdi1\nssh_settings:\n  admin_username: sshuser\n  admin_password: pw\n"
+            ),
+        ),
+        (
+            "RemoteCompute.attach_configuration(resource_id,username,password)",
+            format!(
+                "name: vm1\ntype: virtualmachine\nresource_id: {sub}/Microsoft.Compute/virtualMachines/vm1\nssh_settings:\n  admin_username: azureuser\n  admin_password: pw\n"
+            ),
+        ),
+        (
+            "BatchCompute.attach_configuration(resource_group,account_name)",
+            format!(
+                "name: batch\ntype: batch\nresource_id: {sub}/Microsoft.Batch/batchAccounts/batchacct\n"
+            ),
+        ),
+        (
+            "DatabricksCompute.attach_configuration(resource_group,workspace_name,access_token)",
+            format!(
+                "name: dbx\ntype: databricks\nresource_id: {sub}/Microsoft.Databricks/workspaces/dbxws\naccess_token: dapiXXXX\n"
+            ),
+        ),
+        (
+            "AdlaCompute.attach_configuration(resource_group,account_name)",
+            format!(
+                "name: adla\ntype: datalakeanalytics\nresource_id: {sub}/Microsoft.DataLakeAnalytics/accounts/adlaacct\n"
+            ),
+        ),
+    ];
+    let mut w = ws();
+    w.location = Some("eastus".into());
+    for (key, yaml) in cases {
+        let req = v1[key]["requests"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        let mut expected = req["json"].clone();
+        if let Some(p) = expected
+            .pointer_mut("/properties/properties")
+            .and_then(Value::as_object_mut)
+        {
+            p.remove("address");
+        }
+        let (targets, _) =
+            load_str(Path::new("v1.yml"), &yaml, &w, &LoadOptions::default()).unwrap();
+        let arm = targets[0].to_arm(&w);
+        assert_eq!(arm.api_version, targets[0].compute_type.api_version());
+        let mut body = arm.body.clone();
+        fill_secrets(&mut body, &arm.secrets);
+        strip_ownership(&mut body);
+        assert_eq!(body, expected, "{key}");
+    }
+}
