@@ -256,6 +256,67 @@ pub(crate) fn normalize_duration(s: &str) -> Option<String> {
     Some(out)
 }
 
+/// Rejects values outside the spec's enums (compared case-insensitively, as the enums are
+/// `modelAsString`); the value is kept as sent.
+pub(crate) fn validate_enums(
+    compute_type: &str,
+    props: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    let rules: &[(&[&str], &[&str])] = match compute_type {
+        "AmlCompute" => &[
+            (&["osType"], &["Linux", "Windows"]),
+            (&["vmPriority"], &["Dedicated", "LowPriority"]),
+            (
+                &["remoteLoginPortPublicAccess"],
+                &["Enabled", "Disabled", "NotSpecified"],
+            ),
+        ],
+        "ComputeInstance" => &[
+            (&["applicationSharingPolicy"], &["Personal", "Shared"]),
+            (&["computeInstanceAuthorizationType"], &["personal"]),
+            (
+                &["sshSettings", "sshPublicAccess"],
+                &["Enabled", "Disabled"],
+            ),
+        ],
+        "AKS" => &[
+            (&["clusterPurpose"], &["FastProd", "DenseProd", "DevTest"]),
+            (&["loadBalancerType"], &["PublicIp", "InternalLoadBalancer"]),
+            (
+                &["sslConfiguration", "status"],
+                &["Disabled", "Enabled", "Auto"],
+            ),
+        ],
+        _ => &[],
+    };
+    let Some(inner) = props.get("properties") else {
+        return Ok(());
+    };
+    for (path, allowed) in rules {
+        let Some(v) = get_path(inner, path) else {
+            continue;
+        };
+        if v.is_null() {
+            continue;
+        }
+        let ok = v
+            .as_str()
+            .is_some_and(|s| allowed.iter().any(|a| a.eq_ignore_ascii_case(s)));
+        if !ok {
+            let field = format!("properties.properties.{}", path.join("."));
+            return Err(ApiError::bad_request(
+                "InvalidRequestContent",
+                format!(
+                    "{v} is not a valid value for '{field}'. Allowed values: {}.",
+                    allowed.join(", ")
+                ),
+            )
+            .target(field));
+        }
+    }
+    Ok(())
+}
+
 /// `properties.computeType` of a stored resource.
 pub(crate) fn compute_type_of(resource: &Value) -> Option<String> {
     resource

@@ -1134,6 +1134,7 @@ fn put(
     }
     compute::validate_name(name, ctype)?;
     compute::strip_read_only(&mut props);
+    compute::validate_enums(ctype, &props)?;
     if ctype == "AmlCompute"
         && let Some(s) = props.get("properties").and_then(|p| p.get("scaleSettings"))
     {

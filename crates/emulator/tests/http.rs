@@ -318,6 +318,24 @@ async fn validation_rejections() {
     )
     .await;
     assert_eq!(s, 400);
+    let mut bad_enum = aml_body("Standard_DS3_v2", 0, 2);
+    bad_enum["properties"]["properties"]["vmPriority"] = json!("Sometimes");
+    let (s, _, b) = put(&compute_url(&emu, WS, "enumbad"), &bad_enum).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (400, Some("InvalidRequestContent"))
+    );
+    assert!(
+        b["error"]["target"]
+            .as_str()
+            .unwrap()
+            .ends_with("vmPriority")
+    );
+    bad_enum["properties"]["properties"]["vmPriority"] = json!("lowpriority");
+    assert_eq!(
+        put(&compute_url(&emu, WS, "enumok"), &bad_enum).await.0,
+        201
+    );
     // PUT while Creating → 409 Conflict.
     let url = compute_url(&emu, WS, "slowone");
     assert_eq!(put(&url, &aml_body("Standard_DS3_v2", 0, 2)).await.0, 201);
