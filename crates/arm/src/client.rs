@@ -956,9 +956,38 @@ impl ArmClient {
             let done = loop {
                 op.sleep(delay).await?;
                 self.inner.counters.polls.fetch_add(1, Ordering::Relaxed);
-                let r = self
+                let r = match self
                     .send(Method::Get, &loc_url, None, op, method == Method::Delete)
-                    .await?;
+                    .await
+                {
+                    Ok(r) => r,
+                    // The Location URL answers like the synchronous call would have: an error
+                    // answer there is the operation's failure.
+                    Err(ArmError::Api {
+                        code,
+                        message,
+                        status,
+                        ..
+                    }) if status != 404 => {
+                        let term = if code.to_ascii_lowercase().contains("cancel") {
+                            "Canceled"
+                        } else {
+                            "Failed"
+                        };
+                        let resource = if wants_resource {
+                            self.get_resource(&resource_url, op).await.ok().flatten()
+                        } else {
+                            None
+                        };
+                        return Err(error::operation_failed(
+                            term,
+                            &json!({"code": code, "message": message}),
+                            resource.as_ref(),
+                            request,
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                };
                 if r.status != 202 {
                     break r;
                 }

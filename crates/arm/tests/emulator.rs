@@ -418,6 +418,41 @@ async fn lro_failed_and_canceled_are_reported() {
 }
 
 #[tokio::test]
+async fn lro_failures_via_location_and_provisioning_state() {
+    let emu = start(amlctl_emulator::EmulatorConfig {
+        faults: FaultSpec::parse("lro-failed=1").unwrap(),
+        ..config()
+    })
+    .await;
+    let proxy = start_proxy(emu.addr(), Strip::AsyncOperation).await;
+    let c = client(&format!("http://{proxy}"));
+    // PUT answers 201 without Location: the failure is read from provisioningState.
+    let err = c
+        .create_or_update(&ws(), "fails", &ci_body("Standard_DS3_v2"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ArmError::OperationFailed { status, .. } if status == "Failed"),
+        "{err:?}"
+    );
+    // DELETE answers 202 + Location: the failure is the Location URL's final answer.
+    let err = c
+        .delete(&ws(), "fails", UnderlyingResourceAction::Delete, None)
+        .await
+        .unwrap_err();
+    match &err {
+        ArmError::OperationFailed { status, code, .. } => {
+            assert_eq!(
+                (status.as_str(), code.as_str()),
+                ("Failed", "InternalServerError")
+            );
+        }
+        other => panic!("expected OperationFailed, got {other:?}"),
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn api_errors_fail_at_once_with_arm_code_and_message() {
     let emu = start(config()).await;
     let c = client(&emu.base_url());
