@@ -188,7 +188,10 @@ fn read_text(file: &Path) -> Result<String, Diagnostic> {
 }
 
 fn parse_config(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
-    let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let root = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
     let docs = yaml::parse_documents(path, text).map_err(|d| vec![d])?;
     let mut ctx = Ctx::new(path, false);
     let doc = match docs.as_slice() {
