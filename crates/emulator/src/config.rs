@@ -32,7 +32,8 @@ pub struct EmulatorConfig {
     pub identity_header: String,
     /// ARM-style token-bucket rate limiting per subscription; `None` = off.
     pub rate_limit: Option<RateLimit>,
-    /// VM size (case-insensitive) -> maximum number of nodes/instances of that size per region;
+    /// VM size (case-insensitive) -> maximum number of nodes/instances of that size per
+    /// subscription and region (clusters count `maxNodeCount`, instances 1);
     /// a PUT going over it ends `Failed` with `QuotaExceeded`.
     pub quota: BTreeMap<String, u32>,
     /// How long the `slow` fault delays a response, in milliseconds (default 3000).

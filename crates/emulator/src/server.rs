@@ -1369,6 +1369,7 @@ fn put(
             .enumerate()
             .filter(|(j, c)| {
                 Some(*j) != existing
+                    && eq(&c.subscription_id, sub)
                     && norm_loc(&c.location) == norm_loc(&location)
                     && vm_size(&c.resource["properties"]).as_deref() == Some(size.as_str())
             })

@@ -131,7 +131,15 @@ impl State {
             uuid::Uuid::new_v4().simple()
         ));
         let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                // The state holds secrets: owner-only.
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let mut f = opts.open(&tmp)?;
             f.write_all(&text)?;
             f.sync_all()?;
             drop(f);

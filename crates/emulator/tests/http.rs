@@ -745,6 +745,17 @@ async fn state_survives_restart() {
     assert_eq!(put(&url, &body).await.0, 201);
     // A slow LRO: its deadline is wall-clock and must survive the restart.
     emu.shutdown().await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "state file holds secrets: {mode:o}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "temp files left behind: {leftovers:?}");
     let emu = start(EmulatorConfig {
         fixture: None,
         ..cfg(2_000)
