@@ -218,6 +218,42 @@ async fn retry_after_on_429_is_honoured() {
 }
 
 #[tokio::test]
+async fn a_429_pauses_the_whole_subscription_for_other_tasks() {
+    let seed = seed_for(0.5, 1, 6);
+    let emu = start(amlctl_emulator::EmulatorConfig {
+        faults: FaultSpec::parse("429=0.5").unwrap(),
+        fault_seed: seed,
+        retry_after_s: 1,
+        ..config()
+    })
+    .await;
+    let c = client(&emu.base_url());
+    let t0 = Instant::now();
+    let a = {
+        let c = c.clone();
+        tokio::spawn(async move { c.get_workspace(&ws()).await })
+    };
+    // Wait until the emulator has answered task A with its 429.
+    while requests(&emu).await.is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Task B targets another resource of the same subscription; its own draw is clean, so only the
+    // shared pause can hold it back.
+    let b = c.get_compute(&ws(), "other").await.unwrap();
+    let b_done = t0.elapsed();
+    assert!(b.is_none());
+    a.await.unwrap().unwrap();
+    let log = requests(&emu).await;
+    assert_eq!(log[0].3, 429, "{log:?}");
+    assert!(log[1..].iter().all(|r| r.3 != 429), "{log:?}");
+    assert!(
+        b_done >= Duration::from_millis(1000),
+        "task B finished {b_done:?} after A's 429 with Retry-After: 1"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn service_unavailable_then_success() {
     let seed = seed_for(0.5, 2, 3);
     let emu = start(amlctl_emulator::EmulatorConfig {
