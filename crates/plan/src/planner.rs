@@ -32,6 +32,32 @@ fn arm_body(t: &Target, ws: &Workspace) -> ArmBody {
     arm
 }
 
+/// Deep merge for in-place bodies: `over` (what the user wrote) wins; objects merge key by key,
+/// except `tags` (a whole map, as the diff treats it); arrays and scalars are replaced.
+fn merge(base: &Map<String, Value>, over: &Map<String, Value>, top: bool) -> Map<String, Value> {
+    let mut out = base.clone();
+    for (k, v) in over {
+        let merged = match (out.get(k), v) {
+            (Some(Value::Object(b)), Value::Object(o)) if !(top && k == "tags") => {
+                Value::Object(merge(b, o, false))
+            }
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), merged);
+    }
+    out
+}
+
+/// The body of an in-place update: `to_arm` of the manifest laid over the live object's manifest
+/// form, so keys the user did not write keep their live values instead of the SDK defaults
+/// (`to_arm` fills those for creation; sent to an existing compute, a default such as the VM
+/// size of an adopted cluster would be a change the service refuses).
+fn update_body(t: &Target, lc: &LiveCompute, ws: &Workspace) -> ArmBody {
+    let mut over = t.clone();
+    over.spec = merge(&without_secrets(&lc.spec, t), &t.spec, true);
+    arm_body(&over, ws)
+}
+
 fn query(api_version: &str) -> BTreeMap<String, String> {
     BTreeMap::from([("api-version".to_string(), api_version.to_string())])
 }
@@ -202,20 +228,51 @@ fn redacted_spec(t: &Target) -> Map<String, Value> {
 /// named like secrets (`…password`, `…token`, `…secret`, `…key`, `…connectionString`).
 fn redacted_live(spec: &Map<String, Value>, t: Option<&Target>) -> Map<String, Value> {
     let mut out = spec.clone();
-    for (path, v) in leaves(spec) {
-        if path.first().map(String::as_str) == Some("tags") || v.is_null() {
-            continue;
-        }
-        let key = path.join(".");
-        let named = path
-            .last()
-            .is_some_and(|k| amlctl_manifest::fields::is_secret_property(k));
-        if named || t.is_some_and(|t| is_secret(t, &key)) {
-            let segs: Vec<&str> = path.iter().map(String::as_str).collect();
-            set_path(&mut out, &segs, Value::String(REDACTED.to_string()));
-        }
+    for path in secret_looking(spec, t) {
+        let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+        set_path(&mut out, &segs, Value::String(REDACTED.to_string()));
     }
     out
+}
+
+/// The live manifest without anything secret-looking (the base of an in-place body: a
+/// placeholder there would be sent as a value).
+fn without_secrets(spec: &Map<String, Value>, t: &Target) -> Map<String, Value> {
+    let mut out = spec.clone();
+    for path in secret_looking(spec, Some(t)) {
+        remove_path(&mut out, &path);
+    }
+    out
+}
+
+fn secret_looking(spec: &Map<String, Value>, t: Option<&Target>) -> Vec<Vec<String>> {
+    leaves(spec)
+        .into_iter()
+        .filter(|(path, v)| {
+            if path.first().map(String::as_str) == Some("tags") || v.is_null() {
+                return false;
+            }
+            let named = path
+                .last()
+                .is_some_and(|k| amlctl_manifest::fields::is_secret_property(k));
+            named || t.is_some_and(|t| is_secret(t, &path.join(".")))
+        })
+        .map(|(path, _)| path)
+        .collect()
+}
+
+fn remove_path(map: &mut Map<String, Value>, path: &[String]) {
+    let Some((last, init)) = path.split_last() else {
+        return;
+    };
+    let mut cur = map;
+    for seg in init {
+        let Some(Value::Object(next)) = cur.get_mut(seg) else {
+            return;
+        };
+        cur = next;
+    }
+    cur.remove(last);
 }
 
 fn tags_of(v: Option<&Value>) -> BTreeMap<String, (String, Value)> {
@@ -596,6 +653,7 @@ fn plan_target(
 
     let mut reasons: Vec<String> = Vec::new();
     if !changes.is_empty() {
+        let arm = update_body(t, lc, ws);
         let put = changes.iter().any(|c| c.policy == Policy::InPlacePut);
         let listed: Vec<String> = changes.iter().map(describe_change).collect();
         if put {

@@ -818,3 +818,59 @@ fn names_in_options_compare_case_insensitively() {
     let p = run(&[aml(aml_spec())], vec![], false, &opts);
     assert_eq!(p.entries.len(), 1);
 }
+
+#[test]
+fn in_place_bodies_keep_live_values_of_keys_the_user_did_not_write() {
+    // An adopted cluster: created elsewhere with a size and idle time the manifest leaves out.
+    let live_spec = json!({
+        "size": "Standard_NC24", "min_instances": 1, "max_instances": 2,
+        "idle_time_before_scale_down": 600, "ssh_public_access_enabled": false,
+        "tags": {"team": "ml", "owner": "someone"},
+    });
+    // PATCH: only max_instances written; min and idle stay as they are.
+    let plan = plan1(
+        aml(json!({"max_instances": 5})),
+        Some(laml(live_spec.clone())),
+    );
+    let step = &plan.entries[0].steps[0];
+    assert_eq!(step.method, "PATCH");
+    let scale = &step.body.as_ref().expect("body")["properties"]["properties"]["scaleSettings"];
+    assert_eq!(scale["maxNodeCount"], json!(5));
+    assert_eq!(scale["minNodeCount"], json!(1));
+    assert_eq!(scale["nodeIdleTimeBeforeScaleDown"], json!("PT10M"));
+    // PUT: the description is new; size and SSH access keep their live values (no SDK
+    // default would try to resize the cluster), the written tags replace the live ones.
+    let plan = plan1(
+        aml(json!({"description": "adopted", "tags": {"team": "ml"}})),
+        Some(laml(live_spec)),
+    );
+    let e = &plan.entries[0];
+    assert_eq!(e.actions, [Action::Update], "{}", e.reason);
+    let body = e.steps[0].body.as_ref().expect("body");
+    assert_eq!(e.steps[0].method, "PUT");
+    assert_eq!(body["properties"]["description"], json!("adopted"));
+    assert_eq!(
+        body["properties"]["properties"]["vmSize"],
+        json!("Standard_NC24")
+    );
+    assert_eq!(
+        body["properties"]["properties"]["remoteLoginPortPublicAccess"],
+        json!("Disabled")
+    );
+    assert_eq!(body["tags"]["team"], json!("ml"));
+    assert!(
+        body["tags"].get("owner").is_none(),
+        "written tags are the whole map"
+    );
+    assert_eq!(
+        body["tags"][amlctl_manifest::OWNERSHIP_TAG],
+        json!("amlctl")
+    );
+    // A creation still uses the manifest alone.
+    let plan = plan1(aml(json!({"description": "new"})), None);
+    let body = plan.entries[0].steps[0].body.as_ref().expect("body");
+    assert_eq!(
+        body["properties"]["properties"]["vmSize"],
+        json!("STANDARD_DS3_V2")
+    );
+}
