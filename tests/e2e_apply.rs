@@ -365,8 +365,11 @@ fn prune_deletes_only_tagged_computes_and_detaches_attached_ones() {
         .map(|q| {
             (
                 q["path"].as_str().unwrap_or("").to_string(),
-                q["query"]["underlyingResourceAction"]
+                q["query"]
                     .as_str()
+                    .unwrap_or("")
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("underlyingResourceAction="))
                     .unwrap_or("")
                     .to_string(),
             )

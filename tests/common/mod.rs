@@ -22,7 +22,7 @@ pub fn repo_root() -> PathBuf {
 
 /// Secret-looking values the example manifests read from the environment; distinctive so leaks are findable.
 pub const SECRET_ENV: &[(&str, &str)] = &[
-    ("VM_ADMIN_PASSWORD", "Sup3r-Secret-VM-Passw0rd-7731"),
+    ("DSVM_ADMIN_PASSWORD", "Sup3r-Secret-VM-Passw0rd-7731"),
     ("HDI_ADMIN_PASSWORD", "Sup3r-Secret-HDI-Passw0rd-8842"),
     ("DATABRICKS_TOKEN", "dapi-Sup3r-Secret-Token-9953"),
     (
@@ -274,6 +274,19 @@ impl Project {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("repo");
         copy_dir(&repo_root().join("manifests"), &root);
+        // Key Vault is not reachable from the tests: read the HDInsight password from the environment.
+        let hdi = root.join("hdi.yml");
+        if let Ok(text) = std::fs::read_to_string(&hdi) {
+            let replaced: String = text
+                .lines()
+                .map(|l| match l.find("{ key_vault:") {
+                    Some(i) => format!("{}{{ env: HDI_ADMIN_PASSWORD }}", &l[..i]),
+                    None => l.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            std::fs::write(&hdi, replaced + "\n").expect("write hdi.yml");
+        }
         let fixture = dir.path().join("fixture.yaml");
         let mut p = Project { dir, root, fixture };
         p.write_fixture(&[]);

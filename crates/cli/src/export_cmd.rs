@@ -112,16 +112,27 @@ pub async fn run(path: &Path, alias: &str, out: Option<&Path>, force: bool, arm:
     let out_dir = match out {
         Some(o) => o.to_path_buf(),
         None => {
+            // The first `manifests:` entry, up to its first glob segment (`*.yml` → the root itself).
             let first = project
                 .config
                 .manifests
                 .first()
                 .cloned()
-                .unwrap_or_else(|| "manifests".to_string());
-            project
-                .config
-                .root
-                .join(first.trim_end_matches("/**").trim_end_matches("/*"))
+                .unwrap_or_default();
+            let mut dir = project.config.root.clone();
+            for segment in first.split('/') {
+                if segment.is_empty() || segment == "." {
+                    continue;
+                }
+                if segment.contains(['*', '?', '[', '{']) {
+                    break;
+                }
+                dir.push(segment);
+            }
+            if dir.is_file() {
+                dir.pop();
+            }
+            dir
         }
     };
     let session = match context::connect(&ProjectRef::of(&project), arm).await {
