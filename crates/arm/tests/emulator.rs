@@ -417,11 +417,19 @@ async fn quota_failure_surfaces_provisioning_errors_and_one_line_summary() {
             status,
             code,
             message,
+            provisioning_errors,
             ..
         } => {
             assert_eq!(status, "Failed");
             assert_eq!(code, "QuotaExceeded");
             assert!(message.contains("quota"), "{message}");
+            // The resource's provisioningErrors, verbatim.
+            let resource = c.get_compute(&ws(), "too-big").await.unwrap().unwrap();
+            assert_eq!(
+                &serde_json::Value::Array(provisioning_errors.clone()),
+                &resource["properties"]["provisioningErrors"]
+            );
+            assert_eq!(provisioning_errors[0]["error"]["code"], "QuotaExceeded");
         }
         other => panic!("expected OperationFailed, got {other:?}"),
     }
