@@ -45,6 +45,7 @@ const LOOSE_KEYS: &[&str] = &[
     "load_balancer_type",
     "compute_location",
     "application_sharing_policy",
+    "state",
 ];
 
 /// Last path segments whose values are ARM resource ids.
@@ -93,6 +94,16 @@ pub(crate) fn fold(s: &str) -> String {
 fn looks_like_arm_id(s: &str) -> bool {
     s.get(..15)
         .is_some_and(|p| p.eq_ignore_ascii_case("/subscriptions/"))
+}
+
+/// A GUID (`8-4-4-4-12` hex digits): tenant, object and subscription ids compare without case.
+fn looks_like_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn canon_id(s: &str) -> String {
@@ -175,7 +186,7 @@ pub(crate) fn canon(path: &[&str], v: &Value) -> Value {
             }
             Kind::Loose => Value::String(fold(s)),
             Kind::ArmId => Value::String(canon_id(s)),
-            Kind::Plain if looks_like_arm_id(s) => Value::String(canon_id(s)),
+            Kind::Plain if looks_like_arm_id(s) || looks_like_guid(s) => Value::String(canon_id(s)),
             Kind::Plain => v.clone(),
         },
         Value::Array(items) => {
@@ -387,6 +398,16 @@ mod tests {
                 json!({"compute_start_stop": [{"action": "Stop", "state": "enabled", "trigger": {"type": "Cron", "expression": "0 18 * * *", "time_zone": "UTC"}}]}),
             ),
             ("description", json!(null), json!(null)),
+            (
+                "create_on_behalf_of.user_object_id",
+                json!("ABCDEF01-2345-6789-abcd-ef0123456789"),
+                json!("abcdef01-2345-6789-ABCD-EF0123456789"),
+            ),
+            (
+                "schedules",
+                json!({"compute_start_stop": [{"action": "stop", "state": "enabled"}]}),
+                json!({"compute_start_stop": [{"action": "Stop", "state": "Enabled"}]}),
+            ),
         ];
         for (key, d, l) in cases {
             assert!(
@@ -426,6 +447,16 @@ mod tests {
                 )),
             ),
             ("enable_node_public_ip", json!(true), Some(json!(false))),
+            (
+                "create_on_behalf_of.user_object_id",
+                json!("abcdef01-2345-6789-abcd-ef0123456789"),
+                Some(json!("abcdef01-2345-6789-abcd-ef0123456788")),
+            ),
+            (
+                "description",
+                json!("not-a-guid-AB"),
+                Some(json!("not-a-guid-ab")),
+            ),
             (
                 "schedules",
                 json!({"compute_start_stop": [{"action": "stop"}]}),
