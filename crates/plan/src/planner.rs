@@ -33,12 +33,16 @@ fn arm_body(t: &Target, ws: &Workspace) -> ArmBody {
 }
 
 /// Deep merge for in-place bodies: `over` (what the user wrote) wins; objects merge key by key,
-/// except `tags` (a whole map, as the diff treats it); arrays and scalars are replaced.
+/// except `tags` (a whole map, as the diff treats it) and `identity` (one unit: a written
+/// `type: system_assigned` must not inherit the live user-assigned list); arrays and scalars are
+/// replaced.
 fn merge(base: &Map<String, Value>, over: &Map<String, Value>, top: bool) -> Map<String, Value> {
     let mut out = base.clone();
     for (k, v) in over {
         let merged = match (out.get(k), v) {
-            (Some(Value::Object(b)), Value::Object(o)) if !(top && k == "tags") => {
+            (Some(Value::Object(b)), Value::Object(o))
+                if !(top && (k == "tags" || k == "identity")) =>
+            {
                 Value::Object(merge(b, o, false))
             }
             _ => v.clone(),
