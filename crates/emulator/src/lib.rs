@@ -54,7 +54,7 @@
 //! | status | code | when |
 //! |---|---|---|
 //! | 400 | `InvalidApiVersionParameter` / `MissingApiVersionParameter` | unknown / missing api-version |
-//! | 400 | `InvalidRequestContent` | body not JSON, no `properties`, unknown `computeType`, bad PATCH shape |
+//! | 400 | `InvalidRequestContent` | body not JSON, no `properties`, unknown `computeType`, a PUT body that violates the spec's `ComputeResource`/subtype schema (nulls ignored, enums checked case-insensitively for the fields the service enforces; `target` names the location, the value is never echoed), bad PATCH shape |
 //! | 400 | `InvalidComputeName` | name rules (3–32 chars; compute instances 3–24, no `-<digits>` end) |
 //! | 400 | `InvalidScaleSettings` | `minNodeCount > maxNodeCount`, negative counts, bad duration |
 //! | 400 | `ComputeFieldImmutable` | PUT over an existing compute changes computeType, resourceId, vmSize, vmPriority, subnet, osType, … or any compute-instance setting (`target` names the field) |
@@ -79,6 +79,7 @@ mod config;
 mod error;
 mod fixture;
 mod net;
+mod schema;
 mod server;
 mod state;
 

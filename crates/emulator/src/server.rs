@@ -1116,6 +1116,11 @@ fn put(
         .target("properties.computeType"));
     };
     props.insert("computeType".into(), json!(ctype));
+    {
+        let mut whole = body.clone();
+        whole.insert("properties".into(), Value::Object(props.clone()));
+        crate::schema::validate_put(&Value::Object(whole), ctype)?;
+    }
     if ctype == "Batch" && version != "2020-02-02" {
         return Err(ApiError::bad_request(
             "UnsupportedComputeType",

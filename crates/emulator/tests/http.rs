@@ -336,6 +336,19 @@ async fn validation_rejections() {
         put(&compute_url(&emu, WS, "enumok"), &bad_enum).await.0,
         201
     );
+    // Schema violations (wrong JSON types) are rejected without echoing the value.
+    let mut wrong = aml_body("Standard_DS3_v2", 0, 2);
+    wrong["properties"]["properties"]["vmSize"] = json!(12345);
+    let (s, _, b) = put(&compute_url(&emu, WS, "wrongtype"), &wrong).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (400, Some("InvalidRequestContent"))
+    );
+    assert!(
+        b["error"]["target"].as_str().unwrap().ends_with("vmSize"),
+        "{b}"
+    );
+    assert!(!b.to_string().contains("12345"));
     // PUT while Creating → 409 Conflict.
     let url = compute_url(&emu, WS, "slowone");
     assert_eq!(put(&url, &aml_body("Standard_DS3_v2", 0, 2)).await.0, 201);
