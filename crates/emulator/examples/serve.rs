@@ -12,7 +12,7 @@ use amlctl_emulator::{ServeArgs, run_serve};
 async fn main() {
     let mut a = ServeArgs {
         listen: "127.0.0.1:0".into(),
-        state: PathBuf::from("emulator-state.json"),
+        state: std::env::temp_dir().join("amlctl-emulator-state.json"),
         fixture: None,
         lro_ms: 0,
         latency_ms: 0,
