@@ -6,34 +6,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// Finds the manifest file whose text contains `needle`.
-fn manifest_with(project: &Project, needle: &str) -> std::path::PathBuf {
-    fn walk(dir: &std::path::Path, needle: &str) -> Option<std::path::PathBuf> {
-        for e in std::fs::read_dir(dir).ok()?.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                if let Some(f) = walk(&p, needle) {
-                    return Some(f);
-                }
-            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml")
-                && std::fs::read_to_string(&p).is_ok_and(|t| t.contains(needle))
-            {
-                return Some(p);
-            }
-        }
-        None
-    }
-    walk(&project.root, needle).unwrap_or_else(|| panic!("no manifest contains {needle:?}"))
-}
-
-/// The value of a top-level `key: value` line.
-fn yaml_value(text: &str, key: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .map(|v| v.trim().trim_matches('"').to_string())
-        .unwrap_or_else(|| panic!("no {key} in manifest"))
-}
-
 fn root(project: &Project) -> String {
     project.root.to_string_lossy().to_string()
 }
@@ -96,7 +68,7 @@ fn scale_change_is_applied_in_place_by_patch() {
     let r = root(&project);
     run(&emu.url, &["apply", &r, "--auto-approve"], 0);
 
-    let file = manifest_with(&project, "max_instances:");
+    let file = manifest_with(&project, "name: cpu-cluster");
     let text = std::fs::read_to_string(&file).expect("read");
     let name = yaml_value(&text, "name");
     let old: i64 = yaml_value(&text, "max_instances").parse().expect("int");
@@ -136,7 +108,7 @@ fn replace_is_gated_then_allowed_with_replace_flag() {
     let r = root(&project);
     run(&emu.url, &["apply", &r, "--auto-approve"], 0);
 
-    let file = manifest_with(&project, "type: amlcompute");
+    let file = manifest_with(&project, "name: cpu-cluster");
     let text = std::fs::read_to_string(&file).expect("read");
     let name = yaml_value(&text, "name");
     let size = yaml_value(&text, "size");
@@ -179,7 +151,7 @@ fn saved_plan_is_refused_when_live_state_changed() {
     let r = root(&project);
     run(&emu.url, &["apply", &r, "--auto-approve"], 0);
 
-    let file = manifest_with(&project, "max_instances:");
+    let file = manifest_with(&project, "name: cpu-cluster");
     let text = std::fs::read_to_string(&file).expect("read");
     let name = yaml_value(&text, "name");
     let old: i64 = yaml_value(&text, "max_instances").parse().expect("int");
@@ -333,7 +305,7 @@ fn prune_deletes_only_tagged_computes_and_detaches_attached_ones() {
     assert!(status < 300, "{status} {body}");
 
     // Remove one created cluster and one attached target from the manifests, and turn prune on.
-    let cluster = manifest_with(&project, "type: amlcompute");
+    let cluster = manifest_with(&project, "name: cpu-cluster");
     let cluster_name = yaml_value(&std::fs::read_to_string(&cluster).expect("read"), "name");
     let attached = manifest_with(&project, "type: datalakeanalytics");
     let attached_name = yaml_value(&std::fs::read_to_string(&attached).expect("read"), "name");

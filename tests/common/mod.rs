@@ -383,3 +383,214 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// Finds the manifest file whose text contains `needle`.
+pub fn manifest_with(project: &Project, needle: &str) -> PathBuf {
+    fn walk(dir: &std::path::Path, needle: &str) -> Option<std::path::PathBuf> {
+        for e in std::fs::read_dir(dir).ok()?.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if let Some(f) = walk(&p, needle) {
+                    return Some(f);
+                }
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml")
+                && std::fs::read_to_string(&p).is_ok_and(|t| t.contains(needle))
+            {
+                return Some(p);
+            }
+        }
+        None
+    }
+    walk(&project.root, needle).unwrap_or_else(|| panic!("no manifest contains {needle:?}"))
+}
+
+/// The value of a top-level `key: value` line.
+pub fn yaml_value(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .map(|v| v.trim().trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no {key} in manifest"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers of the reliability suite (tests/reliability_*.rs).
+// ---------------------------------------------------------------------------------------------
+
+/// A small deterministic PRNG (SplitMix64) for seeded test choices (kill points, orders).
+pub struct SeededRng(u64);
+
+impl SeededRng {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> SeededRng {
+        SeededRng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A value in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+}
+
+/// Peak resident set size (`VmHWM`, KiB) of a live process, if readable.
+pub fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Runs `cmd` to completion, sampling the child's peak RSS (`VmHWM`) every few milliseconds.
+/// Returns the output and the highest peak seen, in KiB (0 when never readable).
+pub fn output_with_peak_rss(cmd: &mut Command) -> (Output, u64) {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out_pipe.read_to_end(&mut b);
+        b
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err_pipe.read_to_end(&mut b);
+        b
+    });
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kib) = vm_hwm_kib(pid) {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let stdout = out_t.join().expect("stdout thread");
+    let stderr = err_t.join().expect("stderr thread");
+    (
+        Output {
+            status,
+            stdout,
+            stderr,
+        },
+        peak,
+    )
+}
+
+/// One compute as `/_emulator/state` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LiveEntry {
+    /// Workspace name (e.g. `mlw-dev`).
+    pub workspace: String,
+    /// Compute name.
+    pub name: String,
+    /// `properties.provisioningState`.
+    pub state: String,
+    /// `properties.resourceId`, lower-cased, if any.
+    pub resource_id: Option<String>,
+}
+
+impl EmulatorProcess {
+    /// The computes of `/_emulator/state`, sorted.
+    pub fn computes(&self) -> Vec<LiveEntry> {
+        let state = self.get_json("/_emulator/state");
+        let mut out: Vec<LiveEntry> = state["computes"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|c| LiveEntry {
+                workspace: c["workspace"].as_str().unwrap_or("").to_string(),
+                name: c["name"].as_str().unwrap_or("").to_string(),
+                state: c["resource"]["properties"]["provisioningState"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                resource_id: c["resource"]["properties"]["resourceId"]
+                    .as_str()
+                    .map(|s| s.to_lowercase()),
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The underlying resources (ARM ids, lower-cased, sorted) of `/_emulator/state`.
+    pub fn resources(&self) -> Vec<String> {
+        let state = self.get_json("/_emulator/state");
+        let mut out: Vec<String> = state["resources"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r.as_str().map(str::to_lowercase))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Successful (< 300) requests of `method` per compute path (lower-cased), from `/_emulator/requests`.
+    pub fn successes_per_compute(&self, method: &str) -> std::collections::BTreeMap<String, usize> {
+        let mut per = std::collections::BTreeMap::new();
+        for r in self
+            .get_json("/_emulator/requests")
+            .as_array()
+            .expect("array")
+        {
+            let status = r["status"].as_u64().unwrap_or(0);
+            let path = r["path"].as_str().unwrap_or("").to_lowercase();
+            if r["method"] == method
+                && (200..300).contains(&status)
+                && path.contains("/computes/")
+                && !path.contains("/computeoperations")
+            {
+                *per.entry(path).or_default() += 1;
+            }
+        }
+        per
+    }
+
+    /// Total requests recorded by `/_emulator/stats`.
+    pub fn total_requests(&self) -> u64 {
+        self.get_json("/_emulator/stats")["total"]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Waits for a child with a safety timeout (then kills it and panics): tests must never hang CI.
+pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return s;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("child did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -137,7 +137,7 @@ pub async fn connect(project: &ProjectRef<'_>, arm: &ArmArgs) -> Result<Session,
         .parse()
         .map_err(|e| format!("--auth {}: {e}", arm.auth))?;
     // Building a credential asks for no token; ArmClient::new refuses an insecure endpoint first.
-    let cred = amlctl_arm::credential(method).map_err(|e| e.to_string())?;
+    let cred = amlctl_arm::credential_for_cloud(method, cloud).map_err(|e| e.to_string())?;
     let client = ArmClient::new(opts, cred.clone()).map_err(|e| e.to_string())?;
     Ok(Session {
         client,

@@ -1,0 +1,466 @@
+//! Reliability: crashes (issue 8). `amlctl apply` is SIGKILLed at seeded random points (the k-th
+//! ARM request the emulator receives during the run) across create, PATCH (scale change), delete
+//! (prune + detach) and replace (`--replace`). Each time a rerun converges, sends no duplicate
+//! PUT/PATCH/DELETE for a compute beyond those in flight, and leaves exactly the computes and
+//! underlying resources an uninterrupted run leaves (no duplicate, no orphan). The emulator itself
+//! is also SIGKILLed mid-run and restarted from its state file.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const LRO_MS: &str = "200";
+const POINTS_PER_SCENARIO: usize = 6;
+const SEED: u64 = 20_261_129;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scenario {
+    Create,
+    Patch,
+    Delete,
+    Replace,
+}
+
+const SCENARIOS: [Scenario; 4] = [
+    Scenario::Create,
+    Scenario::Patch,
+    Scenario::Delete,
+    Scenario::Replace,
+];
+
+fn root(p: &Project) -> String {
+    p.root.to_string_lossy().to_string()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", stdout(o), stderr(o))
+}
+
+fn run_bounded(url: &str, args: &[&str]) -> Output {
+    use std::io::Read;
+    let mut child = cmd(url, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn amlctl");
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let o = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out_pipe.read_to_end(&mut b);
+        b
+    });
+    let e = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err_pipe.read_to_end(&mut b);
+        b
+    });
+    let status = wait_with_timeout(&mut child, Duration::from_secs(300));
+    Output {
+        status,
+        stdout: o.join().expect("join"),
+        stderr: e.join().expect("join"),
+    }
+}
+
+fn must(url: &str, args: &[&str], code: i32, ctx: &str) -> Output {
+    let out = run_bounded(url, args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{ctx}: amlctl {args:?}\n{}",
+        text(&out)
+    );
+    out
+}
+
+/// Replaces `from` by `to` in the manifest file `rel`.
+fn edit(p: &Project, rel: &str, from: &str, to: &str) {
+    let path = p.path(rel);
+    let t = std::fs::read_to_string(&path).expect("read");
+    assert!(t.contains(from), "{rel} lacks {from:?}");
+    std::fs::write(&path, t.replacen(from, to, 1)).expect("write");
+}
+
+/// Brings the project to the scenario's starting point and returns the args of the run to crash.
+fn prepare(s: Scenario, p: &Project, url: &str) -> Vec<String> {
+    let r = root(p);
+    let mut args = vec!["apply".to_string(), r.clone(), "--auto-approve".to_string()];
+    if s == Scenario::Create {
+        return args;
+    }
+    must(url, &["apply", &r, "--auto-approve"], 0, "setup apply");
+    match s {
+        Scenario::Create => {}
+        Scenario::Patch => {
+            edit(p, "cpu-cluster.yml", "max_instances: 4", "max_instances: 6");
+            edit(p, "prod/aks.yml", "max_instances: 8", "max_instances: 3");
+            edit(p, "gpu-lowpri.yml", "max_instances: 2", "max_instances: 5");
+        }
+        Scenario::Delete => {
+            std::fs::remove_file(p.path("cpu-cluster.yml")).expect("rm");
+            std::fs::remove_file(p.path("adla.yml")).expect("rm");
+            std::fs::remove_file(p.path("batch.yml")).expect("rm");
+            std::fs::remove_file(p.path("prod/k8s.yml")).expect("rm");
+            let cfg = std::fs::read_to_string(p.path("amlctl.yaml")).expect("read");
+            let pruned = cfg.replacen(
+                "workspace: mlw-dev",
+                "workspace: mlw-dev\n    prune: true",
+                1,
+            );
+            assert_ne!(cfg, pruned);
+            std::fs::write(p.path("amlctl.yaml"), pruned).expect("write");
+        }
+        Scenario::Replace => {
+            edit(
+                p,
+                "cpu-cluster.yml",
+                "size: Standard_DS3_v2",
+                "size: Standard_DS4_v2",
+            );
+            edit(
+                p,
+                "prod/aks.yml",
+                "size: Standard_DS3_v2",
+                "size: Standard_DS4_v2",
+            );
+            args.extend(
+                ["--replace", "cpu-cluster", "--replace", "prod-cluster"]
+                    .iter()
+                    .map(|s| s.to_string()),
+            );
+        }
+    }
+    args
+}
+
+/// Successful requests of `method` per compute path, among requests `from..` of the log.
+fn successes_since(emu: &EmulatorProcess, from: usize, method: &str) -> BTreeMap<String, usize> {
+    let mut per = BTreeMap::new();
+    let log = emu.get_json("/_emulator/requests");
+    for r in log.as_array().expect("array").iter().skip(from) {
+        let status = r["status"].as_u64().unwrap_or(0);
+        let path = r["path"].as_str().unwrap_or("").to_lowercase();
+        if r["method"] == method
+            && (200..300).contains(&status)
+            && path.contains("/computes/")
+            && !path.contains("/computeoperations")
+        {
+            *per.entry(path).or_default() += 1;
+        }
+    }
+    per
+}
+
+/// End state of a run: computes (workspace, name, state, resourceId) and underlying resources.
+type EndState = (Vec<LiveEntry>, Vec<String>);
+
+/// Result of one point.
+struct Point {
+    scenario: Scenario,
+    k: u64,
+    killed: bool,
+    puts: usize,
+    end: EndState,
+}
+
+/// Runs the scenario; SIGKILLs the run when the emulator has seen `kill_at` requests of it
+/// (`None`: run uninterrupted), then reruns to convergence and checks duplicates.
+fn point(s: Scenario, kill_at: Option<u64>) -> Point {
+    let ctx = format!("{s:?} kill at request {kill_at:?}");
+    let p = Project::example();
+    let emu = EmulatorProcess::start(p.dir.path(), &p.fixture, &["--lro-ms", LRO_MS]);
+    let args = prepare(s, &p, &emu.url);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let base_requests = emu.total_requests();
+    let base_log = base_requests as usize;
+    let mut killed = false;
+    if let Some(k) = kill_at {
+        let mut child = cmd(&emu.url, &args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn apply");
+        let start = Instant::now();
+        loop {
+            if child.try_wait().expect("try_wait").is_some() {
+                break;
+            }
+            if emu.total_requests() >= base_requests + k {
+                child.kill().expect("SIGKILL");
+                killed = true;
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "{ctx}: run hung"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = child.wait();
+    }
+    let out = must(&emu.url, &args, 0, &ctx);
+    assert!(!text(&out).contains("panicked"), "{ctx}");
+    must(
+        &emu.url,
+        &["plan", &root(&p), "--detailed-exitcode"],
+        0,
+        &ctx,
+    );
+
+    // No compute got a second successful write during the killed run + the rerun.
+    let mut puts = 0;
+    for method in ["PUT", "PATCH", "DELETE"] {
+        let per = successes_since(&emu, base_log, method);
+        if method == "PUT" {
+            puts = per.values().sum();
+        }
+        let dupes: Vec<_> = per.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(dupes.is_empty(), "{ctx}: duplicate {method}: {dupes:?}");
+        match s {
+            Scenario::Patch => assert!(
+                method == "PATCH" || per.is_empty(),
+                "{ctx}: {method} during a scale change: {per:?}"
+            ),
+            Scenario::Create => assert!(method == "PUT" || per.is_empty(), "{ctx}: {per:?}"),
+            Scenario::Delete => assert!(method == "DELETE" || per.is_empty(), "{ctx}: {per:?}"),
+            Scenario::Replace => assert!(
+                method != "PATCH" || per.is_empty(),
+                "{ctx}: PATCH during replace: {per:?}"
+            ),
+        }
+    }
+    let computes = emu.computes();
+    assert!(
+        computes.iter().all(|c| c.state == "Succeeded"),
+        "{ctx}: {computes:?}"
+    );
+    Point {
+        scenario: s,
+        k: kill_at.unwrap_or(0),
+        killed,
+        puts,
+        end: (computes, emu.resources()),
+    }
+}
+
+fn run_parallel<T: Send + 'static>(
+    jobs: Vec<Box<dyn FnOnce() -> T + Send>>,
+    threads: usize,
+) -> Vec<Result<T, String>> {
+    let n = jobs.len();
+    let queue = std::sync::Arc::new(Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>()));
+    let results = std::sync::Arc::new(Mutex::new((0..n).map(|_| None).collect::<Vec<_>>()));
+    let mut handles = Vec::new();
+    for _ in 0..threads {
+        let queue = queue.clone();
+        let results = results.clone();
+        handles.push(std::thread::spawn(move || {
+            loop {
+                let job = queue.lock().expect("queue").pop();
+                let Some((i, job)) = job else { break };
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).map_err(|e| {
+                    e.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panic".to_string())
+                });
+                results.lock().expect("results")[i] = Some(r);
+            }
+        }));
+    }
+    for h in handles {
+        h.join().expect("worker");
+    }
+    let mut guard = results.lock().expect("results");
+    guard
+        .iter_mut()
+        .map(|r| r.take().unwrap_or_else(|| Err("not run".into())))
+        .collect()
+}
+
+#[test]
+fn sigkill_apply_at_seeded_points_then_rerun_converges_without_duplicates_or_orphans() {
+    let started = Instant::now();
+    // Calibrate: an uninterrupted run of each scenario gives its request count and end state.
+    let calib: Vec<_> = run_parallel(
+        SCENARIOS
+            .iter()
+            .map(|s| {
+                let s = *s;
+                Box::new(move || {
+                    let p = Project::example();
+                    let emu =
+                        EmulatorProcess::start(p.dir.path(), &p.fixture, &["--lro-ms", LRO_MS]);
+                    let args = prepare(s, &p, &emu.url);
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let base = emu.total_requests();
+                    must(&emu.url, &args, 0, &format!("{s:?} uninterrupted"));
+                    let n = emu.total_requests() - base;
+                    drop(emu);
+                    let pt = point(s, None);
+                    (s, n, pt.end)
+                }) as Box<dyn FnOnce() -> (Scenario, u64, EndState) + Send>
+            })
+            .collect(),
+        4,
+    )
+    .into_iter()
+    .map(|r| r.unwrap_or_else(|e| panic!("calibration: {e}")))
+    .collect();
+
+    let mut rng = SeededRng::new(SEED);
+    let mut jobs: Vec<Box<dyn FnOnce() -> Point + Send>> = Vec::new();
+    for (s, n, _) in &calib {
+        for _ in 0..POINTS_PER_SCENARIO {
+            let k = rng.range(1, (*n).max(1));
+            let s = *s;
+            jobs.push(Box::new(move || point(s, Some(k))));
+        }
+    }
+    let results = run_parallel(jobs, 4);
+    println!(
+        "\n| scenario | requests (uninterrupted) | kill points (k-th request) | killed mid-run | rerun converged |"
+    );
+    println!("|---|---|---|---|---|");
+    let mut failures = Vec::new();
+    let mut ok: Vec<Point> = Vec::new();
+    for r in results {
+        match r {
+            Ok(p) => ok.push(p),
+            Err(e) => failures.push(e),
+        }
+    }
+    for (s, n, end) in &calib {
+        let mine: Vec<&Point> = ok.iter().filter(|p| p.scenario == *s).collect();
+        for p in &mine {
+            assert_eq!(
+                &p.end, end,
+                "{s:?} killed at request {}: the end state differs from an uninterrupted run (duplicate or orphan)",
+                p.k
+            );
+        }
+        println!(
+            "| {s:?} | {n} | {:?} | {} | {}/{} (PUTs: {:?}) |",
+            mine.iter().map(|p| p.k).collect::<Vec<_>>(),
+            mine.iter().filter(|p| p.killed).count(),
+            mine.len(),
+            POINTS_PER_SCENARIO,
+            mine.iter().map(|p| p.puts).collect::<Vec<_>>()
+        );
+    }
+    // Scenario-specific orphan checks on the uninterrupted end states.
+    for (s, _, (computes, resources)) in &calib {
+        if *s == Scenario::Delete {
+            assert!(!computes.iter().any(|c| c.name == "cpu-cluster"));
+            assert!(
+                !computes
+                    .iter()
+                    .any(|c| c.name == "adla" || c.name == "batch")
+            );
+            for kept in [
+                "accounts/adlaml",
+                "batchaccounts/batchml",
+                "connectedclusters/arc-ml",
+            ] {
+                assert!(
+                    resources.iter().any(|r| r.ends_with(kept)),
+                    "a detached target keeps its resource: {kept} missing from {resources:?}"
+                );
+            }
+        }
+    }
+    let total: usize = ok.len() + failures.len();
+    println!(
+        "\n{total} kill points, {} passed, wall {:.1}s",
+        ok.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(total >= 20);
+    assert!(
+        failures.is_empty(),
+        "{} point(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n---\n")
+    );
+    assert!(
+        ok.iter().filter(|p| p.killed).count() >= 20,
+        "at least 20 runs were actually killed mid-run"
+    );
+}
+
+#[test]
+fn sigkill_emulator_mid_apply_then_restart_from_state_converges() {
+    let p = Project::example();
+    let r = root(&p);
+    let mut emu = EmulatorProcess::start(p.dir.path(), &p.fixture, &["--lro-ms", "800"]);
+    let mut child = cmd(
+        &emu.url,
+        &["apply", &r, "--auto-approve", "--operation-timeout", "3"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn apply");
+    assert!(
+        eventually(Duration::from_secs(60), || emu
+            .successes_per_compute("PUT")
+            .len()
+            >= 3),
+        "apply never sent its PUTs"
+    );
+    // SIGKILL the emulator: no graceful shutdown, only what it persisted survives.
+    emu.kill();
+    let status = wait_with_timeout(&mut child, Duration::from_secs(300));
+    let out = child.wait_with_output().expect("output");
+    let t = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "apply reports the lost service: {t}"
+    );
+    assert!(!t.contains("panicked"), "{t}");
+
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&emu.state).expect("state file survives"))
+            .expect("state file is whole JSON");
+    let before: Vec<String> = saved["computes"]
+        .as_array()
+        .expect("computes")
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(str::to_lowercase))
+        .collect();
+    assert!(
+        before.len() >= 3,
+        "accepted PUTs were persisted: {before:?}"
+    );
+
+    let emu2 = EmulatorProcess::restart_from_state(&emu.state, &["--lro-ms".into(), "50".into()]);
+    must(&emu2.url, &["apply", &r, "--auto-approve"], 0, "rerun");
+    must(&emu2.url, &["plan", &r, "--detailed-exitcode"], 0, "plan");
+    // What the dead emulator had accepted was not created again.
+    let puts = emu2.successes_per_compute("PUT");
+    let again: Vec<&String> = puts
+        .keys()
+        .filter(|path| {
+            before
+                .iter()
+                .any(|n| path.ends_with(&format!("/computes/{n}")))
+        })
+        .collect();
+    assert!(again.is_empty(), "re-created after restart: {again:?}");
+    println!(
+        "emulator SIGKILLed with {} computes persisted; rerun created {} more, converged",
+        before.len(),
+        puts.len()
+    );
+}

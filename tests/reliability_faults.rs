@@ -1,0 +1,383 @@
+//! Reliability: the fault matrix (issue 8). For every fault kind × rate, a full `apply` of the
+//! example manifests against a fresh emulator injecting that fault, then `plan --detailed-exitcode`.
+//! Where retries cannot win (an LRO that itself ends Failed/Canceled), the failure must be
+//! reported clearly and a later apply against the same state (emulator restarted without faults)
+//! must converge. Run with `--nocapture` to see the table of attempts and outcomes.
+
+mod common;
+
+use std::process::Output;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// One fault kind of the matrix.
+#[derive(Clone, Copy)]
+struct Kind {
+    /// Label in the table.
+    label: &'static str,
+    /// `--faults` kind name.
+    fault: &'static str,
+    /// `--retry-after` seconds.
+    retry_after: u64,
+    /// Whether retries can always win (the fault is transient on the request itself).
+    retryable: bool,
+}
+
+const KINDS: &[Kind] = &[
+    Kind {
+        label: "429 (Retry-After: 1)",
+        fault: "429",
+        retry_after: 1,
+        retryable: true,
+    },
+    Kind {
+        label: "429 (Retry-After: 0)",
+        fault: "429",
+        retry_after: 0,
+        retryable: true,
+    },
+    Kind {
+        label: "500",
+        fault: "500",
+        retry_after: 0,
+        retryable: true,
+    },
+    Kind {
+        label: "503 (Retry-After: 1)",
+        fault: "503",
+        retry_after: 1,
+        retryable: true,
+    },
+    Kind {
+        label: "reset (dropped connection)",
+        fault: "reset",
+        retry_after: 0,
+        retryable: true,
+    },
+    Kind {
+        label: "slow (3 s response)",
+        fault: "slow",
+        retry_after: 0,
+        retryable: true,
+    },
+    Kind {
+        label: "lro-failed",
+        fault: "lro-failed",
+        retry_after: 0,
+        retryable: false,
+    },
+    Kind {
+        label: "lro-canceled",
+        fault: "lro-canceled",
+        retry_after: 0,
+        retryable: false,
+    },
+];
+
+const RATES: &[f64] = &[0.05, 0.20, 0.50];
+
+/// What one cell did.
+struct CellResult {
+    label: String,
+    rate: f64,
+    requests: u64,
+    fault_answers: u64,
+    apply_code: i32,
+    apply_secs: f64,
+    outcome: String,
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", stdout(o), stderr(o))
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// Runs amlctl with a safety timeout (never a timing assertion: it only keeps CI from hanging).
+fn run_bounded(url: &str, args: &[&str]) -> Output {
+    use std::io::Read;
+    let mut child = cmd(url, args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn amlctl");
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let o = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out_pipe.read_to_end(&mut b);
+        b
+    });
+    let e = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err_pipe.read_to_end(&mut b);
+        b
+    });
+    let status = wait_with_timeout(&mut child, Duration::from_secs(600));
+    Output {
+        status,
+        stdout: o.join().expect("join"),
+        stderr: e.join().expect("join"),
+    }
+}
+
+fn fault_answers(emu: &EmulatorProcess) -> u64 {
+    let stats = emu.get_json("/_emulator/stats");
+    ["429", "500", "503", "0"]
+        .iter()
+        .filter_map(|s| stats["by_status"][*s].as_u64())
+        .sum()
+}
+
+/// Restarts the emulator from its state without faults and applies until converged, allowing the
+/// replacement of computes the faults left Failed/Canceled (the planner gates that: it must say so).
+fn converge_after_restart(emu: &mut EmulatorProcess, root: &str, ctx: &str) -> String {
+    emu.kill();
+    let restarted =
+        EmulatorProcess::restart_from_state(&emu.state, &["--lro-ms".into(), "20".into()]);
+    let broken: Vec<String> = restarted
+        .computes()
+        .into_iter()
+        .filter(|c| c.state == "Failed" || c.state == "Canceled")
+        .map(|c| c.name)
+        .collect();
+    let out = run_bounded(&restarted.url, &["apply", root, "--auto-approve"]);
+    let note = if code(&out) == 0 {
+        "apply after restart converged".to_string()
+    } else {
+        let t = text(&out);
+        assert!(
+            !broken.is_empty(),
+            "{ctx}: apply without faults failed with nothing Failed/Canceled live:\n{t}"
+        );
+        assert!(
+            t.contains("--replace") && !t.contains("panicked"),
+            "{ctx}: a Failed compute must be reported with how to replace it:\n{t}"
+        );
+        let mut args = vec!["apply", root, "--auto-approve"];
+        for b in &broken {
+            args.push("--replace");
+            args.push(b);
+        }
+        let out = run_bounded(&restarted.url, &args);
+        assert_eq!(
+            code(&out),
+            0,
+            "{ctx}: apply --replace of {broken:?} failed:\n{}",
+            text(&out)
+        );
+        format!(
+            "apply after restart gated ({} Failed/Canceled → needs --replace), then --replace converged",
+            broken.len()
+        )
+    };
+    let out = run_bounded(&restarted.url, &["plan", root, "--detailed-exitcode"]);
+    assert_eq!(
+        code(&out),
+        0,
+        "{ctx}: plan after convergence:\n{}",
+        text(&out)
+    );
+    *emu = restarted;
+    note
+}
+
+fn cell(kind: Kind, rate: f64, seed: u64) -> CellResult {
+    let ctx = format!("{} at {:.0}% (seed {seed})", kind.label, rate * 100.0);
+    let project = Project::example();
+    let root = project.root.to_string_lossy().to_string();
+    let faults = format!("{}={rate}", kind.fault);
+    let seed_s = seed.to_string();
+    let ra = kind.retry_after.to_string();
+    let mut emu = EmulatorProcess::start(
+        project.dir.path(),
+        &project.fixture,
+        &[
+            "--faults",
+            &faults,
+            "--fault-seed",
+            &seed_s,
+            "--retry-after",
+            &ra,
+            "--lro-ms",
+            "30",
+        ],
+    );
+    let started = Instant::now();
+    let out = run_bounded(&emu.url, &["apply", &root, "--auto-approve"]);
+    let apply_secs = started.elapsed().as_secs_f64();
+    let t = text(&out);
+    assert!(!t.contains("panicked"), "{ctx}: panic:\n{t}");
+    let requests = emu.total_requests();
+    let answers = fault_answers(&emu);
+    let outcome = if code(&out) == 0 {
+        assert!(t.contains("Apply complete:"), "{ctx}: {t}");
+        let plan = run_bounded(&emu.url, &["plan", &root, "--detailed-exitcode"]);
+        assert_eq!(
+            code(&plan),
+            0,
+            "{ctx}: plan after a successful apply:\n{}",
+            text(&plan)
+        );
+        let live = emu.computes();
+        assert!(
+            live.iter().all(|c| c.state == "Succeeded"),
+            "{ctx}: {live:?}"
+        );
+        "converged; plan clean".to_string()
+    } else {
+        assert_eq!(code(&out), 1, "{ctx}: exit code:\n{t}");
+        assert!(
+            !kind.retryable,
+            "{ctx}: retries should win against a transient fault, but apply failed:\n{t}"
+        );
+        // The failure names the operation outcome in plain words, per target.
+        let word = if kind.fault == "lro-failed" {
+            "operation Failed"
+        } else {
+            "operation Canceled"
+        };
+        assert!(
+            t.contains("FAILED:") && t.contains(word) && t.contains("Apply finished with errors"),
+            "{ctx}: unclear failure message:\n{t}"
+        );
+        let failed_targets = t.matches("FAILED:").count();
+        let note = converge_after_restart(&mut emu, &root, &ctx);
+        format!("{failed_targets} target(s) FAILED (`{word}`); {note}; plan clean")
+    };
+    CellResult {
+        label: kind.label.to_string(),
+        rate,
+        requests,
+        fault_answers: answers,
+        apply_code: code(&out),
+        apply_secs,
+        outcome,
+    }
+}
+
+/// Runs `jobs` on `threads` worker threads; panics are collected and re-raised at the end.
+fn run_parallel<T: Send + 'static>(
+    jobs: Vec<Box<dyn FnOnce() -> T + Send>>,
+    threads: usize,
+) -> Vec<Result<T, String>> {
+    let n = jobs.len();
+    let queue = std::sync::Arc::new(Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>()));
+    let results = std::sync::Arc::new(Mutex::new((0..n).map(|_| None).collect::<Vec<_>>()));
+    let mut handles = Vec::new();
+    for _ in 0..threads {
+        let queue = queue.clone();
+        let results = results.clone();
+        handles.push(std::thread::spawn(move || {
+            loop {
+                let job = queue.lock().expect("queue").pop();
+                let Some((i, job)) = job else { break };
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).map_err(|e| {
+                    e.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panic".to_string())
+                });
+                results.lock().expect("results")[i] = Some(r);
+            }
+        }));
+    }
+    for h in handles {
+        h.join().expect("worker");
+    }
+    let mut guard = results.lock().expect("results");
+    guard
+        .iter_mut()
+        .map(|r| r.take().unwrap_or_else(|| Err("not run".into())))
+        .collect()
+}
+
+#[test]
+fn fault_matrix_every_kind_and_rate_converges_or_fails_clearly() {
+    let started = Instant::now();
+    let mut jobs: Vec<Box<dyn FnOnce() -> CellResult + Send>> = Vec::new();
+    let mut seed = 800;
+    for kind in KINDS {
+        for rate in RATES {
+            seed += 1;
+            let (kind, rate, s) = (*kind, *rate, seed);
+            jobs.push(Box::new(move || cell(kind, rate, s)));
+        }
+    }
+    // Cells are I/O bound (retry waits, LRO polling): a few at once keep 2 cores busy, not swamped.
+    let results = run_parallel(jobs, 6);
+    println!(
+        "\n| fault | rate | requests | fault answers (429/5xx/reset) | apply exit | apply wall s | outcome |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let mut failures = Vec::new();
+    for r in &results {
+        match r {
+            Ok(c) => println!(
+                "| {} | {:.0}% | {} | {} | {} | {:.1} | {} |",
+                c.label,
+                c.rate * 100.0,
+                c.requests,
+                c.fault_answers,
+                c.apply_code,
+                c.apply_secs,
+                c.outcome
+            ),
+            Err(e) => failures.push(e.clone()),
+        }
+    }
+    println!(
+        "\n{} cells, {} passed, wall {:.1}s",
+        results.len(),
+        results.len() - failures.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(results.len(), KINDS.len() * RATES.len());
+    assert!(
+        failures.is_empty(),
+        "{} cell(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n---\n")
+    );
+}
+
+/// When a fault never lets up, retries stop at the operation deadline with a clear message, and
+/// nothing is half-applied: a later apply (faults off) converges.
+#[test]
+fn retries_exhausted_fail_clearly_then_converge() {
+    let project = Project::example();
+    let root = project.root.to_string_lossy().to_string();
+    let mut emu = EmulatorProcess::start(
+        project.dir.path(),
+        &project.fixture,
+        &["--faults", "503=1", "--retry-after", "0", "--lro-ms", "30"],
+    );
+    let started = Instant::now();
+    let out = run_bounded(
+        &emu.url,
+        &["apply", &root, "--auto-approve", "--operation-timeout", "2"],
+    );
+    let t = text(&out);
+    assert_eq!(code(&out), 1, "{t}");
+    assert!(t.contains("gave up after 2s"), "{t}");
+    assert!(t.contains("503"), "the last error is named: {t}");
+    assert!(!t.contains("panicked"), "{t}");
+    // Lower bound only: it did retry until the deadline.
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    let attempts = emu.total_requests();
+    assert!(attempts > 1, "it retried: {attempts} request(s)");
+    assert!(
+        emu.computes().is_empty(),
+        "every request was refused: nothing exists"
+    );
+    println!(
+        "retries exhausted: {attempts} attempts in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    let note = converge_after_restart(&mut emu, &root, "503 at 100%");
+    println!("then: {note}");
+}
