@@ -50,6 +50,12 @@ fn worked_example_loads_without_errors() {
         "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.Network/virtualNetworks/vnet-ml/subnets/snet-training"
     );
     assert!(gpu.lifecycle.prevent_destroy);
+    let loc = &gpu.key_locations["network_settings.subnet"];
+    assert!(
+        loc.file.ends_with("gpu-lowpri.yml") && loc.line == 16 && loc.column == 3,
+        "{loc}"
+    );
+    assert_eq!(gpu.key_locations["tier"].line, 6);
     assert!(p.config.workspaces["prod"].prune);
     assert_eq!(p.config.defaults.parallelism, Some(4));
     // Strict mode too: the example has no literal secrets.
