@@ -91,8 +91,16 @@ fn schema_accepts_examples_and_rejects_bad_ones() {
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
+            let hidden = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
             if p.is_dir() {
-                stack.push(p);
+                if !hidden {
+                    stack.push(p);
+                }
+                continue;
+            }
+            if hidden || p.extension().is_none_or(|x| x != "yml" && x != "yaml") {
                 continue;
             }
             let text = std::fs::read_to_string(&p).unwrap();
