@@ -53,7 +53,7 @@ const SRC_SECRET_PRACTICE: &str = "spec 2025-12-01: secret in practice (not retu
 const SRC_IGNORED: &str =
     "azure-ai-ml 1.35.2 `AmlCompute._to_rest_object`: `resource_id` is accepted but never sent";
 const SRC_RESOURCE: &str = "service: an attachment cannot point at another resource (`properties.resourceId` is fixed; the emulator refuses it); detach and attach again";
-const SRC_ATTACH_PUT: &str = "spec 2025-12-01 `Compute_CreateOrUpdate`: PUT on an existing name overwrites the attachment (`az ml compute attach` on an existing name)";
+const SRC_ATTACH_FIXED: &str = "conservative: `az ml compute update` changes only identity and tags of an attachment, terraform azurerm's attach resources are ForceNew; detach and attach again (harmless to the attached resource, still gated)";
 const SRC_AKS_PUT: &str =
     "spec 2025-12-01 example \"Update an AKS Compute\": PUT with a new `agentCount`";
 const SRC_TF_DLA: &str = "conservative: no source documents an in-place change; replace (detach and attach again) is the safe default";
@@ -266,8 +266,13 @@ const TABLE: &[PolicyRow] = &[
         "an attachment cannot point at another resource",
         SRC_RESOURCE,
     ),
-    row(SSH_ATTACHED, "ssh_settings", InPlacePut, "", SRC_ATTACH_PUT),
-    row(SSH_ATTACHED, "address", InPlacePut, "", SRC_ATTACH_PUT),
+    row(
+        SSH_ATTACHED,
+        "ssh_settings",
+        Replace,
+        "the connection settings of an attachment are fixed",
+        SRC_ATTACH_FIXED,
+    ),
     row(
         SSH_ATTACHED,
         "ssh_settings.admin_password",
@@ -289,8 +294,20 @@ const TABLE: &[PolicyRow] = &[
         "",
         SRC_SECRET,
     ),
-    row(&[Kubernetes], "namespace", InPlacePut, "", SRC_ATTACH_PUT),
-    row(&[Kubernetes], "properties", InPlacePut, "", SRC_ATTACH_PUT),
+    row(
+        &[Kubernetes],
+        "namespace",
+        Replace,
+        "the namespace of an attachment is fixed",
+        SRC_ATTACH_FIXED,
+    ),
+    row(
+        &[Kubernetes],
+        "properties",
+        Replace,
+        "the settings of an attachment are fixed",
+        SRC_ATTACH_FIXED,
+    ),
     row(
         &[Kubernetes],
         "properties.relayConnectionString",
@@ -315,9 +332,9 @@ const TABLE: &[PolicyRow] = &[
     row(
         &[Databricks],
         "workspace_url",
-        InPlacePut,
-        "",
-        SRC_ATTACH_PUT,
+        Replace,
+        "the settings of an attachment are fixed",
+        SRC_ATTACH_FIXED,
     ),
     row(&[Aks], "agent_count", InPlacePut, "", SRC_AKS_PUT),
     row(&[Aks], "ssl.cert", WriteOnlySecret, "", SRC_SECRET),
@@ -504,13 +521,14 @@ mod tests {
             (ComputeInstance, "schedules.compute_start_stop", InPlacePut),
             (ComputeInstance, "min_instances", Replace),
             (VirtualMachine, "resource_id", Replace),
-            (VirtualMachine, "ssh_settings.ssh_port", InPlacePut),
+            (VirtualMachine, "ssh_settings.ssh_port", Replace),
             (
                 VirtualMachine,
                 "ssh_settings.admin_password",
                 WriteOnlySecret,
             ),
-            (Kubernetes, "namespace", InPlacePut),
+            (Kubernetes, "namespace", Replace),
+            (Kubernetes, "tags", InPlacePut),
             (Databricks, "access_token", WriteOnlySecret),
             (Batch, "resource_id", Replace),
             (Batch, "namespace", Replace),

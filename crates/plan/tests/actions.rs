@@ -767,8 +767,14 @@ fn secret_looking_live_values_are_redacted() {
     let text = serde_json::to_string(&plan).expect("json");
     assert!(!text.contains("sb://leak"), "{text}");
     assert!(text.contains("\"vc\""), "non-secret values stay");
-    let t = target(Kubernetes, "k8s", json!({"namespace": "other"}));
+    // An in-place update sends the live object back: never with the secret-looking value.
+    let t = target(
+        Kubernetes,
+        "k8s",
+        json!({"namespace": "default", "description": "x"}),
+    );
     let plan = run(&[t], vec![l], false, &PlanOptions::default());
+    assert_eq!(plan.entries[0].actions, [Action::Update]);
     let text = serde_json::to_string(&plan).expect("json");
     assert!(!text.contains("sb://leak"), "{text}");
 }

@@ -267,6 +267,7 @@ name: k8s
 type: kubernetes
 resource_id: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.Kubernetes/connectedClusters/arc1
 namespace: ml
+description: team cluster
 identity: {type: system_assigned}
 ---
 name: spark
@@ -403,10 +404,23 @@ fn round_trip_sees_one_changed_key_per_policy_class() {
             "dsvm",
             &["ssh_settings", "ssh_port"],
             json!(2222),
+            Action::Replace,
+            "DELETE",
+        ),
+        (
+            "k8s",
+            &["namespace"],
+            json!("other"),
+            Action::Replace,
+            "DELETE",
+        ),
+        (
+            "k8s",
+            &["description"],
+            json!("shared"),
             Action::Update,
             "PUT",
         ),
-        ("k8s", &["namespace"], json!("other"), Action::Update, "PUT"),
         (
             "ci-alice",
             &["schedules"],
