@@ -11,6 +11,8 @@
 //! DESIGN.md lists (sizes and enums case-insensitively, durations by value, ARM ids
 //! case-insensitively, locations without case or spaces, tags without the ownership tag).
 
+#![warn(missing_docs)]
+
 mod model;
 mod normalize;
 mod planner;
