@@ -369,3 +369,23 @@ fn prune_deletes_only_tagged_computes_and_detaches_attached_ones() {
     assert!(state.contains("handmade"));
     run(&emu.url, &["plan", &r, "--detailed-exitcode"], 0);
 }
+
+#[test]
+fn quota_failure_on_one_target_leaves_the_others_applied() {
+    let project = Project::example();
+    // gpu-lowpri asks for Standard_NC6s_v3 nodes; the subscription has no quota for them.
+    let emu = EmulatorProcess::start(
+        project.dir.path(),
+        &project.fixture,
+        &["--quota", "Standard_NC6s_v3=0"],
+    );
+    let r = root(&project);
+    let out = run(&emu.url, &["apply", &r, "--auto-approve"], 1);
+    let text = stdout(&out);
+    assert!(text.contains("dev/gpu-lowpri: FAILED"), "{text}");
+    assert!(text.to_lowercase().contains("quota"), "{text}");
+    assert!(text.contains("dev/cpu-cluster: ok"), "{text}");
+    assert!(text.contains("prod/prod-cluster: ok"), "{text}");
+    let state = emu.get_json("/_emulator/state").to_string();
+    assert!(state.contains("cpu-cluster") && state.contains("alice-notebook"));
+}

@@ -245,4 +245,13 @@ pub struct ServeArgs {
     /// A bearer token accepted besides those issued by /msi/token; repeatable.
     #[arg(long = "accepted-token")]
     pub accepted_tokens: Vec<String>,
+    /// A quota, SIZE=N (nodes per subscription and region); a create over it ends Failed with QuotaExceeded. Repeatable.
+    #[arg(long = "quota", value_name = "SIZE=N")]
+    pub quota: Vec<String>,
+    /// ARM-style rate limiting per subscription: READS,WRITES,REFILL_PER_S (e.g. 100,20,10).
+    #[arg(long, value_name = "READS,WRITES,REFILL")]
+    pub rate_limit: Option<String>,
+    /// How long the `slow` fault delays a response, in milliseconds.
+    #[arg(long)]
+    pub slow_ms: Option<u64>,
 }

@@ -349,6 +349,9 @@ async fn serve(args: ServeArgs) -> u8 {
         page_size: args.page_size,
         identity_header: args.identity_header,
         accepted_tokens: args.accepted_tokens,
+        quota: args.quota,
+        rate_limit: args.rate_limit,
+        slow_ms: args.slow_ms,
     };
     match amlctl_emulator::run_serve(serve_args).await {
         Ok(()) => 0,

@@ -23,6 +23,9 @@ async fn main() {
         page_size: 100,
         identity_header: None,
         accepted_tokens: Vec::new(),
+        quota: Vec::new(),
+        rate_limit: None,
+        slow_ms: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -51,6 +54,9 @@ async fn main() {
             "--page-size" => a.page_size = num(&v) as usize,
             "--identity-header" => a.identity_header = Some(v),
             "--accepted-token" => a.accepted_tokens.push(v),
+            "--quota" => a.quota.push(v),
+            "--rate-limit" => a.rate_limit = Some(v),
+            "--slow-ms" => a.slow_ms = Some(num(&v)),
             other => {
                 eprintln!("unknown flag {other}");
                 std::process::exit(2);

@@ -234,6 +234,12 @@ pub struct ServeArgs {
     pub identity_header: Option<String>,
     /// Static bearer tokens to accept.
     pub accepted_tokens: Vec<String>,
+    /// Quotas, `SIZE=N` each (case-insensitive VM size → node quota per subscription and region).
+    pub quota: Vec<String>,
+    /// ARM-style rate limiting, `READS,WRITES,REFILL_PER_S` (token buckets per subscription).
+    pub rate_limit: Option<String>,
+    /// How long the `slow` fault delays a response, in milliseconds.
+    pub slow_ms: Option<u64>,
 }
 
 impl ServeArgs {
@@ -260,6 +266,36 @@ impl ServeArgs {
         }
         if let Some(h) = &self.identity_header {
             c.identity_header = h.clone();
+        }
+        for q in &self.quota {
+            let (size, n) = q
+                .split_once('=')
+                .and_then(|(s, n)| Some((s.trim(), n.trim().parse::<u32>().ok()?)))
+                .ok_or_else(|| {
+                    EmulatorError::Config(format!(
+                        "--quota {q:?}: expected SIZE=N, e.g. Standard_NC6=0"
+                    ))
+                })?;
+            c.quota.insert(size.to_string(), n);
+        }
+        if let Some(r) = &self.rate_limit {
+            let parts: Vec<&str> = r.split(',').map(str::trim).collect();
+            let bad = || {
+                EmulatorError::Config(format!(
+                    "--rate-limit {r:?}: expected READS,WRITES,REFILL_PER_S, e.g. 100,20,10"
+                ))
+            };
+            let [reads, writes, refill] = parts.as_slice() else {
+                return Err(bad());
+            };
+            c.rate_limit = Some(RateLimit {
+                reads: reads.parse().map_err(|_| bad())?,
+                writes: writes.parse().map_err(|_| bad())?,
+                refill_per_s: refill.parse().map_err(|_| bad())?,
+            });
+        }
+        if let Some(ms) = self.slow_ms {
+            c.slow_ms = ms;
         }
         Ok(c)
     }
