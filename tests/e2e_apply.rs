@@ -389,3 +389,34 @@ fn quota_failure_on_one_target_leaves_the_others_applied() {
     let state = emu.get_json("/_emulator/state").to_string();
     assert!(state.contains("cpu-cluster") && state.contains("alice-notebook"));
 }
+
+#[test]
+fn sigterm_starts_nothing_new_and_lets_running_operations_finish() {
+    let project = Project::example();
+    let emu = EmulatorProcess::start(project.dir.path(), &project.fixture, &["--lro-ms", "1500"]);
+    let r = root(&project);
+    let child = cmd(&emu.url, &["apply", &r, "--auto-approve", "--parallelism", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn apply");
+    assert!(
+        eventually(Duration::from_secs(30), || emu.count("PUT", "/computes/") >= 1),
+        "apply never sent a PUT"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{text}\n{err}");
+    assert!(err.contains("Stopping: no new operation will start"), "{err}");
+    assert!(text.contains("not started"), "{text}");
+    // The one running create was waited for: it finished, it was not abandoned mid-flight.
+    let oks = text.lines().filter(|l| l.trim_end().ends_with(": ok")).count();
+    assert_eq!(oks, 1, "{text}");
+    assert_eq!(emu.count("PUT", "/computes/"), 1, "no new PUT after the signal");
+}

@@ -2,7 +2,6 @@
 //! the same name, so a replace is only reported done when the new object matches the manifest.
 
 use amlctl_arm::ArmClient;
-use amlctl_manifest::REDACTED;
 use amlctl_plan::PlanEntry;
 use serde_json::Value;
 
@@ -38,61 +37,36 @@ pub async fn after_replace(
     };
     let live = amlctl_manifest::from_arm(&body)
         .map_err(|e| format!("reading {} back failed: {e}", entry.address))?;
-    let mut mismatches = Vec::new();
-    compare(
-        after,
-        &Value::Object(live.spec),
-        String::new(),
-        &mut mismatches,
-    );
-    if mismatches.is_empty() {
+    let (Some(compute_type), Some(after)) = (entry.compute_type, after.as_object()) else {
+        return Ok(());
+    };
+    let unmet = amlctl_plan::unmet_keys(compute_type, after, &live.spec);
+    if unmet.is_empty() {
         Ok(())
     } else {
+        let details: Vec<String> = unmet
+            .iter()
+            .map(|key| {
+                let got = lookup(&live.spec, key).map_or("absent".to_string(), |v| v.to_string());
+                format!("{key} is {got}")
+            })
+            .collect();
         Err(format!(
             "{} was replaced, but the new compute does not match the manifest: {}; run `amlctl plan` to see the difference",
             entry.address,
-            mismatches.join(", ")
+            details.join(", ")
         ))
     }
 }
 
-fn compare(want: &Value, got: &Value, path: String, out: &mut Vec<String>) {
-    match (want, got) {
-        (Value::Object(w), Value::Object(g)) => {
-            for (k, wv) in w {
-                if k == "tags" {
-                    continue;
-                }
-                let sub = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                if let Some(gv) = g.get(k) {
-                    compare(wv, gv, sub, out);
-                }
-            }
-        }
-        (Value::String(w), _) if w == REDACTED => {}
-        (Value::String(w), Value::String(g)) => {
-            if norm(w) != norm(g) {
-                out.push(format!("{path} is {g:?}, expected {w:?}"));
-            }
-        }
-        (Value::Array(_), _) | (Value::Object(_), _) => {}
-        (w, g) => {
-            if w != g {
-                out.push(format!("{path} is {g}, expected {w}"));
-            }
-        }
+/// The value at a dotted key path.
+fn lookup<'a>(map: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+    let mut parts = key.split('.');
+    let mut current = map.get(parts.next()?)?;
+    for part in parts {
+        current = current.get(part)?;
     }
-}
-
-fn norm(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_whitespace())
-        .flat_map(char::to_lowercase)
-        .collect()
+    Some(current)
 }
 
 #[cfg(test)]
@@ -101,22 +75,15 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn compare_is_tolerant_of_case_and_reports_real_differences() {
-        let mut out = Vec::new();
-        compare(
-            &json!({"size": "Standard_DS3_v2", "max_instances": 4, "ssh_settings": {"admin_password": REDACTED}}),
-            &json!({"size": "STANDARD_DS3_V2", "max_instances": 4, "ssh_settings": {}}),
-            String::new(),
-            &mut out,
+    fn lookup_follows_dotted_paths() {
+        let v = json!({"ssh_settings": {"admin_username": "azureuser"}, "size": "Standard_NC6"});
+        let map = v.as_object().expect("object");
+        assert_eq!(lookup(map, "size"), Some(&json!("Standard_NC6")));
+        assert_eq!(
+            lookup(map, "ssh_settings.admin_username"),
+            Some(&json!("azureuser"))
         );
-        assert!(out.is_empty(), "{out:?}");
-        compare(
-            &json!({"size": "Standard_NC6"}),
-            &json!({"size": "Standard_DS3_v2"}),
-            String::new(),
-            &mut out,
-        );
-        assert_eq!(out.len(), 1);
-        assert!(out[0].contains("size"), "{out:?}");
+        assert_eq!(lookup(map, "ssh_settings.ssh_port"), None);
+        assert_eq!(lookup(map, "missing.key"), None);
     }
 }

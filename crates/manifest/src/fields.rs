@@ -491,7 +491,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "compute_start_stop list",
         "",
         "…schedules.computeStartStop",
-        REPLACE,
+        PUT,
     ),
     fa(
         "setup_scripts",
@@ -716,7 +716,7 @@ pub const AKS: &[Field] = &[
         "number of agents",
         "",
         "properties.properties.agentCount",
-        REPLACE,
+        PUT,
     ),
     fa(
         "agent_vm_size",
