@@ -375,7 +375,7 @@ async fn run_step(
 fn describe(e: &ArmError) -> String {
     let summary = e.summary();
     let full = e.to_string();
-    if summary.is_empty() || summary == full {
+    if summary.is_empty() || full.contains(summary.trim()) {
         full
     } else {
         format!("{full}\n  {summary}")

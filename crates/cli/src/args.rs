@@ -191,6 +191,25 @@ pub enum Command {
         #[command(flatten)]
         arm: ArmArgs,
     },
+    /// Mark an existing compute that a manifest declares as managed (writes the ownership tag, so
+    /// `prune` may later delete it). Refuses when the compute differs from its manifest in a way
+    /// that would force a replacement.
+    Import {
+        /// Compute name (or workspace/name).
+        name: String,
+        /// Folder holding amlctl.yaml.
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+        #[command(flatten)]
+        arm: ArmArgs,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of amlctl.
+    Man,
     /// Run the local ARM emulator.
     Emulator {
         /// Emulator command.

@@ -85,6 +85,22 @@ pub async fn run(cli: Cli) -> u8 {
             force,
             arm,
         } => crate::export_cmd::run(&path, &workspace, out.as_deref(), force, &arm).await,
+        Command::Import { name, path, arm } => crate::import_cmd::run(&path, &name, &arm).await,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "amlctl", &mut std::io::stdout());
+            0
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    output::error(&format!("cannot write the man page: {e}"));
+                    1
+                }
+            }
+        }
         Command::Emulator {
             command: EmulatorCommand::Serve(args),
         } => serve(args).await,

@@ -9,6 +9,7 @@ mod args;
 mod commands;
 mod context;
 mod export_cmd;
+mod import_cmd;
 mod output;
 
 use std::process::ExitCode;

@@ -23,7 +23,7 @@ pub use model::{
     Action, Change, FORMAT_VERSION, Plan, PlanEntry, PlanError, PlanFileError, PlanOptions, Policy,
     Step, Summary, Unmanaged,
 };
-pub use planner::{fingerprint, plan, unmet_keys};
+pub use planner::{fingerprint, import_step, plan, unmet_keys};
 pub use policy::{
     DEFAULT_SOURCE, PolicyRow, field_policy_markdown, policy_for, policy_row, policy_table,
     replace_note,

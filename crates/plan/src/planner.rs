@@ -59,7 +59,36 @@ fn merge(base: &Map<String, Value>, over: &Map<String, Value>, top: bool) -> Map
 fn update_body(t: &Target, lc: &LiveCompute, ws: &Workspace) -> ArmBody {
     let mut over = t.clone();
     over.spec = merge(&without_secrets(&lc.spec, t), &t.spec, true);
-    arm_body(&over, ws)
+    let mut arm = arm_body(&over, ws);
+    // Create-only properties (`x-ms-mutability: [read, create]` in the spec) keep their live
+    // value: `to_arm` derives them for a creation, and the service refuses to change them.
+    for key in CREATE_ONLY_PROPERTIES {
+        let live = lc.raw.pointer(&format!("/properties/{key}")).cloned();
+        if let Some(props) = arm
+            .body
+            .get_mut("properties")
+            .and_then(Value::as_object_mut)
+        {
+            match live {
+                Some(v) if !v.is_null() => {
+                    props.insert((*key).to_string(), v);
+                }
+                _ => {
+                    props.remove(*key);
+                }
+            }
+        }
+    }
+    arm
+}
+
+/// `Compute` properties the spec marks `x-ms-mutability: [read, create]`.
+const CREATE_ONLY_PROPERTIES: &[&str] = &["disableLocalAuth", "computeLocation"];
+
+/// The PUT that writes the ownership tag onto an existing compute without changing anything else
+/// (`amlctl import`): the in-place body (live values, the manifest's keys on top, the tag added).
+pub fn import_step(t: &Target, live: &LiveCompute, ws: &Workspace) -> Step {
+    put_step(Action::Update, ws, &t.name, &update_body(t, live, ws))
 }
 
 fn query(api_version: &str) -> BTreeMap<String, String> {

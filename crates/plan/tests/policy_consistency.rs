@@ -39,6 +39,9 @@ fn manifest_reference_policy_column_matches_the_planner_table() {
             }
         }
     }
-    assert!(compared > 50, "only {compared} documented policies compared");
+    assert!(
+        compared > 50,
+        "only {compared} documented policies compared"
+    );
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
