@@ -594,3 +594,91 @@ pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// What a [`LoopbackServer`] answers: `(status, JSON body)` for `(method, path+query, body)`.
+pub type Handler = dyn Fn(&str, &str, &str) -> (u16, String) + Send + Sync;
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for the transport and redaction tests: a stand-in service
+/// that behaves in ways the emulator does not (counts every connection, echoes request bodies).
+/// Real sockets, real HTTP; every request is recorded as `METHOD path`.
+pub struct LoopbackServer {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// `METHOD path?query` of every request received, in order.
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Connections accepted (even those that sent nothing).
+    pub connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl LoopbackServer {
+    /// Starts serving on a free loopback port; the server lives until the test process exits.
+    pub fn start(handler: std::sync::Arc<Handler>) -> LoopbackServer {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (reqs, conns) = (requests.clone(), connections.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                conns.fetch_add(1, Ordering::SeqCst);
+                let handler = handler.clone();
+                let reqs = reqs.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
+                    let mut first = head.lines().next().unwrap_or("").split_whitespace();
+                    let method = first.next().unwrap_or("").to_string();
+                    let target = first.next().unwrap_or("").to_string();
+                    reqs.lock()
+                        .expect("requests")
+                        .push(format!("{method} {target}"));
+                    let (status, payload) = handler(&method, &target, &body);
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+                        payload.len()
+                    );
+                });
+            }
+        });
+        LoopbackServer {
+            url,
+            requests,
+            connections,
+        }
+    }
+
+    /// Requests received so far.
+    pub fn received(&self) -> Vec<String> {
+        self.requests.lock().expect("requests").clone()
+    }
+}
