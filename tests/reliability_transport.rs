@@ -137,10 +137,7 @@ fn emulator_refuses_non_loopback_listen_addresses() {
             .read_to_string(&mut err)
             .expect("read");
         assert_eq!(status.code(), Some(1), "{listen}: {err}");
-        assert!(
-            err.contains("only loopback addresses"),
-            "{listen}: {err}"
-        );
+        assert!(err.contains("only loopback addresses"), "{listen}: {err}");
         assert!(!state.exists(), "{listen}: no state written");
     }
 }
@@ -177,7 +174,15 @@ fn raw(method: &str, url: &str, auth: Option<&str>, body: &str) -> (u16, String)
 #[test]
 fn requests_without_a_valid_bearer_get_401_even_under_faults() {
     let p = Project::example();
-    for flags in [&[][..], &["--faults", "500=0.5,reset=0.3,slow=0.2", "--fault-seed", "3"][..]] {
+    for flags in [
+        &[][..],
+        &[
+            "--faults",
+            "500=0.5,reset=0.3,slow=0.2",
+            "--fault-seed",
+            "3",
+        ][..],
+    ] {
         let emu = EmulatorProcess::start(p.dir.path(), &p.fixture, flags);
         let ws = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev";
         let list = format!("{}{ws}/computes?api-version=2025-12-01", emu.url);
@@ -198,12 +203,23 @@ fn requests_without_a_valid_bearer_get_401_even_under_faults() {
                 ("GET", &one, ""),
                 ("PUT", &one, body),
                 ("DELETE", &one, ""),
-                ("POST", &format!("{}{ws}/computes/sneaky/listKeys?api-version=2025-12-01", emu.url), ""),
+                (
+                    "POST",
+                    &format!(
+                        "{}{ws}/computes/sneaky/listKeys?api-version=2025-12-01",
+                        emu.url
+                    ),
+                    "",
+                ),
             ] {
                 let (status, text) = raw(method, url, auth, b);
-                assert_eq!(status, 401, "{method} with {auth:?} under {flags:?}: {text}");
+                assert_eq!(
+                    status, 401,
+                    "{method} with {auth:?} under {flags:?}: {text}"
+                );
                 assert!(
-                    text.to_ascii_lowercase().contains("www-authenticate: bearer"),
+                    text.to_ascii_lowercase()
+                        .contains("www-authenticate: bearer"),
                     "{text}"
                 );
                 checked += 1;
@@ -215,12 +231,7 @@ fn requests_without_a_valid_bearer_get_401_even_under_faults() {
         );
         // Control: the static token works (when no fault hits this one request).
         if flags.is_empty() {
-            let (status, text) = raw(
-                "GET",
-                &list,
-                Some(&format!("Bearer {STATIC_TOKEN}")),
-                "",
-            );
+            let (status, text) = raw("GET", &list, Some(&format!("Bearer {STATIC_TOKEN}")), "");
             assert_eq!(status, 200, "{text}");
         }
         // The token endpoint wants its identity header.
