@@ -395,13 +395,17 @@ fn sigterm_starts_nothing_new_and_lets_running_operations_finish() {
     let project = Project::example();
     let emu = EmulatorProcess::start(project.dir.path(), &project.fixture, &["--lro-ms", "1500"]);
     let r = root(&project);
-    let child = cmd(&emu.url, &["apply", &r, "--auto-approve", "--parallelism", "1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn apply");
+    let child = cmd(
+        &emu.url,
+        &["apply", &r, "--auto-approve", "--parallelism", "1"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn apply");
     assert!(
-        eventually(Duration::from_secs(30), || emu.count("PUT", "/computes/") >= 1),
+        eventually(Duration::from_secs(30), || emu.count("PUT", "/computes/")
+            >= 1),
         "apply never sent a PUT"
     );
     let status = std::process::Command::new("kill")
@@ -413,10 +417,54 @@ fn sigterm_starts_nothing_new_and_lets_running_operations_finish() {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(1), "{text}\n{err}");
-    assert!(err.contains("Stopping: no new operation will start"), "{err}");
+    assert!(
+        err.contains("Stopping: no new operation will start"),
+        "{err}"
+    );
     assert!(text.contains("not started"), "{text}");
     // The one running create was waited for: it finished, it was not abandoned mid-flight.
-    let oks = text.lines().filter(|l| l.trim_end().ends_with(": ok")).count();
+    let oks = text
+        .lines()
+        .filter(|l| l.trim_end().ends_with(": ok"))
+        .count();
     assert_eq!(oks, 1, "{text}");
-    assert_eq!(emu.count("PUT", "/computes/"), 1, "no new PUT after the signal");
+    assert_eq!(
+        emu.count("PUT", "/computes/"),
+        1,
+        "no new PUT after the signal"
+    );
+}
+
+#[test]
+fn replace_is_verified_by_reading_the_result_back() {
+    let project = Project::example();
+    // The service bug this guards against: a re-created compute keeps the deleted one's VM size.
+    let emu = EmulatorProcess::start(
+        project.dir.path(),
+        &project.fixture,
+        &["--quirks", "stale-size-on-recreate"],
+    );
+    let r = root(&project);
+    run(&emu.url, &["apply", &r, "--auto-approve"], 0);
+    let file = manifest_with(&project, "name: cpu-cluster");
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(
+        &file,
+        text.replace("size: Standard_DS3_v2", "size: Standard_E8s_v3"),
+    )
+    .expect("write");
+    let out = run(
+        &emu.url,
+        &["apply", &r, "--auto-approve", "--replace", "cpu-cluster"],
+        1,
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("dev/cpu-cluster: FAILED") && text.contains("does not match the manifest"),
+        "{text}"
+    );
+    assert!(text.contains("size"), "{text}");
+    // The next plan still shows the difference instead of hiding it.
+    let out = run(&emu.url, &["plan", &r, "--detailed-exitcode"], 1);
+    assert!(stdout(&out).contains("Standard_E8s_v3") || stderr(&out).contains("Standard_E8s_v3"));
 }

@@ -252,7 +252,8 @@ pub struct ServeArgs {
     /// Retry-After seconds sent with injected 429s.
     #[arg(long, default_value_t = 1)]
     pub retry_after: u64,
-    /// Service quirks: all, none, or a comma-separated list.
+    /// Service quirks: all, none, or a comma list of upper-vm-size, vnet-casing, duration-format,
+    /// location-case, stale-size-on-recreate (the last is not part of `all`).
     #[arg(long)]
     pub quirks: Option<String>,
     /// Items per list page.

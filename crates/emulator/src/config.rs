@@ -192,6 +192,9 @@ pub struct Quirks {
     pub duration_format: bool,
     /// `location` comes back upper-cased (`eastus` → `EASTUS`).
     pub location_case: bool,
+    /// A compute created under the name of one deleted before keeps the deleted one's VM size
+    /// (reported once for the real service). Not part of `all`: it is a bug, not a formatting quirk.
+    pub stale_size_on_recreate: bool,
 }
 
 impl Quirks {
@@ -212,6 +215,7 @@ impl Quirks {
                 "vnet-casing" => q.vnet_casing = true,
                 "duration-format" => q.duration_format = true,
                 "location-case" => q.location_case = true,
+                "stale-size-on-recreate" => q.stale_size_on_recreate = true,
                 other => {
                     return Err(format!(
                         "unknown quirk `{other}` (expected all, none, upper-vm-size, vnet-casing, duration-format, location-case)"
@@ -229,6 +233,7 @@ impl Quirks {
             vnet_casing: true,
             duration_format: true,
             location_case: true,
+            stale_size_on_recreate: false,
         }
     }
 }

@@ -150,6 +150,7 @@ pub(crate) fn settle(state: &mut State, now: i64) -> bool {
     let mut changed = false;
     let mut remove = Vec::new();
     let mut remove_resources = Vec::new();
+    let mut deleted_sizes = Vec::new();
     for (i, rec) in state.computes.iter_mut().enumerate() {
         let Some(p) = rec.pending.clone() else {
             continue;
@@ -172,6 +173,20 @@ pub(crate) fn settle(state: &mut State, now: i64) -> bool {
         match (&p.kind, &p.outcome) {
             (OpKind::Delete, Outcome::Succeeded) => {
                 remove.push(i);
+                if let Some(size) = props
+                    .get("properties")
+                    .and_then(|p| p.get("vmSize"))
+                    .and_then(Value::as_str)
+                {
+                    deleted_sizes.push((
+                        format!(
+                            "/subscriptions/{}/resourcegroups/{}/workspaces/{}/computes/{}",
+                            rec.subscription_id, rec.resource_group, rec.workspace, rec.name
+                        )
+                        .to_ascii_lowercase(),
+                        size.to_string(),
+                    ));
+                }
                 if let Some(r) = &p.delete_underlying {
                     remove_resources.push(r.clone());
                 }
@@ -240,6 +255,7 @@ pub(crate) fn settle(state: &mut State, now: i64) -> bool {
     for i in remove.into_iter().rev() {
         state.computes.remove(i);
     }
+    state.deleted_sizes.extend(deleted_sizes);
     for r in remove_resources {
         state.resources.retain(|x| !same_id(x, &r));
     }
@@ -1353,6 +1369,17 @@ fn put(
             "lastModifiedBy": "emulator-user", "lastModifiedByType": "User", "lastModifiedAt": ts
         }),
     );
+    if !overwrite
+        && ctx.shared.config.quirks.stale_size_on_recreate
+        && let Some(old_size) = g.state.deleted_sizes.get(
+            &format!("/subscriptions/{sub}/resourcegroups/{rg}/workspaces/{ws}/computes/{name}")
+                .to_ascii_lowercase(),
+        )
+        && let Some(Value::Object(inner)) = props.get_mut("properties")
+        && inner.contains_key("vmSize")
+    {
+        inner.insert("vmSize".into(), json!(old_size));
+    }
     resource.insert("properties".into(), Value::Object(props));
     let resource = Value::Object(resource);
 

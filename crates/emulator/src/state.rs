@@ -22,6 +22,9 @@ pub(crate) struct State {
     pub operations: Vec<OpRec>,
     #[serde(default)]
     pub tokens: Vec<IssuedToken>,
+    /// VM size of each deleted compute, by lower-cased ARM id (for the `stale-size-on-recreate` quirk).
+    #[serde(default)]
+    pub deleted_sizes: std::collections::BTreeMap<String, String>,
 }
 
 /// A token issued by `/msi/token`.
