@@ -682,3 +682,35 @@ impl LoopbackServer {
         self.requests.lock().expect("requests").clone()
     }
 }
+
+impl EmulatorProcess {
+    /// Starts the emulator on a given loopback address (e.g. to restart it on the port a running
+    /// `amlctl` is using), with the state file `state` and, optionally, a fixture.
+    pub fn start_at(
+        listen: &str,
+        state: &Path,
+        fixture: Option<&Path>,
+        flags: &[String],
+    ) -> EmulatorProcess {
+        let mut cmd = Command::new(amlctl());
+        cmd.args(["emulator", "serve", "--listen", listen, "--state"])
+            .arg(state)
+            .args(["--identity-header", IDENTITY_HEADER])
+            .args(["--accepted-token", STATIC_TOKEN])
+            .args(flags)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(f) = fixture {
+            cmd.arg("--fixture").arg(f);
+        }
+        Self::spawn(cmd, state.to_path_buf(), flags.to_vec())
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
