@@ -47,11 +47,18 @@ pub enum Emu {
 
 impl Emu {
     /// Starts `amlctl emulator serve` and waits for its `listening on …` line.
-    pub fn serve(amlctl: &Path, state: &Path, fixture: &Path, opts: &EmuOpts, log: &Path) -> Result<Emu> {
+    pub fn serve(
+        amlctl: &Path,
+        state: &Path,
+        fixture: &Path,
+        opts: &EmuOpts,
+        log: &Path,
+    ) -> Result<Emu> {
         if state.exists() {
             std::fs::remove_file(state).with_context(|| format!("removing {}", state.display()))?;
         }
-        let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let log_file =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let mut child = Command::new(amlctl)
             .args(["emulator", "serve", "--listen", "127.0.0.1:0", "--state"])
             .arg(state)
@@ -225,15 +232,19 @@ pub async fn stats(http: &reqwest::Client, base: &str) -> Result<Stats> {
 /// Creates every target of `project` in the emulator with a raw PUT of the body `amlctl` itself
 /// would send (`Target::to_arm`), `concurrency` at a time, without waiting for the LROs (run the
 /// emulator with `--lro-ms 0`; the next read settles them). Returns how many were created.
-pub async fn seed(http: &reqwest::Client, base: &str, project: &Project, concurrency: usize) -> Result<usize> {
+pub async fn seed(
+    http: &reqwest::Client,
+    base: &str,
+    project: &Project,
+    concurrency: usize,
+) -> Result<usize> {
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for t in &project.targets {
-        let ws = project
-            .config
-            .workspaces
-            .get(&t.workspace)
-            .ok_or_else(|| anyhow!("target {} names unknown workspace {}", t.name, t.workspace))?;
+        let ws =
+            project.config.workspaces.get(&t.workspace).ok_or_else(|| {
+                anyhow!("target {} names unknown workspace {}", t.name, t.workspace)
+            })?;
         let arm = t.to_arm(ws);
         let url = format!(
             "{base}{}?api-version={}",
@@ -279,7 +290,8 @@ pub fn http_client() -> Result<reqwest::Client> {
 
 /// The emulator fixture of a project (for the in-process emulator).
 pub fn fixture_of(path: &Path) -> Result<amlctl_emulator::Fixture> {
-    amlctl_emulator::Fixture::from_file(path).map_err(|e| anyhow!("fixture {}: {e}", path.display()))
+    amlctl_emulator::Fixture::from_file(path)
+        .map_err(|e| anyhow!("fixture {}: {e}", path.display()))
 }
 
 /// The default in-process configuration matching [`EmuOpts`].

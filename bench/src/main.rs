@@ -11,10 +11,10 @@
 //! Run it through `bench/run`, which builds release binaries and creates the Python venv.
 
 mod emu;
-mod workload;
 mod measure;
 mod report;
 mod scenarios;
+mod workload;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -62,7 +62,11 @@ struct Args {
     #[arg(long, default_value_t = 2000)]
     apply_lro_ms: u64,
     /// Scenarios to run (comma-separated: plan, apply, validate, planner).
-    #[arg(long, default_value = "plan,apply,validate,planner", value_delimiter = ',')]
+    #[arg(
+        long,
+        default_value = "plan,apply,validate,planner",
+        value_delimiter = ','
+    )]
     scenarios: Vec<String>,
     /// Plan sizes as WxN (comma-separated).
     #[arg(long, default_value = "1x10,10x100,100x20", value_delimiter = ',')]
@@ -119,7 +123,10 @@ fn main() -> ExitCode {
             }
         };
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("amlctl-bench: cannot start the runtime: {e}");
@@ -218,6 +225,14 @@ async fn run(args: Args) -> Result<()> {
     if want("apply") {
         let limits = [
             None,
+            // ARM's published subscription buckets (reads 250 at 25/s, writes 200 at 10/s); the
+            // emulator refills writes at refill × writes / reads = 20/s.
+            Some(RateLimit {
+                reads: 250,
+                writes: 200,
+                refill_per_s: 25.0,
+            }),
+            // A small write bucket that really bounds 40 creates: 10 tokens, 2 per second.
             Some(RateLimit {
                 reads: 100,
                 writes: 10,
@@ -229,7 +244,8 @@ async fn run(args: Args) -> Result<()> {
                 "apply {} creates, LRO {} ms, rate limit {rl:?}",
                 args.apply_n, args.apply_lro_ms
             ));
-            let r = scenarios::apply_creates(&ctx, &http, args.apply_n, args.apply_lro_ms, 250, rl).await;
+            let r = scenarios::apply_creates(&ctx, &http, args.apply_n, args.apply_lro_ms, 250, rl)
+                .await;
             match &r {
                 Ok(a) => progress(&format!(
                     "  {:?} (bound {:?}), {} requests",
@@ -280,7 +296,8 @@ async fn run(args: Args) -> Result<()> {
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(&out, report.markdown()).with_context(|| format!("writing {}", out.display()))?;
+    std::fs::write(&out, report.markdown())
+        .with_context(|| format!("writing {}", out.display()))?;
     progress(&format!(
         "wrote {} in {:.0} s",
         out.display(),

@@ -33,7 +33,11 @@ impl Method {
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
-        if ok { Method::GnuTime } else { Method::ProcPoll }
+        if ok {
+            Method::GnuTime
+        } else {
+            Method::ProcPoll
+        }
     }
 
     /// One line for RESULTS.md.
@@ -169,7 +173,10 @@ async fn run_gnu_time(cmd: &Cmd, scratch: &Path) -> Result<Run> {
     if f.len() != 4 {
         return Err(anyhow!("unexpected GNU time output: {text:?}"));
     }
-    let num = |s: &str| s.parse::<f64>().map_err(|e| anyhow!("GNU time field {s:?}: {e}"));
+    let num = |s: &str| {
+        s.parse::<f64>()
+            .map_err(|e| anyhow!("GNU time field {s:?}: {e}"))
+    };
     Ok(Run {
         wall,
         user_s: num(f[1])?,
@@ -212,7 +219,9 @@ async fn run_proc_poll(cmd: &Cmd) -> Result<Run> {
     use tokio::io::AsyncReadExt;
     let mut c = base_command(&cmd.program, &cmd.args, cmd);
     let start = Instant::now();
-    let mut child = c.spawn().with_context(|| format!("starting {}", cmd.display()))?;
+    let mut child = c
+        .spawn()
+        .with_context(|| format!("starting {}", cmd.display()))?;
     let pid = child.id().unwrap_or(0);
     let mut out = child.stdout.take();
     let mut err = child.stderr.take();
@@ -262,7 +271,9 @@ async fn run_proc_poll(cmd: &Cmd) -> Result<Run> {
 pub fn median(v: &[Duration]) -> Duration {
     let mut s = v.to_vec();
     s.sort();
-    s.get(s.len().saturating_sub(1) / 2).copied().unwrap_or_default()
+    s.get(s.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Index of the run with the median wall time.

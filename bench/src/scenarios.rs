@@ -11,8 +11,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
 use crate::emu::{self, BENCH_TOKEN, Emu, EmuOpts, IDENTITY_HEADER, Stats};
-use crate::workload::{self, GenProject};
 use crate::measure::{self, Cmd, Method, Run};
+use crate::workload::{self, GenProject};
 
 /// Settings shared by every scenario.
 #[derive(Debug, Clone)]
@@ -97,8 +97,12 @@ fn ws_id(ws: &Workspace) -> WorkspaceId {
 /// Loads a generated project in-process.
 pub fn load(root: &Path) -> Result<Project> {
     amlctl_manifest::load_project(root, &LoadOptions::default()).map_err(|diags| {
-        let text: Vec<String> = diags.iter().take(5).map(|d| d.to_string()).collect();
-        anyhow!("loading {}: {} diagnostics, first: {}", root.display(), diags.len(), text.join("; "))
+        let first = diags.first().map(|d| d.to_string()).unwrap_or_default();
+        anyhow!(
+            "loading {}: {} diagnostics, first: {first}",
+            root.display(),
+            diags.len()
+        )
     })
 }
 
@@ -109,7 +113,10 @@ pub fn ceil_div(a: usize, b: usize) -> usize {
 
 /// Reads every workspace with one paged list each (what `amlctl plan` does), all in flight at once
 /// (the client's per-subscription limit bounds them). Returns alias → raw ARM resources.
-pub async fn list_all(client: &ArmClient, project: &Project) -> Result<BTreeMap<String, Vec<Value>>> {
+pub async fn list_all(
+    client: &ArmClient,
+    project: &Project,
+) -> Result<BTreeMap<String, Vec<Value>>> {
     let mut tasks = tokio::task::JoinSet::new();
     for (alias, ws) in &project.config.workspaces {
         let client = client.clone();
@@ -120,7 +127,10 @@ pub async fn list_all(client: &ArmClient, project: &Project) -> Result<BTreeMap<
     let mut out = BTreeMap::new();
     while let Some(j) = tasks.join_next().await {
         let (alias, r) = j.map_err(|e| anyhow!("list task: {e}"))?;
-        out.insert(alias.clone(), r.map_err(|e| anyhow!("listing {alias}: {e}"))?);
+        out.insert(
+            alias.clone(),
+            r.map_err(|e| anyhow!("listing {alias}: {e}"))?,
+        );
     }
     Ok(out)
 }
@@ -181,6 +191,29 @@ async fn measured(ctx: &Ctx, http: &reqwest::Client, base: &str, cmd: &Cmd) -> R
     })
 }
 
+/// Median time of `GET /msi/token` (the managed-identity request every `amlctl` run makes first;
+/// the emulator does not add `--latency-ms` to it).
+async fn token_latency(http: &reqwest::Client, base: &str, runs: usize) -> Result<Duration> {
+    let mut v = Vec::new();
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        http.get(format!(
+            "{base}/msi/token?api-version=2019-08-01&resource=https://management.azure.com/"
+        ))
+        .header("X-IDENTITY-HEADER", IDENTITY_HEADER)
+        .send()
+        .await
+        .context("GET /msi/token")?
+        .error_for_status()
+        .context("GET /msi/token")?
+        .bytes()
+        .await
+        .context("GET /msi/token body")?;
+        v.push(t.elapsed());
+    }
+    Ok(measure::median(&v))
+}
+
 fn tail(s: &str, lines: usize) -> String {
     let v: Vec<&str> = s.lines().collect();
     v[v.len().saturating_sub(lines)..].join("\n")
@@ -213,11 +246,13 @@ pub struct PlanResult {
     pub naive_requests: Stats,
     /// Naive lower bound: ceil(W×N / parallelism) × latency.
     pub naive_lower_bound: Duration,
-    /// In-process breakdown: load_project.
+    /// Median `GET /msi/token` time against the same emulator.
+    pub t_token: Duration,
+    /// In-process breakdown: load_project (median).
     pub t_load: Duration,
-    /// In-process breakdown: from_arm of every listed resource.
+    /// In-process breakdown: from_arm of every listed resource (median).
     pub t_from_arm: Duration,
-    /// In-process breakdown: the planner.
+    /// In-process breakdown: the planner (median).
     pub t_plan: Duration,
     /// Seeding wall time (not part of any figure).
     pub seed_time: Duration,
@@ -232,14 +267,29 @@ impl PlanResult {
 }
 
 /// Plan, no changes, W workspaces × N targets, against `amlctl emulator serve --latency-ms L`.
-pub async fn plan_no_changes(ctx: &Ctx, http: &reqwest::Client, w: usize, n: usize) -> Result<PlanResult> {
+pub async fn plan_no_changes(
+    ctx: &Ctx,
+    http: &reqwest::Client,
+    w: usize,
+    n: usize,
+) -> Result<PlanResult> {
     let dir = ctx.work.join(format!("plan-{w}x{n}"));
     let g = workload::generate(&dir, &format!("p{w}x{n}"), w, n)?;
-    let t0 = Instant::now();
     let project = load(&g.root)?;
-    let t_load = t0.elapsed();
+    let mut loads = Vec::new();
+    for _ in 0..ctx.runs.max(1) {
+        let t0 = Instant::now();
+        let p = load(&g.root)?;
+        loads.push(t0.elapsed());
+        drop(p);
+    }
+    let t_load = measure::median(&loads);
     if project.targets.len() != w * n {
-        bail!("generated {} targets, loaded {}", w * n, project.targets.len());
+        bail!(
+            "generated {} targets, loaded {}",
+            w * n,
+            project.targets.len()
+        );
     }
     let emu = Emu::serve(
         &ctx.amlctl,
@@ -274,9 +324,13 @@ async fn plan_no_changes_inner(
         bail!("seeded {seeded}, listed {count}, expected {}", w * n);
     }
 
+    let t_token = token_latency(http, base, ctx.runs).await?;
     let root = g.root.display().to_string();
     let par = ctx.parallelism.to_string();
-    let cmd = ctx.amlctl_cmd(base, &["plan", &root, "--detailed-exitcode", "--parallelism", &par]);
+    let cmd = ctx.amlctl_cmd(
+        base,
+        &["plan", &root, "--detailed-exitcode", "--parallelism", &par],
+    );
     let mut problems = Vec::new();
     // Warm-up (page cache, first token): not timed.
     let warm = measured(ctx, http, base, &cmd).await?;
@@ -321,25 +375,29 @@ async fn plan_no_changes_inner(
         problems.push(format!("naive read found {found} of {} targets", w * n));
     }
 
-    // In-process breakdown of the CPU side.
-    let t = Instant::now();
-    let live = to_live(&raw)?;
-    let t_from_arm = t.elapsed();
-    let t = Instant::now();
-    let plan = amlctl_plan::plan(
-        &project.targets,
-        &project.config.workspaces,
-        &live,
-        &amlctl_plan::PlanOptions::default(),
-    );
-    let t_plan = t.elapsed();
-    if plan.has_changes() || !plan.errors.is_empty() {
-        problems.push(format!(
-            "the in-process plan is not all no-op: changes={} errors={}",
-            plan.has_changes(),
-            plan.errors.len()
-        ));
+    // In-process breakdown of the CPU side (medians).
+    let (mut froms, mut plans) = (Vec::new(), Vec::new());
+    for _ in 0..ctx.runs.max(1) {
+        let t = Instant::now();
+        let live = to_live(&raw)?;
+        froms.push(t.elapsed());
+        let t = Instant::now();
+        let plan = amlctl_plan::plan(
+            &project.targets,
+            &project.config.workspaces,
+            &live,
+            &amlctl_plan::PlanOptions::default(),
+        );
+        plans.push(t.elapsed());
+        if (plan.has_changes() || !plan.errors.is_empty()) && problems.len() < 3 {
+            problems.push(format!(
+                "the in-process plan is not all no-op: changes={} errors={}",
+                plan.has_changes(),
+                plan.errors.len()
+            ));
+        }
     }
+    let (t_from_arm, t_plan) = (measure::median(&froms), measure::median(&plans));
 
     let pages = ceil_div(n, ctx.page_size).max(1);
     let lat = Duration::from_millis(ctx.latency_ms);
@@ -355,6 +413,7 @@ async fn plan_no_changes_inner(
         naive,
         naive_requests,
         naive_lower_bound: lat * ceil_div(w * n, ctx.parallelism) as u32,
+        t_token,
         t_load,
         t_from_arm,
         t_plan,
@@ -397,13 +456,22 @@ pub async fn apply_creates(
     poll_ms: u64,
     rate_limit: Option<RateLimit>,
 ) -> Result<ApplyResult> {
-    let tag = if rate_limit.is_some() { "arl" } else { "apl" };
+    let tag = match rate_limit {
+        Some(rl) => format!("arl{}", rl.writes),
+        None => "apl".to_string(),
+    };
     let dir = ctx.work.join(format!("apply-{n}-{tag}"));
-    let g = workload::generate(&dir, tag, 1, n)?;
+    let g = workload::generate(&dir, &tag, 1, n)?;
     let opts = ctx.emu_opts(d_ms);
     let (emu, emulator) = match rate_limit {
         None => (
-            Emu::serve(&ctx.amlctl, &dir.join("state.json"), &g.fixture, &opts, &dir.join("emulator.log"))?,
+            Emu::serve(
+                &ctx.amlctl,
+                &dir.join("state.json"),
+                &g.fixture,
+                &opts,
+                &dir.join("emulator.log"),
+            )?,
             format!(
                 "`amlctl emulator serve --latency-ms {} --lro-ms {d_ms} --retry-after 1`",
                 ctx.latency_ms
@@ -425,7 +493,10 @@ pub async fn apply_creates(
     let r = async {
         let root = g.root.display().to_string();
         let par = ctx.parallelism.to_string();
-        let mut cmd = ctx.amlctl_cmd(&base, &["apply", &root, "--auto-approve", "--parallelism", &par]);
+        let mut cmd = ctx.amlctl_cmd(
+            &base,
+            &["apply", &root, "--auto-approve", "--parallelism", &par],
+        );
         cmd.env
             .insert("AMLCTL_POLL_INTERVAL_MS".into(), poll_ms.to_string());
         let m = measured(ctx, http, &base, &cmd).await?;
@@ -444,11 +515,15 @@ pub async fn apply_creates(
             .values()
             .flatten()
             .filter(|c| {
-                c.pointer("/properties/provisioningState").and_then(Value::as_str) == Some("Succeeded")
+                c.pointer("/properties/provisioningState")
+                    .and_then(Value::as_str)
+                    == Some("Succeeded")
             })
             .count();
         if succeeded != n {
-            problems.push(format!("{succeeded} of {n} computes are Succeeded after the apply"));
+            problems.push(format!(
+                "{succeeded} of {n} computes are Succeeded after the apply"
+            ));
         }
         let lat = Duration::from_millis(ctx.latency_ms);
         let d = Duration::from_millis(d_ms);
@@ -460,7 +535,11 @@ pub async fn apply_creates(
                 rl.refill_per_s
             };
             let extra = n.saturating_sub(rl.writes as usize) as f64;
-            let wait = if write_rate > 0.0 { extra / write_rate } else { 0.0 };
+            let wait = if write_rate > 0.0 {
+                extra / write_rate
+            } else {
+                0.0
+            };
             lat + Duration::from_secs_f64(wait) + lat + d
         });
         Ok::<_, anyhow::Error>(ApplyResult {
@@ -522,13 +601,22 @@ pub struct PeerResult {
 }
 
 /// `amlctl validate` on the 2,000 manifests of `g`, `amlctl --version`, and the peer on the same files.
-pub async fn validate_and_peer(ctx: &Ctx, g: &GenProject, python: Option<&Path>) -> Result<ValidateResult> {
+pub async fn validate_and_peer(
+    ctx: &Ctx,
+    g: &GenProject,
+    python: Option<&Path>,
+) -> Result<ValidateResult> {
     let mut problems = Vec::new();
     let root = g.root.display().to_string();
     let mut validate = Vec::new();
     let mut version = Vec::new();
     for _ in 0..ctx.runs.max(1) + 2 {
-        let r = measure::run(&Cmd::new(&ctx.amlctl, &["validate", &root]), ctx.method, &ctx.work).await?;
+        let r = measure::run(
+            &Cmd::new(&ctx.amlctl, &["validate", &root]),
+            ctx.method,
+            &ctx.work,
+        )
+        .await?;
         if r.code != Some(0) && problems.is_empty() {
             problems.push(format!(
                 "`amlctl validate` exited {:?}: {}",
@@ -537,7 +625,14 @@ pub async fn validate_and_peer(ctx: &Ctx, g: &GenProject, python: Option<&Path>)
             ));
         }
         validate.push(r);
-        version.push(measure::run(&Cmd::new(&ctx.amlctl, &["--version"]), ctx.method, &ctx.work).await?);
+        version.push(
+            measure::run(
+                &Cmd::new(&ctx.amlctl, &["--version"]),
+                ctx.method,
+                &ctx.work,
+            )
+            .await?,
+        );
     }
     if let Some(r) = validate.first()
         && !r.stdout.contains(&g.targets().to_string())
@@ -549,7 +644,10 @@ pub async fn validate_and_peer(ctx: &Ctx, g: &GenProject, python: Option<&Path>)
         ));
     }
     let peer = match python {
-        None => Err("no Python venv with azure-ai-ml (bench/run creates bench/.venv-aiml; pass --python)".to_string()),
+        None => Err(
+            "no Python venv with azure-ai-ml (bench/run creates bench/.venv-aiml; pass --python)"
+                .to_string(),
+        ),
         Some(py) => peer(ctx, g, py).await,
     };
     Ok(ValidateResult {
@@ -582,7 +680,11 @@ async fn peer(ctx: &Ctx, g: &GenProject, py: &Path) -> Result<PeerResult, String
     let version = parts.next().unwrap_or("?").to_string();
     let python = parts.next().unwrap_or("?").to_string();
     let list = ctx.work.join("peer-files.txt");
-    let body: String = g.files.iter().map(|p| format!("{}\n", p.display())).collect();
+    let body: String = g
+        .files
+        .iter()
+        .map(|p| format!("{}\n", p.display()))
+        .collect();
     std::fs::write(&list, body).map_err(|e| format!("writing {}: {e}", list.display()))?;
     let list_s = list.display().to_string();
     let mut import = Vec::new();
@@ -595,16 +697,23 @@ async fn peer(ctx: &Ctx, g: &GenProject, py: &Path) -> Result<PeerResult, String
         .await
         .map_err(|e| e.to_string())?;
         if r.code != Some(0) {
-            return Err(format!("importing azure.ai.ml failed: {}", tail(&r.stderr, 5)));
+            return Err(format!(
+                "importing azure.ai.ml failed: {}",
+                tail(&r.stderr, 5)
+            ));
         }
         import.push(r);
     }
     let script = "import sys\nfrom azure.ai.ml import load_compute\nfiles = [l for l in open(sys.argv[1]).read().splitlines() if l]\n[load_compute(p) for p in files]\n";
     let mut load = Vec::new();
     for _ in 0..2 {
-        let r = measure::run(&Cmd::new(py, &["-c", script, &list_s]), ctx.method, &ctx.work)
-            .await
-            .map_err(|e| e.to_string())?;
+        let r = measure::run(
+            &Cmd::new(py, &["-c", script, &list_s]),
+            ctx.method,
+            &ctx.work,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         if r.code != Some(0) {
             return Err(format!("load_compute failed: {}", tail(&r.stderr, 8)));
         }
@@ -637,7 +746,13 @@ pub struct PlannerResult {
 
 /// Prepares 10,000 targets (W × N) with their live state read back from an in-process emulator,
 /// then runs `amlctl-bench planner-child` to time `amlctl_plan::plan` on them.
-pub async fn planner_cpu(ctx: &Ctx, http: &reqwest::Client, w: usize, n: usize, iterations: usize) -> Result<PlannerResult> {
+pub async fn planner_cpu(
+    ctx: &Ctx,
+    http: &reqwest::Client,
+    w: usize,
+    n: usize,
+    iterations: usize,
+) -> Result<PlannerResult> {
     let dir = ctx.work.join(format!("planner-{w}x{n}"));
     let g = workload::generate(&dir, "q", w, n)?;
     let project = load(&g.root)?;
@@ -665,11 +780,23 @@ pub async fn planner_cpu(ctx: &Ctx, http: &reqwest::Client, w: usize, n: usize, 
     let iters = iterations.to_string();
     let cmd = Cmd::new(
         &ctx.self_exe,
-        &["planner-child", "--project", &root, "--live", &live_s, "--iterations", &iters],
+        &[
+            "planner-child",
+            "--project",
+            &root,
+            "--live",
+            &live_s,
+            "--iterations",
+            &iters,
+        ],
     );
     let run = measure::run(&cmd, ctx.method, &ctx.work).await?;
     if run.code != Some(0) {
-        bail!("planner child exited {:?}: {}", run.code, tail(&run.stderr, 10));
+        bail!(
+            "planner child exited {:?}: {}",
+            run.code,
+            tail(&run.stderr, 10)
+        );
     }
     let child: Value = serde_json::from_str(run.stdout.trim())
         .with_context(|| format!("planner child output {:?}", run.stdout))?;
@@ -724,6 +851,15 @@ pub fn planner_child(project: &Path, live: &Path, iterations: usize) -> Result<V
         no_op = !plan.has_changes() && plan.errors.is_empty();
         drop(plan);
     }
+    // The live fingerprints alone (the planner computes one per live compute, for `plan --out`).
+    let t = Instant::now();
+    let mut fp_len = 0;
+    for items in live.values() {
+        for c in items {
+            fp_len += amlctl_plan::fingerprint(c).len();
+        }
+    }
+    let t_fingerprints = t.elapsed();
     let (hwm_end, _) = self_rss();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mut sorted: Vec<f64> = times.iter().map(|d| ms(*d)).collect();
@@ -737,6 +873,8 @@ pub fn planner_child(project: &Path, live: &Path, iterations: usize) -> Result<V
         "load_ms": ms(t_load),
         "parse_live_json_ms": ms(t_parse),
         "from_arm_ms": ms(t_from_arm),
+        "fingerprints_ms": ms(t_fingerprints),
+        "fingerprint_chars": fp_len,
         "vmhwm_start_kb": hwm_start,
         "vmhwm_inputs_kb": hwm_inputs,
         "vmrss_inputs_kb": rss_inputs,

@@ -41,9 +41,10 @@ pub fn workspace_names(tag: &str, w: usize) -> (String, String) {
     (format!("ws{w:03}"), format!("{tag}-ws{w:03}"))
 }
 
-/// Compute name of target `i` of workspace `w` (8 characters, starts with a letter).
+/// Compute name of target `i` of workspace `w` (9 characters, starts with a letter, and does not
+/// end in `-digits`, which the service rejects).
 pub fn compute_name(w: usize, i: usize) -> String {
-    format!("c{w:03}-{i:03}")
+    format!("w{w:03}-c{i:03}")
 }
 
 /// The manifest of target `i` of workspace `w`: a compute cluster with a few variations
@@ -64,18 +65,26 @@ pub fn manifest(w: usize, i: usize) -> String {
     let _ = writeln!(y, "name: {}", compute_name(w, i));
     let _ = writeln!(y, "type: amlcompute");
     let _ = writeln!(y, "size: {}", SIZES[(w + i) % SIZES.len()]);
-    let _ = writeln!(y, "min_instances: {}", if i % 3 == 0 { 1 } else { 0 });
+    let _ = writeln!(
+        y,
+        "min_instances: {}",
+        if i.is_multiple_of(3) { 1 } else { 0 }
+    );
     let _ = writeln!(y, "max_instances: {}", 2 + i % 7);
     let _ = writeln!(y, "idle_time_before_scale_down: {}", IDLE[i % IDLE.len()]);
     let _ = writeln!(
         y,
         "tier: {}",
-        if i % 4 == 1 { "low_priority" } else { "dedicated" }
+        if i % 4 == 1 {
+            "low_priority"
+        } else {
+            "dedicated"
+        }
     );
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         let _ = writeln!(y, "description: benchmark cluster {i} of workspace {w}");
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         let _ = writeln!(y, "identity:\n  type: system_assigned");
     }
     y
@@ -84,7 +93,12 @@ pub fn manifest(w: usize, i: usize) -> String {
 /// Writes, under `dir` (replaced), a project `dir/project` of `workspaces` × `per_workspace`
 /// manifests and the emulator fixture `dir/fixture.yaml` (outside the project, so no loader mistakes
 /// it for a manifest). Workspace ARM names are `{tag}-wsNNN`.
-pub fn generate(dir: &Path, tag: &str, workspaces: usize, per_workspace: usize) -> Result<GenProject> {
+pub fn generate(
+    dir: &Path,
+    tag: &str,
+    workspaces: usize,
+    per_workspace: usize,
+) -> Result<GenProject> {
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
     }
@@ -107,7 +121,8 @@ pub fn generate(dir: &Path, tag: &str, workspaces: usize, per_workspace: usize) 
             "  - {{ subscription_id: {SUBSCRIPTION}, resource_group: {RESOURCE_GROUP}, name: {name}, location: {LOCATION} }}"
         );
         let ws_dir = root.join(&alias);
-        std::fs::create_dir_all(&ws_dir).with_context(|| format!("creating {}", ws_dir.display()))?;
+        std::fs::create_dir_all(&ws_dir)
+            .with_context(|| format!("creating {}", ws_dir.display()))?;
         for i in 0..per_workspace {
             let path = ws_dir.join(format!("{}.yml", compute_name(w, i)));
             std::fs::write(&path, manifest(w, i))
@@ -117,7 +132,8 @@ pub fn generate(dir: &Path, tag: &str, workspaces: usize, per_workspace: usize) 
     }
     config.push_str(&folders);
     let config_path = root.join("amlctl.yaml");
-    std::fs::write(&config_path, config).with_context(|| format!("writing {}", config_path.display()))?;
+    std::fs::write(&config_path, config)
+        .with_context(|| format!("writing {}", config_path.display()))?;
     fixture.push_str("resources: []\n");
     let fixture_path = dir.join("fixture.yaml");
     std::fs::write(&fixture_path, fixture)
@@ -140,9 +156,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = generate(&dir.path().join("p"), "t", 3, 7).unwrap();
         assert_eq!(p.files.len(), 21);
-        let project = amlctl_manifest::load_project(&p.root, &amlctl_manifest::LoadOptions::default())
-            .map_err(|d| format!("{d:?}"))
-            .unwrap();
+        let project =
+            amlctl_manifest::load_project(&p.root, &amlctl_manifest::LoadOptions::default())
+                .map_err(|d| format!("{d:?}"))
+                .unwrap();
         assert_eq!(project.targets.len(), 21);
         assert_eq!(project.config.workspaces.len(), 3);
         // Every target lands in the workspace of its folder.
