@@ -2,7 +2,10 @@
 //! example manifests against a fresh emulator injecting that fault, then `plan --detailed-exitcode`.
 //! Where retries cannot win (an LRO that itself ends Failed/Canceled), the failure must be
 //! reported clearly and a later apply against the same state (emulator restarted without faults)
-//! must converge. Run with `--nocapture` to see the table of attempts and outcomes.
+//! must converge. Every cell also imitates the service's quirks (`--quirks all`: upper-cased VM
+//! sizes, `VirtualNetworks` casing, re-formatted durations, upper-cased locations), so "plan is
+//! clean" also proves normalisation under faults. Run with `--nocapture` to see the table of
+//! attempts and outcomes.
 
 mod common;
 
@@ -278,6 +281,8 @@ fn cell(kind: Kind, rate: f64, seed: u64) -> CellResult {
             &ra,
             "--lro-ms",
             "30",
+            "--quirks",
+            "all",
         ],
     );
     let started = Instant::now();
@@ -287,6 +292,14 @@ fn cell(kind: Kind, rate: f64, seed: u64) -> CellResult {
     assert!(!t.contains("panicked"), "{ctx}: panic:\n{t}");
     let requests = emu.total_requests();
     let answers = fault_answers(&emu);
+    // Lower bound only: a Retry-After that was sent was waited for.
+    if kind.retry_after > 0 && answers > 0 {
+        assert!(
+            apply_secs >= kind.retry_after as f64,
+            "{ctx}: {answers} answers with Retry-After: {} but apply took {apply_secs:.2}s",
+            kind.retry_after
+        );
+    }
     let outcome = if code(&out) == 0 {
         assert!(t.contains("Apply complete:"), "{ctx}: {t}");
         let plan = run_bounded(&emu.url, &["plan", &root, "--detailed-exitcode"]);
