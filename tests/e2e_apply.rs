@@ -473,14 +473,30 @@ fn replace_is_verified_by_reading_the_result_back() {
 fn apply_json_emits_one_json_event_per_line() {
     let project = Project::example();
     let emu = EmulatorProcess::start(project.dir.path(), &project.fixture, &[]);
-    let out = run(&emu.url, &["apply", &root(&project), "--auto-approve", "--format", "json"], 0);
+    let out = run(
+        &emu.url,
+        &[
+            "apply",
+            &root(&project),
+            "--auto-approve",
+            "--format",
+            "json",
+        ],
+        0,
+    );
     let text = stdout(&out);
     let events: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
-    assert_eq!(events.first().map(|e| e["type"].clone()), Some("plan".into()));
-    assert_eq!(events.last().map(|e| e["type"].clone()), Some("summary".into()));
+    assert_eq!(
+        events.first().map(|e| e["type"].clone()),
+        Some("plan".into())
+    );
+    assert_eq!(
+        events.last().map(|e| e["type"].clone()),
+        Some("summary".into())
+    );
     let summary = events.last().expect("summary");
     assert_eq!(summary["added"], 13);
     assert_eq!(summary["failed"], false);

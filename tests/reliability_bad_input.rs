@@ -347,7 +347,6 @@ fn every_bad_input_exits_1_with_a_located_message_in_bounded_memory() {
 /// The duplicate-key error carries a hint about tabs (copied from the tab error) and the YAML
 /// library's internal advice ("set DuplicateKeyPolicy in Options"): both mislead a user.
 #[test]
-#[ignore = "bug: duplicate-key error hints about tabs and names a library option (DuplicateKeyPolicy)"]
 fn duplicate_key_message_is_about_the_duplicate_key() {
     let case = single(
         "duplicate key",

@@ -103,7 +103,6 @@ fn two_applies_at_once_create_the_same_manifests() {
 /// Three at once: the second 409 (a third process's PUT started while this one waited for the
 /// first) fails the target, because `run_step` waits out one conflict only.
 #[test]
-#[ignore = "bug: a 409 on the retry after waiting out a conflict fails the target instead of waiting again"]
 fn three_applies_at_once_create_the_same_manifests() {
     create_race(&[("300", 3)]);
 }

@@ -477,7 +477,6 @@ fn sigkill_emulator_mid_apply_then_restart_from_state_converges() {
 /// filter of only B, which the planner rejects ("--replace cpu-cluster matches no selected
 /// target"), so the run fails and B is never replaced.
 #[test]
-#[ignore = "bug: the re-plan after a wait keeps every --replace name but selects only the waited targets"]
 fn replace_two_targets_when_one_is_busy() {
     let p = Project::example();
     let r = root(&p);

@@ -391,7 +391,6 @@ fn fault_matrix_every_kind_and_rate_converges_or_fails_clearly() {
 /// create LRO ended `Canceled` is planned as up to date (a canceled compute instance as `wait`
 /// forever), so nothing converges it and `apply` exits 0 anyway.
 #[test]
-#[ignore = "bug: live provisioningState Canceled is planned as up to date (instances: wait forever, apply exits 0)"]
 fn fault_matrix_lro_canceled_converges_or_fails_clearly() {
     matrix(|k| k.fault == "lro-canceled");
 }

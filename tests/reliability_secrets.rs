@@ -397,7 +397,6 @@ fn service_errors_echoing_the_request_body_are_redacted() {
 /// string instead of the literal (and reports success), so the compute is attached with an empty
 /// token/password.
 #[test]
-#[ignore = "bug: apply of a saved plan sends literal secrets as empty strings"]
 fn saved_plan_with_literal_secrets_sends_the_literals() {
     let mut p = Project::example();
     add_secret_manifests(&mut p);

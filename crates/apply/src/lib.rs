@@ -275,7 +275,7 @@ async fn run_entry(
             "waiting for the operation in progress",
         );
         return match wait_until_settled(client, entry, opts).await {
-            Ok(state) => {
+            Ok((state, _)) => {
                 reporter.event(
                     &entry.address,
                     EventKind::Succeeded,
@@ -357,18 +357,28 @@ async fn run_step(
         EventKind::Progress,
         &format!("{} {}", step.method, short_path(&step.path)),
     );
-    match client.execute(&request).await {
-        Ok(body) => Ok(body),
-        Err(e) if e.is_conflict() => {
-            reporter.event(
-                &entry.address,
-                EventKind::Progress,
-                "another operation is already in progress on this compute; waiting for it",
-            );
-            wait_until_settled(client, entry, opts).await?;
-            client.execute(&request).await.map_err(|e| describe(&e))
+    // A 409 "operation in progress" (another apply, the portal, a schedule) is waited out and the
+    // step sent again, for as long as the wait timeout allows.
+    // A 409 that no busy compute explains (e.g. a compute-instance name taken elsewhere in the
+    // region) is not retried twice.
+    let deadline = Instant::now() + opts.wait_timeout;
+    let mut unexplained = 0;
+    loop {
+        match client.execute(&request).await {
+            Ok(body) => return Ok(body),
+            Err(e) if e.is_conflict() && Instant::now() < deadline && unexplained < 2 => {
+                reporter.event(
+                    &entry.address,
+                    EventKind::Progress,
+                    "another operation is already in progress on this compute; waiting for it",
+                );
+                let (_, was_busy) = wait_until_settled(client, entry, opts).await?;
+                if !was_busy {
+                    unexplained += 1;
+                }
+            }
+            Err(e) => return Err(describe(&e)),
         }
-        Err(e) => Err(describe(&e)),
     }
 }
 
@@ -386,12 +396,13 @@ fn short_path(path: &str) -> &str {
     path.rfind("/workspaces/").map_or(path, |i| &path[i + 1..])
 }
 
-/// Polls the compute until its provisioning state is terminal (or it is gone).
+/// Polls the compute until its provisioning state is terminal (or it is gone). Returns that state
+/// and whether the compute was busy when first read.
 async fn wait_until_settled(
     client: &ArmClient,
     entry: &PlanEntry,
     opts: &ApplyOptions,
-) -> Result<String, String> {
+) -> Result<(String, bool), String> {
     let Some(ws) = opts.workspaces.get(&entry.workspace).cloned() else {
         return Err(format!(
             "workspace {} of {} is unknown",
@@ -399,9 +410,10 @@ async fn wait_until_settled(
         ));
     };
     let deadline = Instant::now() + opts.wait_timeout;
+    let mut busy = false;
     loop {
         match client.get_compute(&ws, &entry.name).await {
-            Ok(None) => return Ok("gone".to_string()),
+            Ok(None) => return Ok(("gone".to_string(), busy)),
             Ok(Some(body)) => {
                 let state = body
                     .pointer("/properties/provisioningState")
@@ -409,8 +421,9 @@ async fn wait_until_settled(
                     .unwrap_or("Succeeded")
                     .to_string();
                 if matches!(state.as_str(), "Succeeded" | "Failed" | "Canceled") {
-                    return Ok(state);
+                    return Ok((state, busy));
                 }
+                busy = true;
                 if Instant::now() >= deadline {
                     return Err(format!(
                         "{} is still {state} after {}s; check it with `amlctl plan` later",

@@ -110,8 +110,24 @@ pub async fn run(args: ApplyArgs) -> u8 {
                 break;
             }
         };
+        // Only the --replace names of the targets planned again (another name would match no
+        // selected target, which the planner rightly reports as an error).
+        let replace = args
+            .plan
+            .replace
+            .iter()
+            .filter(|r| {
+                waited.iter().any(|a| {
+                    a == *r
+                        || a.rsplit('/')
+                            .next()
+                            .is_some_and(|name| name.eq_ignore_ascii_case(r))
+                })
+            })
+            .cloned()
+            .collect();
         let opts_plan = amlctl_plan::PlanOptions {
-            replace: args.plan.replace.iter().cloned().collect(),
+            replace,
             targets: waited.clone(),
             workspaces: Vec::new(),
         };
@@ -137,6 +153,16 @@ pub async fn run(args: ApplyArgs) -> u8 {
             }
         }
         report.merge(later);
+    }
+    // Whatever is still only waited for has not converged: that is not a success.
+    for t in report.targets.iter_mut() {
+        if let Outcome::Waited { state } = &t.outcome {
+            t.outcome = Outcome::Failed {
+                message: format!(
+                    "still not converged after {round} rounds (last seen {state}); run `amlctl plan` to see why"
+                ),
+            };
+        }
     }
     signals.abort();
     session.close().await;

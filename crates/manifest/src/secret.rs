@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::model::{SecretRef, SecretString};
+use crate::model::{LiteralSecret, SecretRef, SecretString, Workspace};
 
 /// Largest secret file read (bytes).
 const MAX_SECRET_FILE: u64 = 1024 * 1024;
@@ -22,6 +22,17 @@ pub enum SecretError {
         /// The file.
         path: PathBuf,
         /// The I/O error (no contents).
+        reason: String,
+    },
+    /// A literal secret (from a saved plan, which never stores values) could not be read again
+    /// from its manifest.
+    #[error("literal secret `{key}` at {location} cannot be read again: {reason}")]
+    Literal {
+        /// Where it was written.
+        location: String,
+        /// Dotted manifest key.
+        key: String,
+        /// What went wrong (never the value).
         reason: String,
     },
 }
@@ -56,8 +67,44 @@ pub fn resolve_secret(r: &SecretRef) -> Result<SecretString, SecretError> {
             Ok(SecretString::new(s))
         }
         SecretRef::KeyVault(url) => Err(SecretError::NeedsKeyVault(url.clone())),
+        // A plan file stores where a literal was written, never its value: read it again there.
+        SecretRef::Literal(l) if l.value.expose().is_empty() => reread_literal(l),
         SecretRef::Literal(l) => Ok(l.value.clone()),
     }
+}
+
+/// Loads the manifest a literal secret was written in and returns the literal at the same key
+/// and position; a moved or removed literal is an error (the plan is stale).
+fn reread_literal(l: &LiteralSecret) -> Result<SecretString, SecretError> {
+    let err = |reason: &str| SecretError::Literal {
+        location: l.location.to_string(),
+        key: l.key.clone(),
+        reason: reason.to_string(),
+    };
+    // The workspace only shapes subnet ids, which a secret never depends on.
+    let ws = Workspace {
+        alias: "default".into(),
+        subscription_id: "00000000-0000-0000-0000-000000000000".into(),
+        resource_group: "rg".into(),
+        workspace: "ws".into(),
+        location: None,
+        prune: false,
+    };
+    let (targets, _) = crate::load_files(
+        std::slice::from_ref(&l.location.file),
+        &ws,
+        &crate::LoadOptions::default(),
+    )
+    .map_err(|_| err("the manifest no longer loads (run from the folder the plan was made in, or plan again)"))?;
+    targets
+        .iter()
+        .find_map(|t| match t.secrets.get(&l.key) {
+            Some(SecretRef::Literal(found)) if found.location == l.location => {
+                Some(found.value.clone())
+            }
+            _ => None,
+        })
+        .ok_or_else(|| err("it is no longer at that place in the manifest; run plan again"))
 }
 
 #[cfg(test)]

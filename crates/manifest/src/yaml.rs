@@ -266,9 +266,20 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Node>, Diagnostic>
             if let Some(i) = msg.find(" at line ") {
                 msg.truncate(i);
             }
-            let hint = if msg.to_ascii_lowercase().contains("budget") {
+            let lower = msg.to_ascii_lowercase();
+            // serde-saphyr names its own option in this message; say what the user should do.
+            if let Some(rest) = msg.strip_prefix("duplicate mapping key: ") {
+                let key = rest.split(',').next().unwrap_or(rest).trim();
+                msg = format!("duplicate key `{key}`: a key may appear only once in a mapping");
+            }
+            let hint = if lower.contains("budget") {
                 Some("the document is too large or uses too many anchors/aliases (YAML bomb guard)")
-            } else if msg.contains('\t') || msg.to_ascii_lowercase().contains("tab") {
+            } else if lower.starts_with("duplicate mapping key") {
+                Some("remove one of the two; the other occurrence is above this line")
+            } else if msg.contains('\t')
+                || lower.contains("tabs")
+                || lower.contains("tab character")
+            {
                 Some("YAML indentation must use spaces, not tabs")
             } else {
                 None

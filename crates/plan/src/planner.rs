@@ -573,6 +573,20 @@ fn plan_target(
         );
         return Ok(entry);
     }
+    // A canceled operation leaves the compute half-done (a canceled create never reaches
+    // Running): send the manifest again. The service takes a PUT on a Canceled compute, unlike a
+    // Failed one, and it is not destructive.
+    if ps.is_some_and(|s| s.eq_ignore_ascii_case("Canceled"))
+        && lc.compute_type == Some(t.compute_type)
+    {
+        let arm = update_body(t, lc, ws);
+        entry.actions.push(Action::Update);
+        entry
+            .steps
+            .push(put_step(Action::Update, ws, &t.name, &arm));
+        entry.reason = "live provisioningState is Canceled (its last operation was canceled): send the manifest again (PUT)".to_string();
+        return Ok(entry);
+    }
 
     // Why a replacement is needed, if it is; with the key that forces it (for error locations).
     let mut replace_why: Vec<String> = Vec::new();

@@ -289,6 +289,16 @@ fn cases() -> Vec<Case> {
             Some(instance(lci(ci_spec()), "Stopping")),
         )
     });
+    v.push(Case {
+        actions: &[Action::Update],
+        steps: &[("PUT", "", None)],
+        reason: "live provisioningState is Canceled",
+        ..case(
+            "canceled → send the manifest again, even for an instance that never left Creating",
+            Some(with_state(ci(ci_spec()), DesiredState::Running)),
+            Some(instance(in_state(lci(ci_spec()), "Canceled"), "Creating")),
+        )
+    });
     let mut failed = in_state(laml(aml_spec()), "Failed");
     failed.provisioning_errors =
         vec![json!({"error": {"code": "QuotaExceeded", "message": "Not enough cores quota"}})];
