@@ -209,3 +209,37 @@ fn local_is_not_a_compute_target() {
         stderr(&out)
     );
 }
+
+/// The README's first command, on a copy of the example: a real plan against the embedded emulator.
+#[test]
+fn sandbox_plan_apply_plan() {
+    let project = Project::example();
+    let r = project.root.to_string_lossy().to_string();
+    let sandbox = |args: &[&str]| {
+        let mut c = Command::new(amlctl());
+        c.args(args)
+            .arg("--sandbox")
+            .env("NO_COLOR", "1")
+            .env_remove("AMLCTL_ARM_ENDPOINT")
+            .env_remove("GITHUB_STEP_SUMMARY");
+        for (k, v) in SECRET_ENV {
+            c.env(k, v);
+        }
+        c.output().expect("run")
+    };
+    let out = sandbox(&["plan", &r, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Plan: 13 to add, 0 to change, 0 to destroy."));
+    assert!(stderr(&out).contains("sandbox: embedded ARM emulator"));
+    let out = sandbox(&["apply", &r, "--auto-approve"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(project.root.join(".amlctl/sandbox.json").is_file());
+    let out = sandbox(&["plan", &r, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
