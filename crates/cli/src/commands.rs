@@ -201,6 +201,25 @@ fn print_json(value: &serde_json::Value) {
     }
 }
 
+/// True when `alias` is a workspace of the project; otherwise prints an error naming the known ones.
+pub fn check_workspace(project: &Project, alias: &str) -> bool {
+    if project.config.workspaces.contains_key(alias) {
+        return true;
+    }
+    let known: Vec<&str> = project
+        .config
+        .workspaces
+        .keys()
+        .map(String::as_str)
+        .collect();
+    output::error(&format!(
+        "--workspace {alias}: no such workspace in {} (known: {})",
+        project.config.path.display(),
+        known.join(", ")
+    ));
+    false
+}
+
 /// How a plan ended, for `--detailed-exitcode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlanExit {
@@ -221,21 +240,12 @@ pub async fn make_plan(
     let Some(project) = load(path, plan_args.strict) else {
         return Err(());
     };
-    for ws in &plan_args.workspaces {
-        if !project.config.workspaces.contains_key(ws) {
-            let known: Vec<&str> = project
-                .config
-                .workspaces
-                .keys()
-                .map(String::as_str)
-                .collect();
-            output::error(&format!(
-                "--workspace {ws}: no such workspace in {} (known: {})",
-                project.config.path.display(),
-                known.join(", ")
-            ));
-            return Err(());
-        }
+    if !plan_args
+        .workspaces
+        .iter()
+        .all(|ws| check_workspace(&project, ws))
+    {
+        return Err(());
     }
     let session = match context::connect(&context::ProjectRef::of(&project), arm).await {
         Ok(s) => s,

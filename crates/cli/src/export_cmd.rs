@@ -95,18 +95,7 @@ pub async fn run(path: &Path, alias: &str, out: Option<&Path>, force: bool, arm:
     let Some(project) = crate::commands::load(path, false) else {
         return 1;
     };
-    if !project.config.workspaces.contains_key(alias) {
-        let known: Vec<&str> = project
-            .config
-            .workspaces
-            .keys()
-            .map(String::as_str)
-            .collect();
-        output::error(&format!(
-            "--workspace {alias}: no such workspace in {} (known: {})",
-            project.config.path.display(),
-            known.join(", ")
-        ));
+    if !crate::commands::check_workspace(&project, alias) {
         return 1;
     }
     let out_dir = match out {

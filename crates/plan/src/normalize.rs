@@ -110,44 +110,10 @@ fn canon_id(s: &str) -> String {
     s.trim().trim_end_matches('/').to_ascii_lowercase()
 }
 
-/// Parses an ISO-8601 duration (`PT2M`, `P1DT2H`, `PT1M40S`, `PT0.5S`) into seconds.
-/// Years and months are refused (no fixed length).
+/// Parses an ISO-8601 duration into whole seconds, as the manifest crate does for both sides
+/// (one parser for the project; Azure ML durations are whole seconds).
 pub(crate) fn parse_iso_duration(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let rest = s.strip_prefix('P').or_else(|| s.strip_prefix('p'))?;
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0.0;
-    let mut in_time = false;
-    let mut num = String::new();
-    let mut any = false;
-    for c in rest.chars() {
-        match c {
-            'T' | 't' => {
-                if in_time || !num.is_empty() {
-                    return None;
-                }
-                in_time = true;
-            }
-            '0'..='9' | '.' | ',' => num.push(if c == ',' { '.' } else { c }),
-            _ => {
-                let n: f64 = num.parse().ok()?;
-                num.clear();
-                let unit = match (in_time, c.to_ascii_uppercase()) {
-                    (false, 'W') => 7.0 * 86_400.0,
-                    (false, 'D') => 86_400.0,
-                    (true, 'H') => 3_600.0,
-                    (true, 'M') => 60.0,
-                    (true, 'S') => 1.0,
-                    _ => return None,
-                };
-                total += n * unit;
-                any = true;
-            }
-        }
-    }
-    (num.is_empty() && any).then_some(total)
+    amlctl_manifest::parse_iso_duration(s).map(|secs| secs as f64)
 }
 
 fn number(f: f64) -> Value {
@@ -479,7 +445,7 @@ mod tests {
             ("PT1H", Some(3600.0)),
             ("P1D", Some(86400.0)),
             ("P1DT1S", Some(86401.0)),
-            ("PT0.5S", Some(0.5)),
+            ("PT1.5M", Some(90.0)),
             ("pt5m", Some(300.0)),
             ("P", None),
             ("PT", None),
