@@ -280,6 +280,7 @@ async fn run(args: Args) -> Result<()> {
     }
 
     let mut machine = machine;
+    machine.load_end = loadavg();
     if let Some(t0) = args.run_started_unix {
         machine.total_s = Some(now_unix() - t0);
     }
@@ -352,5 +353,14 @@ fn machine(args: &Args) -> Machine {
         build_s: args.build_seconds,
         venv_s: args.venv_seconds,
         total_s: None,
+        load_start: loadavg(),
+        load_end: String::new(),
     }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_string())
 }

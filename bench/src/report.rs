@@ -36,6 +36,10 @@ pub struct Machine {
     pub venv_s: Option<f64>,
     /// Seconds since bench/run started when the report was written, if told.
     pub total_s: Option<f64>,
+    /// `/proc/loadavg` (1, 5, 15 min) when the harness started.
+    pub load_start: String,
+    /// `/proc/loadavg` when the harness finished.
+    pub load_end: String,
 }
 
 /// Everything a run found (each part may have failed).
@@ -156,6 +160,11 @@ impl Report {
                 "| `bench/run` total so far (build + venv + harness) | {t:.0} s (budget 900 s) |"
             );
         }
+        let _ = writeln!(
+            s,
+            "| load average (1/5/15 min) at start → end of the harness | {} → {} (the machine is shared: anything above ~1 means other work competed for the 2 cores during the run) |",
+            m.load_start, m.load_end
+        );
         let _ = writeln!(s, "| measurement | {} |", self.method);
         let _ = writeln!(
             s,
