@@ -30,10 +30,21 @@ struct BucketState {
     remaining: Option<u64>,
     max_seen: u64,
     next_slot: Option<Instant>,
+    /// The observation refill is measured from: when, and the remaining budget then.
+    last_obs: Option<(Instant, u64)>,
+    /// Requests of this bucket sent since `last_obs`.
+    sent_since_obs: u64,
+    /// Estimated refill of the bucket, tokens per second (moving average).
+    refill_per_s: Option<f64>,
 }
+
+/// Shortest interval a refill estimate is measured over (shorter ones are noise).
+const MIN_REFILL_WINDOW: Duration = Duration::from_millis(200);
 
 impl BucketState {
     /// Spacing to apply between requests given the current remaining budget (zero when not low).
+    /// At an empty bucket it is one refill interval (when the refill rate is known), so the
+    /// client sends as fast as ARM refills, not slower; never more than [`MAX_SPACING`].
     fn spacing(&self) -> Duration {
         let Some(rem) = self.remaining else {
             return Duration::ZERO;
@@ -42,9 +53,40 @@ impl BucketState {
         if rem >= threshold {
             return Duration::ZERO;
         }
-        // Linear: 1/threshold of MAX_SPACING at the threshold, MAX_SPACING at zero.
+        let at_empty = match self.refill_per_s {
+            Some(r) if r > 0.0 => MAX_SPACING.min(Duration::from_secs_f64(1.0 / r)),
+            _ => MAX_SPACING,
+        };
+        // Linear: 1/threshold of the empty-bucket spacing at the threshold, all of it at zero.
         let deficit = (threshold - rem) as f64 / threshold as f64;
-        MAX_SPACING.mul_f64(deficit.clamp(0.0, 1.0))
+        at_empty.mul_f64(deficit.clamp(0.0, 1.0))
+    }
+
+    /// Records a remaining budget; estimates the refill rate from how the budget moved against
+    /// the requests sent meanwhile.
+    fn observe(&mut self, now: Instant, remaining: u64) {
+        self.remaining = Some(remaining);
+        self.max_seen = self.max_seen.max(remaining);
+        match self.last_obs {
+            Some((t0, r0)) => {
+                let dt = now.saturating_duration_since(t0);
+                if dt < MIN_REFILL_WINDOW {
+                    return;
+                }
+                let refilled = remaining as f64 - r0 as f64 + self.sent_since_obs as f64;
+                let rate = refilled.max(0.0) / dt.as_secs_f64();
+                self.refill_per_s = Some(match self.refill_per_s {
+                    Some(prev) => 0.7 * prev + 0.3 * rate,
+                    None => rate,
+                });
+                self.last_obs = Some((now, remaining));
+                self.sent_since_obs = 0;
+            }
+            None => {
+                self.last_obs = Some((now, remaining));
+                self.sent_since_obs = 0;
+            }
+        }
     }
 }
 
@@ -81,6 +123,7 @@ impl SubLimiter {
             Bucket::Reads => &mut p.reads,
             Bucket::Writes => &mut p.writes,
         };
+        b.sent_since_obs += 1;
         let spacing = b.spacing();
         if !spacing.is_zero() {
             if let Some(slot) = b.next_slot
@@ -116,10 +159,10 @@ impl SubLimiter {
             return;
         };
         let p = &mut *p;
+        let now = Instant::now();
         for (b, v) in [(&mut p.reads, reads), (&mut p.writes, writes)] {
             if let Some(v) = v {
-                b.remaining = Some(v);
-                b.max_seen = b.max_seen.max(v);
+                b.observe(now, v);
             }
         }
     }
@@ -198,6 +241,28 @@ mod tests {
         b.remaining = Some(0);
         assert!(Duration::ZERO < s50 && s50 < s5 && s5 < b.spacing());
         assert_eq!(b.spacing(), MAX_SPACING);
+    }
+
+    #[test]
+    fn spacing_at_an_empty_bucket_follows_the_measured_refill() {
+        let mut b = BucketState::default();
+        let t0 = Instant::now();
+        b.observe(t0, 10);
+        // Ten requests sent in one second, and the budget only fell by 8: 2 tokens refilled.
+        b.sent_since_obs = 10;
+        b.observe(t0 + Duration::from_secs(1), 2);
+        let r = b.refill_per_s.expect("estimated");
+        assert!((r - 2.0).abs() < 1e-9, "{r}");
+        b.remaining = Some(0);
+        assert_eq!(b.spacing(), Duration::from_millis(500));
+        // Without an estimate the empty-bucket spacing is the conservative maximum.
+        let mut unknown = BucketState::default();
+        unknown.observe(t0, 0);
+        assert_eq!(unknown.spacing(), MAX_SPACING);
+        // Observations closer together than the window do not move the estimate.
+        b.sent_since_obs = 1;
+        b.observe(t0 + Duration::from_millis(1050), 0);
+        assert_eq!(b.refill_per_s, Some(r));
     }
 
     #[tokio::test]
