@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use amlctl_manifest::{Diagnostic, LoadOptions, Project, Severity, Workspace};
+use amlctl_manifest::{Config, Diagnostic, LiveCompute, LoadOptions, Project, Severity, Workspace};
 use amlctl_plan::{Plan, PlanOptions};
 
 use crate::args::{ArmArgs, Cli, Command, EmulatorCommand, Format, PlanArgs, ServeArgs};
@@ -124,7 +124,12 @@ pub fn print_diagnostics(diags: &[Diagnostic]) -> usize {
 
 /// Loads the project at `path`, printing every diagnostic; `None` when it has errors.
 pub fn load(path: &Path, strict: bool) -> Option<Project> {
-    match amlctl_manifest::load_project(path, &LoadOptions { strict }) {
+    report_load(amlctl_manifest::load_project(path, &LoadOptions { strict }))
+}
+
+/// Prints the diagnostics of a load; the project when it has no errors.
+fn report_load(loaded: Result<Project, Vec<Diagnostic>>) -> Option<Project> {
+    match loaded {
         Ok(project) => {
             print_diagnostics(&project.diagnostics);
             Some(project)
@@ -202,19 +207,14 @@ fn print_json(value: &serde_json::Value) {
 }
 
 /// True when `alias` is a workspace of the project; otherwise prints an error naming the known ones.
-pub fn check_workspace(project: &Project, alias: &str) -> bool {
-    if project.config.workspaces.contains_key(alias) {
+pub fn check_workspace(config: &Config, alias: &str) -> bool {
+    if config.workspaces.contains_key(alias) {
         return true;
     }
-    let known: Vec<&str> = project
-        .config
-        .workspaces
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let known: Vec<&str> = config.workspaces.keys().map(String::as_str).collect();
     output::error(&format!(
         "--workspace {alias}: no such workspace in {} (known: {})",
-        project.config.path.display(),
+        config.path.display(),
         known.join(", ")
     ));
     false
@@ -237,30 +237,84 @@ pub async fn make_plan(
     plan_args: &PlanArgs,
     arm: &ArmArgs,
 ) -> Result<(Plan, Project, BTreeMap<String, Workspace>, Session), ()> {
-    let Some(project) = load(path, plan_args.strict) else {
-        return Err(());
-    };
-    if !plan_args
-        .workspaces
-        .iter()
-        .all(|ws| check_workspace(&project, ws))
-    {
-        return Err(());
-    }
-    let session = match context::connect(&context::ProjectRef::of(&project), arm).await {
-        Ok(s) => s,
-        Err(e) => {
-            output::error(&e);
+    let (project, session, workspaces, live) = if arm.sandbox {
+        // The sandbox creates the resources the manifests attach: it needs them loaded first.
+        let Some(project) = load(path, plan_args.strict) else {
+            return Err(());
+        };
+        if !plan_args
+            .workspaces
+            .iter()
+            .all(|ws| check_workspace(&project.config, ws))
+        {
             return Err(());
         }
+        let session = match context::connect(&context::ProjectRef::of(&project), arm).await {
+            Ok(s) => s,
+            Err(e) => {
+                output::error(&e);
+                return Err(());
+            }
+        };
+        let (workspaces, live) = read_selected(&session, &project.config, plan_args).await;
+        (project, session, workspaces, live)
+    } else {
+        // amlctl.yaml names the workspaces: read their live state while the manifests load.
+        let config = match amlctl_manifest::load_config(path) {
+            Ok(c) => c,
+            Err(diags) => {
+                print_diagnostics(&diags);
+                return Err(());
+            }
+        };
+        if !plan_args
+            .workspaces
+            .iter()
+            .all(|ws| check_workspace(&config, ws))
+        {
+            return Err(());
+        }
+        let owned = path.to_path_buf();
+        let strict = plan_args.strict;
+        let loading = tokio::task::spawn_blocking(move || {
+            amlctl_manifest::load_project(&owned, &LoadOptions { strict })
+        });
+        let network = async {
+            let project_ref = context::ProjectRef {
+                root: &config.root,
+                arm_endpoint: config.defaults.arm_endpoint.clone(),
+                parallelism: config.defaults.parallelism,
+                workspaces: &config.workspaces,
+                targets: &[],
+            };
+            let session = context::connect(&project_ref, arm).await?;
+            let (workspaces, live) = read_selected(&session, &config, plan_args).await;
+            Ok::<_, String>((session, workspaces, live))
+        };
+        let (loaded, network) = tokio::join!(loading, network);
+        let loaded = match loaded {
+            Ok(l) => l,
+            Err(e) => {
+                output::error(&format!("loading the manifests failed: {e}"));
+                return Err(());
+            }
+        };
+        // Manifest errors come first: they are the user's to fix, whatever the network said.
+        let Some(project) = report_load(loaded) else {
+            if let Ok((session, _, _)) = network {
+                session.close().await;
+            }
+            return Err(());
+        };
+        match network {
+            Ok((session, workspaces, live)) => (project, session, workspaces, live),
+            Err(e) => {
+                output::error(&e);
+                return Err(());
+            }
+        }
     };
-    let mut workspaces = project.config.workspaces.clone();
-    let aliases: BTreeSet<String> = workspaces
-        .keys()
-        .filter(|a| plan_args.workspaces.is_empty() || plan_args.workspaces.contains(a))
-        .cloned()
-        .collect();
-    let live = match context::read_live(&session, &mut workspaces, &aliases).await {
+    let live = match live {
         Ok(live) => live,
         Err(e) => {
             output::error(&format!("cannot read live state:\n{e}"));
@@ -275,6 +329,25 @@ pub async fn make_plan(
     };
     let plan = amlctl_plan::plan(&project.targets, &workspaces, &live, &opts);
     Ok((plan, project, workspaces, session))
+}
+
+/// Live state of the workspaces `plan_args` selects (all by default), with their locations.
+async fn read_selected(
+    session: &Session,
+    config: &Config,
+    plan_args: &PlanArgs,
+) -> (
+    BTreeMap<String, Workspace>,
+    Result<BTreeMap<String, Vec<LiveCompute>>, String>,
+) {
+    let mut workspaces = config.workspaces.clone();
+    let aliases: BTreeSet<String> = workspaces
+        .keys()
+        .filter(|a| plan_args.workspaces.is_empty() || plan_args.workspaces.contains(a))
+        .cloned()
+        .collect();
+    let live = context::read_live(session, &mut workspaces, &aliases).await;
+    (workspaces, live)
 }
 
 /// Renders a plan in the requested format to stdout.

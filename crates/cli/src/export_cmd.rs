@@ -95,7 +95,7 @@ pub async fn run(path: &Path, alias: &str, out: Option<&Path>, force: bool, arm:
     let Some(project) = crate::commands::load(path, false) else {
         return 1;
     };
-    if !crate::commands::check_workspace(&project, alias) {
+    if !crate::commands::check_workspace(&project.config, alias) {
         return 1;
     }
     let out_dir = match out {

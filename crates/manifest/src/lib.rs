@@ -21,8 +21,8 @@ pub use arm::{from_arm, parse_iso_duration, seconds_to_iso};
 pub use diag::{Diagnostic, Severity};
 pub use model::*;
 pub use project::{
-    CONFIG_FILE, Config, Defaults, LoadOptions, Project, load_bytes, load_files, load_project,
-    load_str,
+    CONFIG_FILE, Config, Defaults, LoadOptions, Project, load_bytes, load_config, load_files,
+    load_project, load_str,
 };
 pub use schema::{compute_schema, config_schema, reference_markdown};
 pub use secret::{SecretError, resolve_secret};

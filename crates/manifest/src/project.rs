@@ -530,11 +530,9 @@ fn display_path(p: PathBuf) -> PathBuf {
     p.strip_prefix(".").map(Path::to_path_buf).unwrap_or(p)
 }
 
-/// Loads `amlctl.yaml` and every manifest it selects. `path` may be a folder holding
-/// `amlctl.yaml`, the file itself, or a folder (or manifest file) below one (searched upward);
-/// then only manifests under that folder (or that file) are loaded. Every error of every file is
-/// reported at once; `Err` when there is at least one error.
-pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, Vec<Diagnostic>> {
+/// Finds the `amlctl.yaml` that `path` belongs to: the file itself, the one in the folder, or the
+/// nearest one above (then `path` is the scope: only manifests below it are loaded).
+fn locate_config(path: &Path) -> Result<(PathBuf, Option<PathBuf>), Vec<Diagnostic>> {
     let nowhere = |msg: String| {
         vec![Diagnostic::error(
             Some(SourceLocation {
@@ -548,14 +546,14 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
     };
     let meta = std::fs::metadata(path)
         .map_err(|e| nowhere(format!("cannot read {}: {}", path.display(), e.kind())))?;
-    let (config_path, scope): (PathBuf, Option<PathBuf>) = if meta.is_file()
+    if meta.is_file()
         && path
             .file_name()
             .is_some_and(|n| n == CONFIG_FILE || n == "amlctl.yml")
     {
-        (path.to_path_buf(), None)
+        Ok((path.to_path_buf(), None))
     } else if meta.is_dir() && path.join(CONFIG_FILE).is_file() {
-        (path.join(CONFIG_FILE), None)
+        Ok((path.join(CONFIG_FILE), None))
     } else {
         let start = if meta.is_dir() {
             path.to_path_buf()
@@ -578,22 +576,37 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
             rel_up.push("..");
         }
         match found {
-            Some(c) => (c, Some(path.to_path_buf())),
-            None => {
-                return Err(nowhere(format!(
-                    "no {CONFIG_FILE} in {} or any parent folder",
-                    path.display()
-                ))
-                .into_iter()
-                .map(|d| {
-                    d.with_hint(
-                        "create amlctl.yaml with `workspaces:` at the root of your manifests repo",
-                    )
-                })
-                .collect());
-            }
+            Some(c) => Ok((c, Some(path.to_path_buf()))),
+            None => Err(nowhere(format!(
+                "no {CONFIG_FILE} in {} or any parent folder",
+                path.display()
+            ))
+            .into_iter()
+            .map(|d| {
+                d.with_hint(
+                    "create amlctl.yaml with `workspaces:` at the root of your manifests repo",
+                )
+            })
+            .collect()),
         }
-    };
+    }
+}
+
+/// Reads and checks only `amlctl.yaml` (for callers that start network reads while the manifests
+/// load). PATH is interpreted as by [`load_project`].
+pub fn load_config(path: &Path) -> Result<Config, Vec<Diagnostic>> {
+    let (config_path, _) = locate_config(path)?;
+    let config_path = display_path(normalize(&config_path));
+    let text = read_text(&config_path).map_err(|d| vec![d])?;
+    parse_config(&config_path, &text)
+}
+
+/// Loads `amlctl.yaml` and every manifest it selects. `path` may be a folder holding
+/// `amlctl.yaml`, the file itself, or a folder (or manifest file) below one (searched upward);
+/// then only manifests under that folder (or that file) are loaded. Every error of every file is
+/// reported at once; `Err` when there is at least one error.
+pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, Vec<Diagnostic>> {
+    let (config_path, scope) = locate_config(path)?;
     let config_path = display_path(normalize(&config_path));
     let text = read_text(&config_path).map_err(|d| vec![d])?;
     let config = parse_config(&config_path, &text)?;
