@@ -447,7 +447,7 @@ pub struct ApplyResult {
 }
 
 /// Apply N creates with LROs of D ms at the configured parallelism; `rate_limit` runs the
-/// emulator in-process with ARM-style token buckets (`amlctl emulator serve` has no flag for them).
+/// emulator in-process with ARM-style token buckets (the same server `amlctl emulator serve --rate-limit` runs).
 pub async fn apply_creates(
     ctx: &Ctx,
     http: &reqwest::Client,
@@ -483,7 +483,7 @@ pub async fn apply_creates(
             (
                 Emu::in_process(cfg).await?,
                 format!(
-                    "in-process `Emulator` (same server; `serve` has no rate-limit flag), latency {} ms, LRO {d_ms} ms, `RateLimit {{ reads: {}, writes: {}, refill_per_s: {} }}`",
+                    "in-process `Emulator` (the server of `serve --rate-limit`), latency {} ms, LRO {d_ms} ms, `RateLimit {{ reads: {}, writes: {}, refill_per_s: {} }}`",
                     ctx.latency_ms, rl.reads, rl.writes, rl.refill_per_s
                 ),
             )
