@@ -322,10 +322,16 @@ async fn apply_saved(args: &ApplyArgs) -> u8 {
     let json = args.format == Format::Json;
     let root = plan.root.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut workspaces = plan.workspaces.clone();
+    // The defaults of the amlctl.yaml the plan was made from (endpoint, cloud, parallelism), when
+    // it is still there; the plan's own workspaces are what is applied either way.
+    let defaults = amlctl_manifest::load_config(&root)
+        .map(|c| c.defaults)
+        .unwrap_or_default();
     let project = ProjectRef {
         root: &root,
-        arm_endpoint: None,
-        parallelism: None,
+        arm_endpoint: defaults.arm_endpoint,
+        parallelism: defaults.parallelism,
+        cloud: defaults.cloud,
         workspaces: &workspaces.clone(),
         targets: &[],
     };

@@ -33,9 +33,9 @@ pub struct ArmArgs {
     /// ARM endpoint (sovereign clouds, the emulator). Default: the cloud's endpoint.
     #[arg(long, env = "AMLCTL_ARM_ENDPOINT")]
     pub arm_endpoint: Option<String>,
-    /// Azure cloud: public, usgov or china.
-    #[arg(long, env = "AMLCTL_CLOUD", default_value = "public")]
-    pub cloud: String,
+    /// Azure cloud: public, usgov or china (default: `defaults.cloud` of amlctl.yaml, else public).
+    #[arg(long, env = "AMLCTL_CLOUD")]
+    pub cloud: Option<String>,
     /// Credential source: auto, client-secret, workload-identity, managed-identity, azure-cli, azd.
     #[arg(long, env = "AMLCTL_AUTH", default_value = "auto")]
     pub auth: String,

@@ -284,6 +284,7 @@ pub async fn make_plan(
                 root: &config.root,
                 arm_endpoint: config.defaults.arm_endpoint.clone(),
                 parallelism: config.defaults.parallelism,
+                cloud: config.defaults.cloud.clone(),
                 workspaces: &config.workspaces,
                 targets: &[],
             };

@@ -10,7 +10,7 @@ use amlctl_manifest::{LiveCompute, Project, Target, Workspace};
 
 use crate::args::ArmArgs;
 
-/// A connection to ARM: the client, the workspaces it serves, and the sandbox emulator when used.
+/// A connection to ARM: the client, its credential, and the sandbox emulator when used.
 pub struct Session {
     /// The ARM client.
     pub client: ArmClient,
@@ -85,6 +85,8 @@ pub struct ProjectRef<'a> {
     pub arm_endpoint: Option<String>,
     /// `defaults.parallelism` of amlctl.yaml.
     pub parallelism: Option<usize>,
+    /// `defaults.cloud` of amlctl.yaml.
+    pub cloud: Option<String>,
     /// Workspaces (the sandbox creates them).
     pub workspaces: &'a BTreeMap<String, Workspace>,
     /// Targets (the sandbox creates the underlying resources they attach).
@@ -98,6 +100,7 @@ impl<'a> ProjectRef<'a> {
             root: &project.config.root,
             arm_endpoint: project.config.defaults.arm_endpoint.clone(),
             parallelism: project.config.defaults.parallelism,
+            cloud: project.config.defaults.cloud.clone(),
             workspaces: &project.config.workspaces,
             targets: &project.targets,
         }
@@ -110,10 +113,14 @@ pub async fn connect(project: &ProjectRef<'_>, arm: &ArmArgs) -> Result<Session,
     if arm.sandbox {
         return connect_sandbox(project, arm, parallelism).await;
     }
-    let cloud: Cloud = arm
+    let cloud_name = arm
         .cloud
+        .clone()
+        .or_else(|| project.cloud.clone())
+        .unwrap_or_else(|| "public".to_string());
+    let cloud: Cloud = cloud_name
         .parse()
-        .map_err(|e| format!("--cloud {}: {e}", arm.cloud))?;
+        .map_err(|e| format!("cloud {cloud_name}: {e}"))?;
     let endpoint = arm
         .arm_endpoint
         .clone()
