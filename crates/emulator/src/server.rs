@@ -921,13 +921,21 @@ fn list(ctx: &Ctx, sub: &str, rg: &str, ws: &str, version: &str) -> Result<Respo
             eq(&c.subscription_id, sub) && eq(&c.resource_group, rg) && eq(&c.workspace, ws)
         })
         .collect();
-    let (start, end) = page_bounds(ctx, items.len());
-    let value: Vec<Value> = items[start..end]
+    let total = items.len();
+    let (start, end) = page_bounds(ctx, total);
+    // Copy the page out and let other requests in: rendering and serialising a page of large
+    // resources is the expensive part, and needs no lock.
+    let page: Vec<Value> = items[start..end]
         .iter()
-        .map(|c| compute::render(&c.resource, &ctx.shared.config.quirks))
+        .map(|c| c.resource.clone())
+        .collect();
+    drop(g);
+    let value: Vec<Value> = page
+        .iter()
+        .map(|r| compute::render(r, &ctx.shared.config.quirks))
         .collect();
     let mut body = json!({"value": value});
-    let link = next_link(ctx, version, end, items.len());
+    let link = next_link(ctx, version, end, total);
     if !link.is_null() {
         body["nextLink"] = link;
     }
