@@ -119,8 +119,18 @@ impl Shared {
 
     /// Persists the state if a state file is configured.
     pub fn persist(&self, state: &State) -> Result<(), ApiError> {
+        self.persist_with(state, true)
+    }
+
+    /// Persists without fsync: still atomic against a killed process (temp file + rename), but
+    /// not against power loss. For issued tokens, which a client can always ask for again.
+    pub fn persist_quick(&self, state: &State) -> Result<(), ApiError> {
+        self.persist_with(state, false)
+    }
+
+    fn persist_with(&self, state: &State, durable: bool) -> Result<(), ApiError> {
         if let Some(path) = &self.config.state_path {
-            state.save(path).map_err(|e| {
+            state.save(path, durable).map_err(|e| {
                 tracing::error!("persisting state failed: {e}");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -702,7 +712,7 @@ fn msi_token(
         token: token.clone(),
         expires_on,
     });
-    if let Err(e) = shared.persist(&g.state) {
+    if let Err(e) = shared.persist_quick(&g.state) {
         return error_response(&e);
     }
     json_response(

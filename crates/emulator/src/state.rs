@@ -113,8 +113,9 @@ impl State {
         }
     }
 
-    /// Writes the state atomically: temp file in the same directory, fsync, rename.
-    pub fn save(&self, path: &Path) -> Result<(), EmulatorError> {
+    /// Writes the state atomically: temp file in the same directory, rename; `durable` adds the
+    /// fsyncs (of the file and the directory) that make it survive a power loss too.
+    pub fn save(&self, path: &Path, durable: bool) -> Result<(), EmulatorError> {
         let io_err = |e| EmulatorError::Io {
             path: path.display().to_string(),
             source: e,
@@ -144,10 +145,12 @@ impl State {
             }
             let mut f = opts.open(&tmp)?;
             f.write_all(&text)?;
-            f.sync_all()?;
+            if durable {
+                f.sync_all()?;
+            }
             drop(f);
             std::fs::rename(&tmp, path)?;
-            if let Ok(d) = std::fs::File::open(&dir) {
+            if durable && let Ok(d) = std::fs::File::open(&dir) {
                 let _ = d.sync_all();
             }
             Ok(())
