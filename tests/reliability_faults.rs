@@ -10,7 +10,6 @@
 mod common;
 
 use std::process::Output;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -344,42 +343,6 @@ fn cell(kind: Kind, rate: f64, seed: u64) -> CellResult {
         apply_secs,
         outcome,
     }
-}
-
-/// Runs `jobs` on `threads` worker threads; panics are collected and re-raised at the end.
-fn run_parallel<T: Send + 'static>(
-    jobs: Vec<Box<dyn FnOnce() -> T + Send>>,
-    threads: usize,
-) -> Vec<Result<T, String>> {
-    let n = jobs.len();
-    let queue = std::sync::Arc::new(Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>()));
-    let results = std::sync::Arc::new(Mutex::new((0..n).map(|_| None).collect::<Vec<_>>()));
-    let mut handles = Vec::new();
-    for _ in 0..threads {
-        let queue = queue.clone();
-        let results = results.clone();
-        handles.push(std::thread::spawn(move || {
-            loop {
-                let job = queue.lock().expect("queue").pop();
-                let Some((i, job)) = job else { break };
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).map_err(|e| {
-                    e.downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "panic".to_string())
-                });
-                results.lock().expect("results")[i] = Some(r);
-            }
-        }));
-    }
-    for h in handles {
-        h.join().expect("worker");
-    }
-    let mut guard = results.lock().expect("results");
-    guard
-        .iter_mut()
-        .map(|r| r.take().unwrap_or_else(|| Err("not run".into())))
-        .collect()
 }
 
 #[test]
