@@ -63,10 +63,8 @@ fn fresh_apply_then_second_apply_is_a_noop_and_plan_is_clean() {
 
 #[test]
 fn scale_change_is_applied_in_place_by_patch() {
-    let project = Project::example();
-    let emu = EmulatorProcess::start(project.dir.path(), &project.fixture, &[]);
+    let (project, emu) = applied_example(&[]);
     let r = root(&project);
-    run(&emu.url, &["apply", &r, "--auto-approve"], 0);
 
     let file = manifest_with(&project, "name: cpu-cluster");
     let text = std::fs::read_to_string(&file).expect("read");
@@ -103,10 +101,8 @@ fn scale_change_is_applied_in_place_by_patch() {
 
 #[test]
 fn replace_is_gated_then_allowed_with_replace_flag() {
-    let project = Project::example();
-    let emu = EmulatorProcess::start(project.dir.path(), &project.fixture, &[]);
+    let (project, emu) = applied_example(&[]);
     let r = root(&project);
-    run(&emu.url, &["apply", &r, "--auto-approve"], 0);
 
     let file = manifest_with(&project, "name: cpu-cluster");
     let text = std::fs::read_to_string(&file).expect("read");
@@ -146,10 +142,8 @@ fn replace_is_gated_then_allowed_with_replace_flag() {
 
 #[test]
 fn saved_plan_is_refused_when_live_state_changed() {
-    let project = Project::example();
-    let emu = EmulatorProcess::start(project.dir.path(), &project.fixture, &[]);
+    let (project, emu) = applied_example(&[]);
     let r = root(&project);
-    run(&emu.url, &["apply", &r, "--auto-approve"], 0);
 
     let file = manifest_with(&project, "name: cpu-cluster");
     let text = std::fs::read_to_string(&file).expect("read");
@@ -283,10 +277,8 @@ fn faults_at_twenty_percent_still_converge() {
 
 #[test]
 fn prune_deletes_only_tagged_computes_and_detaches_attached_ones() {
-    let project = Project::example();
-    let emu = EmulatorProcess::start(project.dir.path(), &project.fixture, &[]);
+    let (project, emu) = applied_example(&[]);
     let r = root(&project);
-    run(&emu.url, &["apply", &r, "--auto-approve"], 0);
 
     // A cluster someone made by hand (no ownership tag) in the same workspace.
     let ws_path = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev";

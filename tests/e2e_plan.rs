@@ -48,17 +48,9 @@ fn edit(project: &Project, needle: &str, from: &str, to: &str) {
     std::fs::write(&file, text.replacen(from, to, 1)).expect("write");
 }
 
-/// Applies the example with all quirks on; returns the project and emulator.
-fn applied_with_quirks() -> (Project, EmulatorProcess) {
-    let project = Project::example();
-    let emu = EmulatorProcess::start(project.dir.path(), &project.fixture, &["--quirks", "all"]);
-    run(&emu.url, &["apply", &root(&project), "--auto-approve"], 0);
-    (project, emu)
-}
-
 #[test]
 fn quirks_all_on_produce_no_noise() {
-    let (project, emu) = applied_with_quirks();
+    let (project, emu) = applied_example(&["--quirks", "all"]);
     let gets_before = emu.count("GET", "/computes/");
     let lists_before = emu.count("GET", "/computes");
     let plan = plan_json(&emu.url, &[&root(&project)], 0);
@@ -88,7 +80,7 @@ fn quirks_all_on_produce_no_noise() {
 
 #[test]
 fn in_place_patch_for_scale_settings() {
-    let (project, emu) = applied_with_quirks();
+    let (project, emu) = applied_example(&["--quirks", "all"]);
     edit(
         &project,
         "name: cpu-cluster",
@@ -125,7 +117,7 @@ fn in_place_patch_for_scale_settings() {
 
 #[test]
 fn in_place_put_for_tags_and_description() {
-    let (project, emu) = applied_with_quirks();
+    let (project, emu) = applied_example(&["--quirks", "all"]);
     edit(
         &project,
         "name: cpu-cluster",
@@ -149,7 +141,7 @@ fn in_place_put_for_tags_and_description() {
 
 #[test]
 fn replace_for_vm_size_is_gated_and_explained() {
-    let (project, emu) = applied_with_quirks();
+    let (project, emu) = applied_example(&["--quirks", "all"]);
     edit(
         &project,
         "name: alice-notebook",
@@ -184,7 +176,7 @@ fn replace_for_vm_size_is_gated_and_explained() {
 
 #[test]
 fn secrets_and_ignored_keys_never_show_as_changes() {
-    let (project, emu) = applied_with_quirks();
+    let (project, emu) = applied_example(&["--quirks", "all"]);
     // A different secret value: write-only, never diffable.
     let mut c = cmd(
         &emu.url,
@@ -216,7 +208,7 @@ fn secrets_and_ignored_keys_never_show_as_changes() {
 
 #[test]
 fn compute_instance_state_drives_start_and_stop() {
-    let (project, emu) = applied_with_quirks();
+    let (project, emu) = applied_example(&["--quirks", "all"]);
     edit(
         &project,
         "name: alice-notebook",

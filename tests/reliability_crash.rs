@@ -40,31 +40,9 @@ fn text(o: &Output) -> String {
     format!("{}{}", stdout(o), stderr(o))
 }
 
+/// `common::run_bounded` with this file's safety limit.
 fn run_bounded(url: &str, args: &[&str]) -> Output {
-    use std::io::Read;
-    let mut child = cmd(url, args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn amlctl");
-    let mut out_pipe = child.stdout.take().expect("stdout");
-    let mut err_pipe = child.stderr.take().expect("stderr");
-    let o = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = out_pipe.read_to_end(&mut b);
-        b
-    });
-    let e = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = err_pipe.read_to_end(&mut b);
-        b
-    });
-    let status = wait_with_timeout(&mut child, Duration::from_secs(300));
-    Output {
-        status,
-        stdout: o.join().expect("join"),
-        stderr: e.join().expect("join"),
-    }
+    common::run_bounded(url, args, Duration::from_secs(300))
 }
 
 fn must(url: &str, args: &[&str], code: i32, ctx: &str) -> Output {

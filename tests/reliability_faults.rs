@@ -99,32 +99,9 @@ fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
-/// Runs amlctl with a safety timeout (never a timing assertion: it only keeps CI from hanging).
+/// `common::run_bounded` with this file's safety limit.
 fn run_bounded(url: &str, args: &[&str]) -> Output {
-    use std::io::Read;
-    let mut child = cmd(url, args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn amlctl");
-    let mut out_pipe = child.stdout.take().expect("stdout");
-    let mut err_pipe = child.stderr.take().expect("stderr");
-    let o = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = out_pipe.read_to_end(&mut b);
-        b
-    });
-    let e = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = err_pipe.read_to_end(&mut b);
-        b
-    });
-    let status = wait_with_timeout(&mut child, Duration::from_secs(600));
-    Output {
-        status,
-        stdout: o.join().expect("join"),
-        stderr: e.join().expect("join"),
-    }
+    common::run_bounded(url, args, Duration::from_secs(600))
 }
 
 fn fault_answers(emu: &EmulatorProcess) -> u64 {

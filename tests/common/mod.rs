@@ -755,3 +755,41 @@ pub fn run_parallel<T: Send + 'static>(
         .map(|r| r.take().unwrap_or_else(|| Err("not run".into())))
         .collect()
 }
+
+/// Runs amlctl, reading its output as it goes, and kills it after `limit` (a safety net that
+/// keeps CI from hanging, never a timing assertion).
+pub fn run_bounded(url: &str, args: &[&str], limit: Duration) -> Output {
+    use std::io::Read;
+    let mut child = cmd(url, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn amlctl");
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let o = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out_pipe.read_to_end(&mut b);
+        b
+    });
+    let e = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err_pipe.read_to_end(&mut b);
+        b
+    });
+    let status = wait_with_timeout(&mut child, limit);
+    Output {
+        status,
+        stdout: o.join().expect("join"),
+        stderr: e.join().expect("join"),
+    }
+}
+
+/// A copy of the example repository applied to a fresh emulator started with `flags`.
+pub fn applied_example(flags: &[&str]) -> (Project, EmulatorProcess) {
+    let project = Project::example();
+    let emu = EmulatorProcess::start(project.dir.path(), &project.fixture, flags);
+    let root = project.root.to_string_lossy().to_string();
+    run(&emu.url, &["apply", &root, "--auto-approve"], 0);
+    (project, emu)
+}
