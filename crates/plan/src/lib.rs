@@ -7,9 +7,9 @@
 //! [`Step`]s after checking [`fingerprint`]s.
 //!
 //! Both sides of the diff are in canonical manifest terms (`Target::spec` and
-//! `LiveCompute::spec`); only keys the user wrote are compared, after the normalisation that
-//! DESIGN.md lists (sizes and enums case-insensitively, durations by value, ARM ids
-//! case-insensitively, locations without case or spaces, tags without the ownership tag).
+//! `LiveCompute::spec`); only keys the user wrote are compared, after normalisation (sizes and
+//! enums case-insensitively, durations by value, ARM ids case-insensitively, locations without
+//! case or spaces, tags without the ownership tag).
 
 #![warn(missing_docs)]
 
