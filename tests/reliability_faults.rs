@@ -78,7 +78,9 @@ const KINDS: &[Kind] = &[
     },
 ];
 
-const RATES: &[f64] = &[0.05, 0.20, 0.50];
+// At 10 % every cell of this matrix injects at least one fault (at 5 %
+// the 500 and 503 cells drew none, so they tested nothing: `assert_fault_injected` caught that).
+const RATES: &[f64] = &[0.10, 0.20, 0.50];
 
 /// What one cell did.
 struct CellResult {
@@ -104,12 +106,50 @@ fn run_bounded(url: &str, args: &[&str]) -> Output {
     common::run_bounded(url, args, Duration::from_secs(600))
 }
 
+/// Answers that were a status fault (429, 500, 503, or a dropped connection logged as 0). A status
+/// that never occurred is absent from `by_status` (it counts 0); `by_status` itself must be there.
 fn fault_answers(emu: &EmulatorProcess) -> u64 {
     let stats = emu.get_json("/_emulator/stats");
+    let by_status = stats["by_status"]
+        .as_object()
+        .unwrap_or_else(|| panic!("/_emulator/stats has no by_status object: {stats}"));
     ["429", "500", "503", "0"]
         .iter()
-        .filter_map(|s| stats["by_status"][*s].as_u64())
+        .filter_map(|s| by_status.get(*s).and_then(|v| v.as_u64()))
         .sum()
+}
+
+/// Panics unless the cell's fault visibly happened: a cell in which no fault was injected would
+/// pass without testing anything. Every request draws one number, so status and slow faults hit a
+/// fixed number of the first requests for a seed (at 10 % each cell drew at least one status fault;
+/// slow is checked from 20 %). An LRO fault only counts when the drawing request starts an LRO,
+/// which depends on arrival order: it is checked at 50 %, where 13 creates all escaping it would be
+/// a 1-in-8192 event.
+fn assert_fault_injected(
+    kind: &Kind,
+    rate: f64,
+    answers: u64,
+    apply_secs: f64,
+    exit: i32,
+    ctx: &str,
+) {
+    match kind.fault {
+        "slow" if rate >= 0.2 => assert!(
+            apply_secs >= 3.0,
+            "{ctx}: no slow response happened (apply took {apply_secs:.2}s)"
+        ),
+        "lro-failed" | "lro-canceled" if rate >= 0.5 => assert_ne!(
+            exit, 0,
+            "{ctx}: no LRO ended {} (apply exited 0)",
+            kind.fault
+        ),
+        "429" | "500" | "503" | "reset" => assert!(
+            answers > 0,
+            "{ctx}: the emulator logged no {} answer: the fault was never injected",
+            kind.fault
+        ),
+        _ => {}
+    }
 }
 
 /// Restarts the emulator from its state without faults and applies until converged, allowing the
@@ -135,7 +175,7 @@ fn converge_after_restart(
     let note = if code(&out) == 0 {
         let live = restarted.computes();
         assert!(
-            live.iter().all(|c| c.state == "Succeeded"),
+            !live.is_empty() && live.iter().all(|c| c.state == "Succeeded"),
             "{ctx}: apply after restart exited 0 but computes are not Succeeded: {live:?}\n{}",
             text(&out)
         );
@@ -146,8 +186,11 @@ fn converge_after_restart(
             !broken.is_empty(),
             "{ctx}: apply without faults failed with nothing Failed/Canceled live:\n{t}"
         );
+        // Each Failed compute is reported with how to replace it, or (prevent_destroy) with why it
+        // may not be replaced; a run where only protected computes failed names no --replace.
         assert!(
-            t.contains("--replace") && !t.contains("panicked"),
+            (t.contains("--replace") || t.contains("prevent_destroy forbids replacing it"))
+                && !t.contains("panicked"),
             "{ctx}: a Failed compute must be reported with how to replace it:\n{t}"
         );
         let mut protected = 0;
@@ -186,7 +229,7 @@ fn converge_after_restart(
         );
         let live = restarted.computes();
         assert!(
-            live.iter().all(|c| c.state == "Succeeded"),
+            !live.is_empty() && live.iter().all(|c| c.state == "Succeeded"),
             "{ctx}: {live:?}"
         );
         format!(
@@ -268,6 +311,7 @@ fn cell(kind: Kind, rate: f64, seed: u64) -> CellResult {
     assert!(!t.contains("panicked"), "{ctx}: panic:\n{t}");
     let requests = emu.total_requests();
     let answers = fault_answers(&emu);
+    assert_fault_injected(&kind, rate, answers, apply_secs, code(&out), &ctx);
     // Lower bound only: a Retry-After that was sent was waited for.
     if kind.retry_after > 0 && answers > 0 {
         assert!(
@@ -287,7 +331,7 @@ fn cell(kind: Kind, rate: f64, seed: u64) -> CellResult {
         );
         let live = emu.computes();
         assert!(
-            live.iter().all(|c| c.state == "Succeeded"),
+            !live.is_empty() && live.iter().all(|c| c.state == "Succeeded"),
             "{ctx}: {live:?}"
         );
         "converged; plan clean".to_string()

@@ -510,10 +510,11 @@ impl EmulatorProcess {
     /// The computes of `/_emulator/state`, sorted.
     pub fn computes(&self) -> Vec<LiveEntry> {
         let state = self.get_json("/_emulator/state");
+        // A state without a `computes` array is a broken emulator, not "no computes": fail here
+        // so that "every compute Succeeded" can never pass on a missing list.
         let mut out: Vec<LiveEntry> = state["computes"]
             .as_array()
-            .map(|a| a.as_slice())
-            .unwrap_or_default()
+            .unwrap_or_else(|| panic!("/_emulator/state has no `computes` array: {state}"))
             .iter()
             .map(|c| LiveEntry {
                 workspace: c["workspace"].as_str().unwrap_or("").to_string(),
@@ -536,8 +537,7 @@ impl EmulatorProcess {
         let state = self.get_json("/_emulator/state");
         let mut out: Vec<String> = state["resources"]
             .as_array()
-            .map(|a| a.as_slice())
-            .unwrap_or_default()
+            .unwrap_or_else(|| panic!("/_emulator/state has no `resources` array: {state}"))
             .iter()
             .filter_map(|r| r.as_str().map(str::to_lowercase))
             .collect();

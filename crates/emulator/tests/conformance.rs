@@ -267,6 +267,7 @@ impl Replay {
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
+        panic!("compute {url} never reached state {state}");
     }
 }
 
@@ -310,13 +311,16 @@ async fn replay_examples() {
             .await;
         rp.check(&file, &ex, "201", &(s, h, b), Some("ComputeResource"));
         // Wait for the create to finish, then overwrite with the same body.
+        let mut succeeded = false;
         for _ in 0..200 {
             let (_, _, g) = rp.call(Method::GET, &url, api, None).await;
             if g["properties"]["provisioningState"] == "Succeeded" {
+                succeeded = true;
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
+        assert!(succeeded, "{file}: {name} never reached Succeeded");
         let (s, h, b) = rp
             .call(Method::PUT, &url, api, Some(&p["parameters"]))
             .await;

@@ -111,17 +111,27 @@ async fn lro_goes_creating_then_succeeded() {
     assert_eq!(s, 202);
     let loc = h["location"].to_str().unwrap().to_string();
     assert!(h.contains_key("azure-asyncoperation"));
-    let mut seen_202 = false;
+    // The delete takes the configured LRO time, so the first poll right after the 202 must see
+    // the operation still running (202), and a later one its end (204); bounded, never open-ended.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut answers = Vec::new();
     loop {
         let r = client().get(&loc).bearer_auth(TOKEN).send().await.unwrap();
-        match r.status().as_u16() {
-            202 => seen_202 = true,
+        let code = r.status().as_u16();
+        answers.push(code);
+        match code {
+            202 => {}
             204 => break,
             other => panic!("location answered {other}"),
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the delete never finished: {answers:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(seen_202 || t0.elapsed() > Duration::from_millis(400));
+    assert_eq!(answers.first(), Some(&202), "answers: {answers:?}");
+    assert_eq!(answers.last(), Some(&204), "answers: {answers:?}");
     assert_eq!(get(&url).await.0, 404);
     // A second delete of an absent compute: 204.
     assert_eq!(
