@@ -88,13 +88,19 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Import { name, path, arm } => crate::import_cmd::run(&path, &name, &arm).await,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "amlctl", &mut std::io::stdout());
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "amlctl", &mut buf);
+            output::write_stdout(&buf);
             0
         }
         Command::Man => {
             let cmd = <Cli as clap::CommandFactory>::command();
-            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
-                Ok(()) => 0,
+            let mut buf = Vec::new();
+            match clap_mangen::Man::new(cmd).render(&mut buf) {
+                Ok(()) => {
+                    output::write_stdout(&buf);
+                    0
+                }
                 Err(e) => {
                     output::error(&format!("cannot write the man page: {e}"));
                     1
