@@ -165,7 +165,9 @@ fn saved_plan_is_refused_when_live_state_changed() {
         2,
     );
 
-    // Someone changes the same cluster behind our back.
+    // Someone changes the same cluster behind our back (from another checkout); the
+    // manifests here are back as they were when the plan was made, so only live state moved.
+    let planned = std::fs::read_to_string(&file).expect("read");
     std::fs::write(
         &file,
         text.replace(
@@ -175,13 +177,19 @@ fn saved_plan_is_refused_when_live_state_changed() {
     )
     .expect("write");
     run(&emu.url, &["apply", &r, "--auto-approve"], 0);
+    std::fs::write(&file, planned).expect("write");
 
     let patches = emu.count("PATCH", "/computes/");
-    let out = run(&emu.url, &["apply", &pf, "--auto-approve"], 1);
+    let out = run_in(
+        &project.root,
+        &emu.url,
+        &["apply", &pf, "--auto-approve"],
+        1,
+    );
     let err = stderr(&out);
     assert!(
         err.contains(&format!(
-            "stale plan: dev/{name} changed since the plan was made; run plan again"
+            "stale plan: dev/{name} differs from what the manifests and live state give now; run plan again"
         )),
         "{err}"
     );
@@ -197,7 +205,12 @@ fn saved_plan_applies_when_nothing_changed() {
     let pf = plan_file.to_string_lossy().to_string();
     run(&emu.url, &["plan", &r, "--out", &pf], 0);
     run(&emu.url, &["show", &pf], 0);
-    run(&emu.url, &["apply", &pf, "--auto-approve"], 0);
+    run_in(
+        &project.root,
+        &emu.url,
+        &["apply", &pf, "--auto-approve"],
+        0,
+    );
     run(&emu.url, &["plan", &r, "--detailed-exitcode"], 0);
 }
 

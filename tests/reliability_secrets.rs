@@ -199,7 +199,12 @@ fn secrets_never_appear_in_outputs_plan_files_exports_or_the_request_log() {
         // (Applying a saved plan that creates targets with literal secrets is a known bug: see
         // `saved_plan_with_literal_secrets_sends_the_literals`.)
         let o = if trace {
-            run_v(&emu.url, &["apply", &pf, "--auto-approve"], trace, &[])
+            // `apply PLANFILE` finds the repository from the current directory.
+            cmd(&emu.url, &["apply", &pf, "--auto-approve"])
+                .env("RUST_LOG", "trace")
+                .current_dir(&p.root)
+                .output()
+                .expect("run amlctl")
         } else {
             run_v(&emu.url, &["apply", &r, "--auto-approve"], trace, &[])
         };
@@ -404,7 +409,7 @@ fn saved_plan_with_literal_secrets_sends_the_literals() {
     let r = p.root.to_string_lossy().to_string();
     let pf = p.dir.path().join("plan.json").to_string_lossy().to_string();
     run(&emu.url, &["plan", &r, "--out", &pf], 0);
-    run(&emu.url, &["apply", &pf, "--auto-approve"], 0);
+    run_in(&p.root, &emu.url, &["apply", &pf, "--auto-approve"], 0);
     let ws = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev/computes";
     for (name, value) in [
         ("databricks-lit", LITERAL_TOKEN),

@@ -793,3 +793,22 @@ pub fn applied_example(flags: &[&str]) -> (Project, EmulatorProcess) {
     run(&emu.url, &["apply", &root, "--auto-approve"], 0);
     (project, emu)
 }
+
+/// Like [`run`], with the current directory set to `dir` (`apply PLANFILE` finds the repository
+/// from the current directory).
+pub fn run_in(dir: &Path, url: &str, args: &[&str], expect_code: i32) -> Output {
+    let out = cmd(url, args)
+        .current_dir(dir)
+        .output()
+        .expect("run amlctl");
+    let code = out.status.code().unwrap_or(-1);
+    assert_eq!(
+        code,
+        expect_code,
+        "amlctl {args:?} in {} exited {code}\n--- stdout\n{}\n--- stderr\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

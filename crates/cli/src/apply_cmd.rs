@@ -9,12 +9,12 @@ use amlctl_apply::{
     ApplyOptions, ApplyReport, KeyVaultClient, Outcome, ProgressMode, SecretResolver,
 };
 use amlctl_manifest::Workspace;
-use amlctl_plan::Plan;
+use amlctl_plan::{Plan, PlanEntry};
 use tokio::sync::watch;
 
 use crate::args::{ArmArgs, Format, PlanArgs};
 use crate::commands::{self, interactive};
-use crate::context::{self, ProjectRef, Session};
+use crate::context::{self, Session};
 use crate::output;
 
 /// Everything `apply` was given.
@@ -310,53 +310,179 @@ fn finish_line(report: &ApplyReport, json: bool) {
     }
 }
 
-/// `amlctl apply PLANFILE`: re-read live state, refuse stale targets, apply the rest.
+/// True when the filter `f` (a name or `alias/name`) names the entry `alias/name`.
+fn filter_names(f: &str, alias: &str, name: &str) -> bool {
+    match f.split_once('/') {
+        Some((a, n)) => a == alias && n.eq_ignore_ascii_case(name),
+        None => f.eq_ignore_ascii_case(name),
+    }
+}
+
+/// A scope recorded in a plan file, checked: relative, no `..`, no root or prefix.
+fn safe_scope(scope: &str) -> Option<PathBuf> {
+    let p = Path::new(scope);
+    p.components()
+        .all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+        .then(|| p.to_path_buf())
+}
+
+/// `amlctl apply PLANFILE`. The file is data, not a program: the repository is found from the
+/// current directory, its manifests and live state are planned again with the file's options,
+/// and an entry is carried out only when the fresh plan gives exactly the same entry; then the
+/// freshly computed requests are sent (never a path, method, query or secret slot from the file).
 async fn apply_saved(args: &ApplyArgs) -> u8 {
-    let plan = match Plan::load(&args.path) {
+    let shown = args.path.display().to_string();
+    let saved = match Plan::load(&args.path) {
         Ok(p) => p,
         Err(e) => {
-            output::error(&format!("{}: {e}", args.path.display()));
+            output::error(&format!("{shown}: {e}"));
             return 1;
         }
     };
     let json = args.format == Format::Json;
-    let root = plan.root.clone().unwrap_or_else(|| PathBuf::from("."));
-    let mut workspaces = plan.workspaces.clone();
-    // The defaults of the amlctl.yaml the plan was made from (endpoint, cloud, parallelism), when
-    // it is still there; the plan's own workspaces are what is applied either way.
-    let defaults = amlctl_manifest::load_config(&root)
-        .map(|c| c.defaults)
-        .unwrap_or_default();
-    let project = ProjectRef {
-        root: &root,
-        arm_endpoint: defaults.arm_endpoint,
-        parallelism: defaults.parallelism,
-        cloud: defaults.cloud,
-        workspaces: &workspaces.clone(),
-        targets: &[],
+    let (Some(options), Some(digest)) = (saved.options.clone(), saved.repo_digest.clone()) else {
+        output::error(&format!(
+            "{shown} was saved by an older amlctl and is not bound to a state of the repository; run `amlctl plan --out {shown}` again"
+        ));
+        return 1;
     };
-    let session = match context::connect(&project, &args.arm).await {
-        Ok(s) => s,
+    if !args.plan.replace.is_empty() {
+        output::error(
+            "--replace cannot be given with a plan file: the plan records its own; pass --replace to `amlctl plan --out` instead",
+        );
+        return 1;
+    }
+    let Some(scope) = safe_scope(&options.scope) else {
+        output::error(&format!(
+            "{shown}: the recorded scope {:?} is not a folder inside the repository; run plan again",
+            options.scope
+        ));
+        return 1;
+    };
+    // The repository comes from the current directory, never from the file.
+    let config = match amlctl_manifest::load_config(Path::new(".")) {
+        Ok(c) => c,
+        Err(diags) => {
+            commands::print_diagnostics(&diags);
+            output::error(
+                "`amlctl apply PLANFILE` reads amlctl.yaml and the manifests from the current directory: run it inside the repository the plan was made from",
+            );
+            return 1;
+        }
+    };
+    if !args
+        .plan
+        .workspaces
+        .iter()
+        .all(|ws| commands::check_workspace(&config, ws))
+    {
+        return 1;
+    }
+    let problems = saved.check(&config.workspaces);
+    if !problems.is_empty() {
+        output::error(&format!(
+            "{shown} fails the plan check; nothing was applied:\n  {}",
+            problems.join("\n  ")
+        ));
+        return 1;
+    }
+    if !saved.errors.is_empty() {
+        show_plan(&saved, args);
+        output::error("the saved plan has errors; nothing was applied");
+        return 1;
+    }
+    let project_path = if scope.as_os_str().is_empty() {
+        config.path.clone()
+    } else {
+        config.root.join(&scope)
+    };
+    // Bind the file to the repository state before anything reaches the network.
+    let Some(project) = commands::load(&project_path, options.strict) else {
+        return 1;
+    };
+    match commands::repo_digest(&project) {
+        Ok(now) if now == digest => {}
+        Ok(_) => {
+            output::error(&format!(
+                "this plan was made from a different state of the repository: amlctl.yaml or a manifest under {} changed since {shown} was saved; run plan again",
+                project.config.root.display()
+            ));
+            return 1;
+        }
         Err(e) => {
             output::error(&e);
             return 1;
         }
-    };
-    let aliases = amlctl_apply::actionable(&plan)
-        .map(|e| e.workspace.clone())
+    }
+    // Apply-time filters select among the saved entries; each must select something.
+    let selected: Vec<&PlanEntry> = amlctl_apply::actionable(&saved)
+        .filter(|e| {
+            (args.plan.workspaces.is_empty() || args.plan.workspaces.contains(&e.workspace))
+                && (args.plan.targets.is_empty()
+                    || args
+                        .plan
+                        .targets
+                        .iter()
+                        .any(|f| filter_names(f, &e.workspace, &e.name)))
+        })
         .collect();
-    let live = match context::read_live(&session, &mut workspaces, &aliases).await {
-        Ok(l) => l,
-        Err(e) => {
-            output::error(&format!("cannot read live state: {e}"));
-            session.close().await;
-            return 1;
+    let mut unmatched = Vec::new();
+    for f in &args.plan.targets {
+        if !selected
+            .iter()
+            .any(|e| filter_names(f, &e.workspace, &e.name))
+        {
+            unmatched.push(format!("--target {f}"));
         }
+    }
+    for w in &args.plan.workspaces {
+        if !selected.iter().any(|e| &e.workspace == w) {
+            unmatched.push(format!("--workspace {w}"));
+        }
+    }
+    if !unmatched.is_empty() {
+        output::error(&format!(
+            "{} match{} no entry of {shown} with changes (together with the other filters); nothing was applied",
+            unmatched.join(", "),
+            if unmatched.len() == 1 { "es" } else { "" }
+        ));
+        return 1;
+    }
+    let plan_args = PlanArgs {
+        targets: options.targets.clone(),
+        workspaces: options.workspaces.clone(),
+        replace: options.replace.clone(),
+        strict: options.strict,
     };
-    let stale = amlctl_apply::stale_entries(&plan, &live);
+    let Ok((fresh, _project, workspaces, session)) =
+        commands::make_plan(&project_path, &plan_args, &args.arm).await
+    else {
+        return 1;
+    };
+    if !fresh.errors.is_empty() {
+        show_plan(&fresh, args);
+        output::error(
+            "planning again from the manifests and live state gives errors (above); nothing was applied; run plan again",
+        );
+        session.close().await;
+        return 1;
+    }
+    let mut stale = Vec::new();
+    let mut run_entries = Vec::new();
+    for entry in &selected {
+        match fresh.entries.iter().find(|f| f.address == entry.address) {
+            Some(f) if f.same_effect(entry) => run_entries.push(f.clone()),
+            _ => stale.push(entry.address.clone()),
+        }
+    }
     for address in &stale {
         output::error(&format!(
-            "stale plan: {address} changed since the plan was made; run plan again"
+            "stale plan: {address} differs from what the manifests and live state give now; run plan again"
         ));
     }
     if !stale.is_empty() && !args.partial {
@@ -366,24 +492,25 @@ async fn apply_saved(args: &ApplyArgs) -> u8 {
         session.close().await;
         return 1;
     }
-    show_plan(&plan, args);
-    if !plan.errors.is_empty() {
-        output::error("the saved plan has errors; nothing was applied");
+    // Only fresh entries the saved plan has, equal to them, are carried out.
+    let mut to_run = fresh.clone();
+    to_run.entries = run_entries;
+    to_run.unmanaged.clear();
+    show_plan(&to_run, args);
+    if !to_run.has_changes() {
         session.close().await;
-        return 1;
+        print_report(&ApplyReport::default(), json);
+        return if stale.is_empty() { 0 } else { 1 };
     }
     if !confirm(args) {
         session.close().await;
         return 1;
     }
-    let only: Vec<String> = amlctl_apply::actionable(&plan)
-        .map(|e| e.address.clone())
-        .filter(|a| !stale.contains(a))
-        .collect();
+    let only: Vec<String> = to_run.entries.iter().map(|e| e.address.clone()).collect();
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(cancel_tx));
     let opts = apply_options(args, &session, &workspaces, cancel_rx.clone());
-    let report = amlctl_apply::apply(&plan, &session.client, &opts, Some(&only)).await;
+    let report = amlctl_apply::apply(&to_run, &session.client, &opts, Some(&only)).await;
     signals.abort();
     session.close().await;
     print_report(&report, json);

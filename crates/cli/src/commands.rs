@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use amlctl_manifest::{Config, Diagnostic, LiveCompute, LoadOptions, Project, Severity, Workspace};
-use amlctl_plan::{Plan, PlanOptions};
+use amlctl_plan::{Plan, PlanOptions, SavedOptions};
 
 use crate::args::{ArmArgs, Cli, Command, EmulatorCommand, Format, PlanArgs, ServeArgs};
 use crate::context::{self, Session};
@@ -88,13 +88,19 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Import { name, path, arm } => crate::import_cmd::run(&path, &name, &arm).await,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "amlctl", &mut std::io::stdout());
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "amlctl", &mut buf);
+            output::write_stdout(&buf);
             0
         }
         Command::Man => {
             let cmd = <Cli as clap::CommandFactory>::command();
-            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
-                Ok(()) => 0,
+            let mut buf = Vec::new();
+            match clap_mangen::Man::new(cmd).render(&mut buf) {
+                Ok(()) => {
+                    output::write_stdout(&buf);
+                    0
+                }
                 Err(e) => {
                     output::error(&format!("cannot write the man page: {e}"));
                     1
@@ -393,25 +399,59 @@ async fn plan_command(
     out: Option<&Path>,
     no_color: bool,
 ) -> PlanExit {
+    if let Some(out) = out
+        && let Err(e) = check_plan_out(out)
+    {
+        output::error(&e);
+        return PlanExit::Error;
+    }
     let Ok((mut plan, project, workspaces, session)) = make_plan(path, plan_args, arm).await else {
         return PlanExit::Error;
     };
-    // A saved plan carries where it came from, so `apply FILE` can re-read the same workspaces.
+    // Informational only: `apply PLANFILE` finds the repository from the current directory and
+    // takes the workspaces from its amlctl.yaml, never from these.
     plan.root = Some(project.config.root.clone());
     plan.workspaces = workspaces;
+    plan.options = Some(SavedOptions {
+        replace: plan_args.replace.clone(),
+        targets: plan_args.targets.clone(),
+        workspaces: plan_args.workspaces.clone(),
+        scope: scope_of(path, &project.config),
+        strict: plan_args.strict,
+    });
     session.close().await;
     render_plan(&plan, format, no_color);
     append_step_summary(&plan);
     if let Some(out) = out {
+        match repo_digest(&project) {
+            Ok(d) => plan.repo_digest = Some(d),
+            Err(e) => {
+                output::error(&e);
+                return PlanExit::Error;
+            }
+        }
+        let problems = plan.check(&project.config.workspaces);
+        if !problems.is_empty() {
+            output::error(&format!(
+                "the plan fails its own safety check, so it was not saved:\n  {}",
+                problems.join("\n  ")
+            ));
+            return PlanExit::Error;
+        }
         if let Err(e) = plan.save(out) {
             output::error(&format!("cannot save the plan to {}: {e}", out.display()));
             return PlanExit::Error;
         }
-        output::note(&format!(
-            "Saved the plan to {}. Apply it with: amlctl apply {}",
-            out.display(),
-            out.display()
-        ));
+        if plan.errors.is_empty() && plan.has_changes() {
+            output::note(&format!(
+                "Saved the plan to {}. Apply it with: amlctl apply {}{} (from inside the repository)",
+                out.display(),
+                out.display(),
+                apply_flags(arm)
+            ));
+        } else {
+            output::note(&format!("Saved the plan to {}.", out.display()));
+        }
     }
     if !plan.errors.is_empty() {
         PlanExit::Error
@@ -420,6 +460,110 @@ async fn plan_command(
     } else {
         PlanExit::NoChanges
     }
+}
+
+/// The connection flags `apply PLANFILE` needs to reach the same ARM as this `plan` did.
+fn apply_flags(arm: &ArmArgs) -> String {
+    let mut flags = String::new();
+    if arm.sandbox {
+        flags.push_str(" --sandbox");
+        return flags;
+    }
+    if let Some(url) = &arm.arm_endpoint {
+        flags.push_str(&format!(" --arm-endpoint {url}"));
+    }
+    if let Some(cloud) = &arm.cloud {
+        flags.push_str(&format!(" --cloud {cloud}"));
+    }
+    if arm.auth != "auto" {
+        flags.push_str(&format!(" --auth {}", arm.auth));
+    }
+    flags
+}
+
+/// Refuses `--out FILE` when FILE is an existing regular file that is not a plan file (it would
+/// be lost: `--out amlctl.yaml`). Devices and pipes (`/dev/stdout`) are written as given.
+fn check_plan_out(out: &Path) -> Result<(), String> {
+    let Ok(meta) = std::fs::symlink_metadata(out) else {
+        return Ok(());
+    };
+    let meta = if meta.file_type().is_symlink() {
+        match std::fs::metadata(out) {
+            Ok(m) => m,
+            Err(_) => return Ok(()),
+        }
+    } else {
+        meta
+    };
+    if meta.is_dir() {
+        return Err(format!(
+            "--out {}: is a directory; name a file for the plan",
+            out.display()
+        ));
+    }
+    if !meta.is_file() || is_plan_text(out) {
+        return Ok(());
+    }
+    Err(format!(
+        "--out {}: the file exists and is not an amlctl plan file; refusing to overwrite it (choose another file name, or delete it first)",
+        out.display()
+    ))
+}
+
+/// True when `path` holds a JSON object with a `format_version` and `entries` (a plan file).
+pub fn is_plan_text(path: &Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|v| {
+            v.get("format_version").is_some_and(|f| f.is_string())
+                && v.get("entries").is_some_and(|e| e.is_array())
+        })
+}
+
+/// The folder (or file) below `amlctl.yaml` that `path` limits a plan to, repository-relative
+/// with `/` separators; empty for the whole repository.
+fn scope_of(path: &Path, config: &Config) -> String {
+    let root = if config.root.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        config.root.as_path()
+    };
+    let (Ok(root), Ok(p)) = (std::fs::canonicalize(root), std::fs::canonicalize(path)) else {
+        return String::new();
+    };
+    let Ok(rel) = p.strip_prefix(&root) else {
+        return String::new();
+    };
+    let rel = rel.to_string_lossy().replace('\\', "/");
+    let config_name = config
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    if rel == config_name {
+        String::new()
+    } else {
+        rel
+    }
+}
+
+/// [`amlctl_plan::repo_digest`] of `amlctl.yaml` and every manifest file `project` read.
+pub fn repo_digest(project: &Project) -> Result<String, String> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let config_name = project
+        .config
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "amlctl.yaml".to_string());
+    let mut files = vec![(config_name, read(&project.config.path)?)];
+    for rel in &project.files {
+        files.push((rel.clone(), read(&project.config.root.join(rel))?));
+    }
+    Ok(amlctl_plan::repo_digest(&files))
 }
 
 fn show(file: &Path, format: Format, no_color: bool) -> u8 {

@@ -31,7 +31,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = runtime.block_on(commands::run(cli));
+    let mut code = runtime.block_on(commands::run(cli));
+    if output::stdout_failed() && code != 1 {
+        // The output (a plan, a report) is incomplete: never a success nor a "changes" code.
+        code = 1;
+    }
     // Do not wait for lingering background tasks (an emulator, a token refresh).
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     ExitCode::from(code)

@@ -1,6 +1,7 @@
 //! Terminal output helpers: logging set-up, coloured diagnostics on stderr.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use owo_colors::OwoColorize;
 
@@ -49,12 +50,42 @@ pub fn note(message: &str) {
     let _ = writeln!(err, "{message}");
 }
 
-/// Prints text on stdout as is.
+/// Set when a write to stdout failed (other than a closed pipe): the run must not exit 0.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+/// Set when the reader of stdout went away (`| head`): later output is dropped quietly.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Prints text on stdout as is (a newline added when missing).
 pub fn print_stdout(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
+    let mut bytes = text.as_bytes().to_vec();
     if !text.ends_with('\n') {
-        let _ = out.write_all(b"\n");
+        bytes.push(b'\n');
     }
-    let _ = out.flush();
+    write_stdout(&bytes);
+}
+
+/// Writes bytes to stdout. A closed pipe (`amlctl plan | head`) is not an error: the rest of
+/// the output is dropped quietly. Any other failure (a full disk) is reported once on stderr
+/// and makes the command exit 1 (see [`stdout_failed`]).
+pub fn write_stdout(bytes: &[u8]) {
+    if STDOUT_CLOSED.load(Ordering::SeqCst) || STDOUT_FAILED.load(Ordering::SeqCst) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let result = out.write_all(bytes).and_then(|()| out.flush());
+    match result {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::SeqCst);
+        }
+        Err(e) => {
+            STDOUT_FAILED.store(true, Ordering::SeqCst);
+            error(&format!("cannot write to standard output: {e}"));
+        }
+    }
+}
+
+/// True when some output could not be written to stdout (other than a closed pipe).
+pub fn stdout_failed() -> bool {
+    STDOUT_FAILED.load(Ordering::SeqCst)
 }

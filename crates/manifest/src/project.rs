@@ -61,6 +61,8 @@ pub struct Project {
     pub targets: Vec<Target>,
     /// Warnings (only warnings when loading succeeded).
     pub diagnostics: Vec<Diagnostic>,
+    /// Every manifest file read, relative to `config.root` (`/` separated), in load order.
+    pub files: Vec<String>,
 }
 
 const WORKSPACE_FIELDS: &[Field] = &[
@@ -656,6 +658,7 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
         config,
         targets,
         diagnostics: diags,
+        files,
     })
 }
 

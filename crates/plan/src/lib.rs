@@ -21,7 +21,7 @@ pub mod render;
 
 pub use model::{
     Action, Change, FORMAT_VERSION, Plan, PlanEntry, PlanError, PlanFileError, PlanOptions, Policy,
-    Step, Summary, Unmanaged,
+    SavedOptions, Step, Summary, Unmanaged, repo_digest,
 };
 pub use planner::{fingerprint, import_step, plan, unmet_keys};
 pub use policy::{

@@ -273,6 +273,184 @@ pub struct Plan {
     /// against the same live state.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub workspaces: BTreeMap<String, amlctl_manifest::Workspace>,
+    /// The options the plan was made with; `apply PLANFILE` plans again with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<SavedOptions>,
+    /// [`repo_digest`] of `amlctl.yaml` and every manifest the plan read; `apply PLANFILE`
+    /// refuses the file when the repository no longer gives the same digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_digest: Option<String>,
+}
+
+/// The command-line options of a saved plan (what `apply PLANFILE` plans again with).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedOptions {
+    /// `--replace` names.
+    #[serde(default)]
+    pub replace: Vec<String>,
+    /// `--target` filters.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// `--workspace` filters.
+    #[serde(default)]
+    pub workspaces: Vec<String>,
+    /// The folder below `amlctl.yaml` the plan was limited to (repository-relative, `/`
+    /// separated; empty: the whole repository).
+    #[serde(default)]
+    pub scope: String,
+    /// `--strict`.
+    #[serde(default)]
+    pub strict: bool,
+}
+
+impl SavedOptions {
+    /// The planner options these stand for.
+    pub fn plan_options(&self) -> PlanOptions {
+        PlanOptions {
+            replace: self.replace.iter().cloned().collect(),
+            targets: self.targets.clone(),
+            workspaces: self.workspaces.clone(),
+        }
+    }
+}
+
+/// SHA-256 (hex) over `(repository-relative path, content)` pairs, sorted by path: binds a plan
+/// file to the state of the repository it was made from.
+pub fn repo_digest(files: &[(String, Vec<u8>)]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&(String, Vec<u8>)> = files.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut h = Sha256::new();
+    for (path, content) in sorted {
+        // Length-prefixed, so no two different file sets hash the same stream.
+        h.update((path.len() as u64).to_le_bytes());
+        h.update(path.as_bytes());
+        h.update((content.len() as u64).to_le_bytes());
+        h.update(content);
+    }
+    h.finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+}
+
+impl PlanEntry {
+    /// True when `other` would do exactly what `self` does: same address, actions, requests
+    /// (method, path, query, redacted body, secret slots), changes and live fingerprint.
+    pub fn same_effect(&self, other: &PlanEntry) -> bool {
+        self.address == other.address
+            && self.workspace == other.workspace
+            && self.name == other.name
+            && self.compute_type == other.compute_type
+            && self.actions == other.actions
+            && self.steps.len() == other.steps.len()
+            && self
+                .steps
+                .iter()
+                .zip(&other.steps)
+                .all(|(a, b)| a.same_request(b))
+            && self.changes == other.changes
+            && self.live_fingerprint == other.live_fingerprint
+    }
+}
+
+impl Step {
+    /// True when `other` sends the same request: method, path, query, redacted body, and the
+    /// same secret slots (pointer and kind of source; environment variable names and Key Vault
+    /// URLs must match, file and literal sources are compared by kind and key only, as their
+    /// recorded locations depend on the current directory).
+    pub fn same_request(&self, other: &Step) -> bool {
+        use amlctl_manifest::SecretRef;
+        let same_source = |a: &SecretRef, b: &SecretRef| match (a, b) {
+            (SecretRef::Env(x), SecretRef::Env(y)) => x == y,
+            (SecretRef::KeyVault(x), SecretRef::KeyVault(y)) => x == y,
+            (SecretRef::File(_), SecretRef::File(_)) => true,
+            (SecretRef::Literal(x), SecretRef::Literal(y)) => x.key == y.key,
+            _ => false,
+        };
+        self.action == other.action
+            && self.method == other.method
+            && self.path == other.path
+            && self.query == other.query
+            && self.body == other.body
+            && self.secrets.len() == other.secrets.len()
+            && self
+                .secrets
+                .iter()
+                .zip(&other.secrets)
+                .all(|(a, b)| a.pointer == b.pointer && same_source(&a.secret, &b.secret))
+    }
+}
+
+impl Plan {
+    /// Checks that a plan is safe to save or to act on: every request path lies under its
+    /// entry's workspace (as `workspaces` defines it), every actionable entry (other than a
+    /// wait) has requests, and no body holds anything but the redaction placeholder at a secret
+    /// slot. Returns one message per problem (empty: the plan passes).
+    pub fn check(&self, workspaces: &BTreeMap<String, amlctl_manifest::Workspace>) -> Vec<String> {
+        let mut problems = Vec::new();
+        for e in &self.entries {
+            let expected_address = format!("{}/{}", e.workspace, e.name);
+            if e.address != expected_address {
+                problems.push(format!(
+                    "entry {}: address does not match workspace {:?} and name {:?}",
+                    e.address, e.workspace, e.name
+                ));
+            }
+            let only_waits = e
+                .actions
+                .iter()
+                .all(|a| matches!(a, Action::NoOp | Action::Wait));
+            if !only_waits && e.steps.is_empty() {
+                problems.push(format!("entry {}: has actions but no requests", e.address));
+            }
+            if e.steps.is_empty() {
+                continue;
+            }
+            let Some(ws) = workspaces.get(&e.workspace) else {
+                problems.push(format!(
+                    "entry {}: workspace {:?} is not in amlctl.yaml",
+                    e.address, e.workspace
+                ));
+                continue;
+            };
+            let compute = ws.compute_path(&e.name);
+            for s in &e.steps {
+                if !path_is_under(&s.path, &compute) {
+                    problems.push(format!(
+                        "entry {}: request path {} is not under {}",
+                        e.address, s.path, compute
+                    ));
+                }
+                if !matches!(s.method.as_str(), "PUT" | "PATCH" | "DELETE" | "POST") {
+                    problems.push(format!(
+                        "entry {}: request method {:?} is not one amlctl sends",
+                        e.address, s.method
+                    ));
+                }
+                for slot in &s.secrets {
+                    let at = s.body.as_ref().and_then(|b| b.pointer(&slot.pointer));
+                    if at != Some(&Value::String(amlctl_manifest::REDACTED.to_string())) {
+                        problems.push(format!(
+                            "entry {}: the body holds something other than the redaction placeholder at secret slot {}",
+                            e.address, slot.pointer
+                        ));
+                    }
+                }
+            }
+        }
+        problems
+    }
+}
+
+/// True when `path` is `compute` or below it, with no dot segments, query or escapes.
+fn path_is_under(path: &str, compute: &str) -> bool {
+    if path.contains(['?', '#', '%', '\\']) || path.split('/').any(|seg| seg == ".." || seg == ".")
+    {
+        return false;
+    }
+    let (p, c) = (path.to_ascii_lowercase(), compute.to_ascii_lowercase());
+    p == c || p.strip_prefix(&c).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Why a plan file could not be read.
@@ -324,6 +502,8 @@ impl Plan {
             unmanaged: Vec::new(),
             root: None,
             workspaces: BTreeMap::new(),
+            options: None,
+            repo_digest: None,
         }
     }
 
