@@ -405,3 +405,46 @@ fn sandbox_plan_file_hint_and_apply() {
     );
     assert!(!stderr(&out).contains("Apply it with"), "{}", stderr(&out));
 }
+
+/// A plan file cannot grant a replacement: `--replace` names recorded in it (by `plan --replace`,
+/// or added by whoever edited the artifact) must be given again on the apply command line.
+#[test]
+fn a_plan_file_cannot_grant_a_replacement() {
+    let (project, emu) = applied_example(&[]);
+    // An untouched no-change plan whose recorded options were edited to ask for a replacement of
+    // a compute (with the entry rewritten to match what such a plan would hold is not needed: the
+    // options alone are refused before anything is planned again).
+    let (pf, mut plan) = save_plan(&project, &emu.url, &[], 0);
+    plan["options"]["replace"] = json!(["cpu-cluster"]);
+    write_json(&pf, &plan);
+    let p = pf.to_string_lossy().to_string();
+    let out = run_in(&project.root, &emu.url, &["apply", &p, "--auto-approve"], 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot grant a replacement") && err.contains("--replace cpu-cluster"),
+        "{err}"
+    );
+    assert_eq!(emu.count("DELETE", "/computes/"), 0, "nothing deleted");
+
+    // A real `plan --replace` is applied only with the same flag on the apply command line.
+    let (pf, _) = save_plan(&project, &emu.url, &["--replace", "cpu-cluster"], 0);
+    let p = pf.to_string_lossy().to_string();
+    let out = run_in(&project.root, &emu.url, &["apply", &p, "--auto-approve"], 1);
+    assert!(
+        stderr(&out).contains("cannot grant a replacement"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(emu.count("DELETE", "/computes/cpu-cluster"), 0);
+    run_in(
+        &project.root,
+        &emu.url,
+        &["apply", &p, "--auto-approve", "--replace", "cpu-cluster"],
+        0,
+    );
+    assert_eq!(
+        emu.count("DELETE", "/computes/cpu-cluster"),
+        1,
+        "replaced once"
+    );
+}

@@ -351,10 +351,29 @@ async fn apply_saved(args: &ApplyArgs) -> u8 {
         ));
         return 1;
     };
-    if !args.plan.replace.is_empty() {
-        output::error(
-            "--replace cannot be given with a plan file: the plan records its own; pass --replace to `amlctl plan --out` instead",
-        );
+    // A plan file cannot grant a replacement: whoever can edit the artifact could otherwise add
+    // `--replace NAME` for any compute. The replacements it was made with must be asked for again
+    // on the apply command line (which a pull request does not control), name for name.
+    let saved_replace: std::collections::BTreeSet<&str> =
+        options.replace.iter().map(String::as_str).collect();
+    let given_replace: std::collections::BTreeSet<&str> =
+        args.plan.replace.iter().map(String::as_str).collect();
+    if saved_replace != given_replace {
+        let flags = |set: &std::collections::BTreeSet<&str>| {
+            if set.is_empty() {
+                "no --replace".to_string()
+            } else {
+                set.iter()
+                    .map(|n| format!("--replace {n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+        };
+        output::error(&format!(
+            "{shown} was made with {}, but this apply gives {}: a plan file cannot grant a replacement; apply it with exactly the --replace flags it was planned with, or run plan again",
+            flags(&saved_replace),
+            flags(&given_replace)
+        ));
         return 1;
     }
     let Some(scope) = safe_scope(&options.scope) else {
