@@ -5,6 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use amlctl_plan::render::escape;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -72,8 +73,10 @@ impl Reporter {
         }))
     }
 
-    /// Records an event for `address`.
+    /// Records an event for `address`. On a terminal (and in CI lines) the address and message
+    /// are shown through [`amlctl_plan::render::escape`]; JSON lines carry them as data.
     pub fn event(&self, address: &str, kind: EventKind, message: &str) {
+        let (shown_address, shown_message) = (escape(address), escape(message));
         let mut bars = match self.0.bars.lock() {
             Ok(b) => b,
             Err(poisoned) => poisoned.into_inner(),
@@ -89,7 +92,7 @@ impl Reporter {
                             ProgressStyle::with_template("{spinner} {prefix} {wide_msg} {elapsed}")
                                 .unwrap_or_else(|_| ProgressStyle::default_spinner());
                         bar.set_style(style);
-                        bar.set_prefix(address.to_string());
+                        bar.set_prefix(shown_address.to_string());
                         bar.enable_steady_tick(Duration::from_millis(120));
                         bar
                     }
@@ -105,12 +108,15 @@ impl Reporter {
                 if let Some((bar, _)) = bars.get(address) {
                     match kind {
                         EventKind::Succeeded => {
-                            bar.finish_with_message(format!("done: {message}"));
+                            bar.finish_with_message(format!("done: {shown_message}"));
                         }
                         EventKind::Failed => {
-                            bar.abandon_with_message(format!("FAILED: {}", first_line(message)));
+                            bar.abandon_with_message(format!(
+                                "FAILED: {}",
+                                escape(first_line(message))
+                            ));
                         }
-                        _ => bar.set_message(message.to_string()),
+                        _ => bar.set_message(shown_message.to_string()),
                     }
                 }
             }
@@ -124,7 +130,7 @@ impl Reporter {
                 let mut err = std::io::stderr().lock();
                 let _ = writeln!(
                     err,
-                    "[{:>6.1}s] {address}: {word} {message}",
+                    "[{:>6.1}s] {shown_address}: {word} {shown_message}",
                     elapsed.as_secs_f64()
                 );
             }

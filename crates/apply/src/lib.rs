@@ -81,10 +81,14 @@ pub struct ApplyReport {
     pub targets: Vec<TargetReport>,
     /// Computes created or attached.
     pub added: usize,
-    /// Computes updated, started or stopped.
+    /// Computes updated in place.
     pub changed: usize,
     /// Computes deleted or detached.
     pub destroyed: usize,
+    /// Compute instances started.
+    pub started: usize,
+    /// Compute instances stopped.
+    pub stopped: usize,
 }
 
 impl ApplyReport {
@@ -102,17 +106,54 @@ impl ApplyReport {
             .any(|t| matches!(t.outcome, Outcome::Waited { .. }))
     }
 
-    /// `Apply complete: X added, Y changed, Z destroyed.`
+    /// Targets that failed.
+    pub fn failed_count(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Failed { .. }))
+    }
+
+    /// Targets not started because the run was cancelled.
+    pub fn not_started_count(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::NotStarted))
+    }
+
+    fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.targets.iter().filter(|t| f(&t.outcome)).count()
+    }
+
+    /// `Apply complete: X added, Y changed, Z destroyed.` with the non-zero starts and stops
+    /// (`, 1 started, 1 stopped`); after a failure, the failed and not-started counts and what to
+    /// do next.
     pub fn summary_line(&self) -> String {
         let verb = if self.failed() {
             "Apply finished with errors"
         } else {
             "Apply complete"
         };
-        format!(
-            "{verb}: {} added, {} changed, {} destroyed.",
+        let mut line = format!(
+            "{verb}: {} added, {} changed, {} destroyed",
             self.added, self.changed, self.destroyed
-        )
+        );
+        for (n, word) in [(self.started, "started"), (self.stopped, "stopped")] {
+            if n > 0 {
+                line.push_str(&format!(", {n} {word}"));
+            }
+        }
+        line.push('.');
+        let (failed, not_started) = (self.failed_count(), self.not_started_count());
+        if failed > 0 || not_started > 0 {
+            let mut parts = Vec::new();
+            if failed > 0 {
+                parts.push(format!("{failed} failed: see the errors above"));
+            }
+            if not_started > 0 {
+                parts.push(format!("{not_started} not started (cancelled)"));
+            }
+            line.push_str(&format!(
+                " {}; run `amlctl plan` to see what is left.",
+                parts.join(", ")
+            ));
+        }
+        line
     }
 
     /// Merges a later round (after waits) into this report.
@@ -129,6 +170,8 @@ impl ApplyReport {
         self.added += later.added;
         self.changed += later.changed;
         self.destroyed += later.destroyed;
+        self.started += later.started;
+        self.stopped += later.stopped;
     }
 }
 
@@ -235,7 +278,9 @@ pub async fn apply(
             for a in &t.actions {
                 match a {
                     Action::Create | Action::Attach => report.added += 1,
-                    Action::Update | Action::Start | Action::Stop => report.changed += 1,
+                    Action::Update => report.changed += 1,
+                    Action::Start => report.started += 1,
+                    Action::Stop => report.stopped += 1,
                     Action::Delete | Action::Detach => report.destroyed += 1,
                     Action::Replace => {
                         report.added += 1;
@@ -435,5 +480,57 @@ async fn wait_until_settled(
             Err(e) => return Err(describe(&e)),
         }
         tokio::time::sleep(opts.poll_interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(address: &str, actions: Vec<Action>, outcome: Outcome) -> TargetReport {
+        TargetReport {
+            address: address.to_string(),
+            actions,
+            outcome,
+            elapsed_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_stop_is_counted_as_a_stop_not_a_change() {
+        let report = ApplyReport {
+            targets: vec![target("dev/ci", vec![Action::Stop], Outcome::Succeeded)],
+            stopped: 1,
+            ..ApplyReport::default()
+        };
+        assert_eq!(
+            report.summary_line(),
+            "Apply complete: 0 added, 0 changed, 0 destroyed, 1 stopped."
+        );
+    }
+
+    #[test]
+    fn a_failed_apply_says_how_many_failed_and_what_next() {
+        let report = ApplyReport {
+            targets: vec![
+                target(
+                    "dev/a",
+                    vec![Action::Create],
+                    Outcome::Failed {
+                        message: "boom".into(),
+                    },
+                ),
+                target("dev/b", vec![Action::Create], Outcome::NotStarted),
+                target("dev/c", vec![Action::Start], Outcome::Succeeded),
+            ],
+            started: 1,
+            ..ApplyReport::default()
+        };
+        assert_eq!(
+            report.summary_line(),
+            "Apply finished with errors: 0 added, 0 changed, 0 destroyed, 1 started. \
+             1 failed: see the errors above, 1 not started (cancelled); \
+             run `amlctl plan` to see what is left."
+        );
     }
 }

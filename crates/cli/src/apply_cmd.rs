@@ -9,6 +9,7 @@ use amlctl_apply::{
     ApplyOptions, ApplyReport, KeyVaultClient, Outcome, ProgressMode, SecretResolver,
 };
 use amlctl_manifest::Workspace;
+use amlctl_plan::render::escape;
 use amlctl_plan::{Plan, PlanEntry};
 use tokio::sync::watch;
 
@@ -281,7 +282,11 @@ fn print_report(report: &ApplyReport, json: bool) {
             "added": report.added,
             "changed": report.changed,
             "destroyed": report.destroyed,
+            "started": report.started,
+            "stopped": report.stopped,
             "failed": report.failed(),
+            "failed_count": report.failed_count(),
+            "not_started_count": report.not_started_count(),
         });
         output::print_stdout(&line.to_string());
         return;
@@ -290,16 +295,26 @@ fn print_report(report: &ApplyReport, json: bool) {
     for t in &report.targets {
         let what = match &t.outcome {
             Outcome::Succeeded => "ok".to_string(),
-            Outcome::Failed { message } => format!("FAILED: {message}"),
-            Outcome::Waited { state } => format!("waited: now {state}"),
+            Outcome::Failed { message } => format!("FAILED: {}", escape_lines(message)),
+            Outcome::Waited { state } => format!("waited: now {}", escape(state)),
             Outcome::NotStarted => "not started (stopped)".to_string(),
         };
-        lines.push(format!("  {}: {what}", t.address));
+        lines.push(format!("  {}: {what}", escape(&t.address)));
     }
     if !lines.is_empty() {
         output::print_stdout(&format!("\nOutcome per target:\n{}", lines.join("\n")));
     }
     finish_line(report, false);
+}
+
+/// A multi-line service message, each line [`escape`]d (so `\r`, ANSI escapes and bidi
+/// overrides are shown, not obeyed) and the following lines indented under the first.
+fn escape_lines(message: &str) -> String {
+    message
+        .split('\n')
+        .map(|l| escape(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n      ")
 }
 
 fn finish_line(report: &ApplyReport, json: bool) {

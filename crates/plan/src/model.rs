@@ -226,12 +226,19 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// `Plan: X to add, Y to change, Z to destroy.`
+    /// `Plan: X to add, Y to change, Z to destroy.`, followed by the non-zero starts, stops and
+    /// waits in the same sentence (`Plan: 0 to add, 0 to change, 0 to destroy, 1 to stop.`).
     pub fn line(&self) -> String {
-        format!(
-            "Plan: {} to add, {} to change, {} to destroy.",
+        let mut s = format!(
+            "Plan: {} to add, {} to change, {} to destroy",
             self.add, self.change, self.destroy
-        )
+        );
+        if let Some(extra) = self.extra() {
+            s.push_str(", ");
+            s.push_str(&extra);
+        }
+        s.push('.');
+        s
     }
 
     /// `1 to start, 1 to stop, 1 waiting` (only the non-zero parts), or `None`.

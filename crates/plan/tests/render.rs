@@ -458,3 +458,167 @@ fn errors_alone_never_read_as_no_changes() {
     assert!(!md.contains("No changes"), "{md}");
     assert!(md.contains("[!CAUTION]"), "{md}");
 }
+
+const UAI: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.ManagedIdentity/userAssignedIdentities/";
+
+/// Lists and maps changed in place: identities added and removed, tags added, changed and
+/// removed, compute-instance schedules with one element changed and one added, custom
+/// applications keyed by name.
+fn nested_changes() -> Plan {
+    let mut targets = Vec::new();
+    let mut lives = Vec::new();
+
+    let mut want = aml_spec();
+    want["identity"] = json!({"type": "user_assigned", "user_assigned_identities": [
+        {"resource_id": format!("{UAI}id-keep")},
+        {"resource_id": format!("{UAI}id-ml-registry")}
+    ]});
+    want["tags"] = json!({"team": "ml", "owner": "b"});
+    let mut have = aml_spec();
+    have["identity"] = json!({"type": "UserAssigned", "user_assigned_identities": [
+        {"resource_id": format!("{UAI}id-old")},
+        {"resource_id": format!("{UAI}ID-KEEP")}
+    ]});
+    have["tags"] = json!({"owner": "a", "old": "x"});
+    targets.push(target(AmlCompute, "cluster", want));
+    lives.push(live(AmlCompute, "cluster", have));
+
+    let weekday_stop = json!({"action": "stop", "trigger": {"type": "recurrence", "frequency": "week", "interval": 1,
+        "schedule": {"hours": [18], "minutes": [0], "week_days": ["monday", "tuesday"]}, "time_zone": "UTC"}});
+    let mut moved = weekday_stop.clone();
+    moved["trigger"]["schedule"]["hours"] = json!([19]);
+    let mut want = ci_spec();
+    want["schedules"] = json!({"compute_start_stop": [
+        moved,
+        {"action": "start", "trigger": {"type": "cron", "expression": "0 8 * * 1-5"}}
+    ]});
+    let mut have = ci_spec();
+    have["schedules"] = json!({"compute_start_stop": [weekday_stop]});
+    targets.push(target(ComputeInstance, "ci", want));
+    lives.push(live(ComputeInstance, "ci", have));
+
+    let app = |name: &str, image: &str, port: u16| {
+        json!({"name": name, "type": "docker", "image": {"type": "docker", "reference": image},
+               "endpoints": [{"target": 8080, "published": port}]})
+    };
+    let mut want = ci_spec();
+    want["custom_applications"] = json!([
+        app("mlflow", "ghcr.io/mlflow/mlflow:v2", 8081),
+        app("rstudio", "rocker/rstudio:4", 8787)
+    ]);
+    let mut have = ci_spec();
+    have["custom_applications"] = json!([
+        app("mlflow", "ghcr.io/mlflow/mlflow:v1", 8081),
+        app("tensorboard", "tensorflow/tensorflow", 6006)
+    ]);
+    targets.push(allow_replace(target(ComputeInstance, "ci-apps", want)));
+    lives.push(live(ComputeInstance, "ci-apps", have));
+
+    amlctl_plan::plan(
+        &targets,
+        &workspaces(&[ws("dev", false)]),
+        &live_map(lives),
+        &PlanOptions::default(),
+    )
+}
+
+#[test]
+fn nested_changes_are_shown_element_by_element() {
+    let plan = nested_changes();
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+    let text = render::text(&plan, false);
+    for want in [
+        "+ id-ml-registry",
+        "- id-old",
+        "# (1 unchanged identity hidden)",
+        "+ team = \"ml\"",
+        "~ owner = \"a\" → \"b\"",
+        "- old = \"x\"",
+        "~ hours = [18] → [19]",
+        "+ [1] {",
+        "~ [name = \"mlflow\"] {",
+        "~ reference = \"ghcr.io/mlflow/mlflow:v1\" → \"ghcr.io/mlflow/mlflow:v2\"",
+        "+ [name = \"rstudio\"] {",
+        "- [name = \"tensorboard\"] {",
+    ] {
+        assert!(text.contains(want), "{want:?} missing in\n{text}");
+    }
+    // No JSON punctuation cut across objects, and unchanged fields are not repeated.
+    assert!(!text.contains("+   {"), "{text}");
+    assert!(!text.contains("\"resource_id\""), "{text}");
+    assert!(!text.contains("week_days"), "{text}");
+    insta::assert_snapshot!("nested_text", text);
+
+    let chunks = render::markdown(&plan);
+    assert_eq!(chunks.len(), 1);
+    let md = &chunks[0];
+    assert!(md.contains("\n+               id-ml-registry\n"), "{md}");
+    insta::assert_snapshot!("nested_markdown", md);
+
+    // JSON keeps whole before/after values (data).
+    let v = render::json(&plan);
+    let cluster = v["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["address"] == "dev/cluster")
+        .expect("cluster entry");
+    let change = cluster["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["key"] == "identity.user_assigned_identities")
+        .expect("identity change");
+    assert!(change["before"].is_array() && change["after"].is_array());
+}
+
+/// A description, tag and error holding `\r`, an ANSI erase-line, a bidi override and a Markdown
+/// fence and HTML: every renderer shows them escaped.
+#[test]
+fn control_characters_and_markup_are_escaped() {
+    let evil = "ok\r\u{1b}[2KPlan: 0 to add \u{202e}gnp.exe\u{202c} ``` </details><img src=x>";
+    let mut want = aml_spec();
+    want["description"] = json!(evil);
+    want["tags"] = json!({"note\u{1b}[31m": evil});
+    let mut bad_size = ci_spec();
+    bad_size["size"] = json!(format!("Standard_NC6 {evil}"));
+    let plan = run(
+        &[
+            target(AmlCompute, "cpu", want),
+            target(ComputeInstance, "ci", bad_size),
+        ],
+        vec![
+            live(AmlCompute, "cpu", aml_spec()),
+            live(ComputeInstance, "ci", ci_spec()),
+        ],
+        false,
+        &PlanOptions::default(),
+    );
+    assert_eq!(plan.errors.len(), 1, "{:?}", plan.errors);
+    let text = render::text(&plan, false);
+    let coloured = strip_ansi(&render::text(&plan, true));
+    let md = render::markdown(&plan).join("");
+    for (name, out) in [("text", &text), ("coloured", &coloured), ("markdown", &md)] {
+        for raw in ['\r', '\u{1b}', '\u{202e}', '\u{202c}'] {
+            assert!(!out.contains(raw), "{name}: raw {raw:?} in\n{out}");
+        }
+        assert!(
+            out.contains(r"ok\r\u{1b}[2KPlan: 0 to add \u{202e}gnp.exe\u{202c}"),
+            "{name}: escaped form missing in\n{out}"
+        );
+    }
+    assert!(
+        text.contains(r#"+ note\u{1b}[31m = "ok\r\u{1b}[2K"#),
+        "{text}"
+    );
+    // Markdown: the user's fence cannot close the diff block, nor its HTML the <details>.
+    assert!(md.contains("````diff\n"), "{md}");
+    assert_eq!(
+        md.matches("<details>").count(),
+        md.matches("</details>").count() - md.matches("``` </details><img").count(),
+        "{md}"
+    );
+    assert!(md.contains("&lt;/details&gt;&lt;img src=x&gt;"), "{md}");
+    insta::assert_snapshot!("escaped_text", text);
+    insta::assert_snapshot!("escaped_markdown", md);
+}
