@@ -145,11 +145,16 @@ fn change_lines(c: &Change, entry_action: Action, out: &mut Vec<Line>) {
         ""
     };
     if c.sensitive {
+        let from = c
+            .source
+            .as_ref()
+            .map(|s| format!(" from {s}"))
+            .unwrap_or_default();
         out.push(line(
             tone,
             6,
             sym,
-            format!("{}: (sensitive value){note}", c.key),
+            format!("{}: (sensitive value{from}){note}", c.key),
         ));
         return;
     }
