@@ -86,7 +86,13 @@ pub async fn run(args: ApplyArgs) -> u8 {
     }
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(cancel_tx));
-    let opts = apply_options(&args, &session, &workspaces, cancel_rx.clone());
+    let opts = apply_options(
+        &args,
+        &project.config.root,
+        &session,
+        &workspaces,
+        cancel_rx.clone(),
+    );
     let mut report = amlctl_apply::apply(&plan, &session.client, &opts, None).await;
     // Targets that were busy (Creating/Updating/Deleting) were waited for: plan them again.
     let mut round = 1;
@@ -130,6 +136,7 @@ pub async fn run(args: ApplyArgs) -> u8 {
             replace,
             targets: waited.clone(),
             workspaces: Vec::new(),
+            root: Some(project.config.root.clone()),
         };
         let next = amlctl_plan::plan(&project.targets, &ws, &live, &opts_plan);
         if !next.errors.is_empty() {
@@ -204,6 +211,7 @@ fn confirm(args: &ApplyArgs) -> bool {
 
 fn apply_options(
     args: &ApplyArgs,
+    root: &Path,
     session: &Session,
     workspaces: &BTreeMap<String, Workspace>,
     cancel: watch::Receiver<bool>,
@@ -221,7 +229,8 @@ fn apply_options(
             SecretResolver::sandbox()
         } else {
             SecretResolver::new(session.credential.clone().map(KeyVaultClient::new))
-        },
+        }
+        .confined_to((!args.plan.allow_outside_repo).then(|| root.to_path_buf())),
         poll_interval: Duration::from_millis(args.arm.poll_interval_ms.clamp(1, 30_000)),
         wait_timeout: Duration::from_secs(args.arm.operation_timeout.max(1)),
         workspaces: workspaces
@@ -382,7 +391,7 @@ async fn apply_saved(args: &ApplyArgs) -> u8 {
         .collect();
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(cancel_tx));
-    let opts = apply_options(args, &session, &workspaces, cancel_rx.clone());
+    let opts = apply_options(args, &root, &session, &workspaces, cancel_rx.clone());
     let report = amlctl_apply::apply(&plan, &session.client, &opts, Some(&only)).await;
     signals.abort();
     session.close().await;
