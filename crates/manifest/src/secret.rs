@@ -50,7 +50,7 @@ pub enum SecretError {
 /// Checks that `path` stays inside `root` once every symlink is resolved, without opening it.
 /// A path that does not exist yet is resolved as far as it exists, the rest lexically; a
 /// dangling symlink on the way counts as outside (its target cannot be checked).
-/// Returns the resolved path, or the reason it is outside.
+/// Returns the resolved path, or why not as a phrase (`resolves to a place outside the repository`).
 pub fn confine(root: &Path, path: &Path) -> Result<PathBuf, String> {
     let absolute = |p: &Path| -> Result<PathBuf, String> {
         if p.is_absolute() {
