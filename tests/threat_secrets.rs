@@ -284,6 +284,18 @@ fn files_below(dir: &Path) -> Vec<String> {
     out
 }
 
+/// `import NAME PATH` takes the positional PATH like every other command (`--path` still works).
+#[test]
+fn import_takes_a_positional_path() {
+    let (p, emu) = applied_example(&[]);
+    let root = p.root.to_string_lossy().to_string();
+    let o = run(&emu.url, &["import", "cpu-cluster", &root], 0);
+    assert!(all_text(&o).contains("already managed"), "{}", all_text(&o));
+    run(&emu.url, &["import", "cpu-cluster", "--path", &root], 0);
+    let help = run(&emu.url, &["import", "--help"], 0);
+    assert!(stdout(&help).contains("pending"), "{}", stdout(&help));
+}
+
 /// Export with hostile names stays inside --out, writes YAML that parses back to the same name
 /// with an intact header, skips the computes the repository declares, and needs no --workspace
 /// (default_workspace); `--path` still works as an alias of PATH.
