@@ -71,11 +71,16 @@ set -e
 [ "$code" -eq 0 ] || { echo "plan after export exited $code (expected 0: no changes)" >&2; exit 1; }
 echo "ok   export then plan: no changes"
 
-# A second export refuses to overwrite without --force.
-if "$bin" export --path "$repo" --workspace ext 2> "$work/export2.err"; then
-  echo "second export should refuse to overwrite" >&2; exit 1
+# A second export skips (and lists) what the repository now declares: no "declared twice".
+"$bin" export "$repo" --workspace ext 2> "$work/export2.err"
+grep -q "already declares" "$work/export2.err"
+echo "ok   a second export skips the declared computes"
+
+# With --include-declared it refuses to overwrite without --force.
+if "$bin" export "$repo" --workspace ext --include-declared 2> "$work/export3.err"; then
+  echo "export --include-declared should refuse to overwrite" >&2; exit 1
 fi
-grep -q -- "--force" "$work/export2.err"
+grep -q -- "--force" "$work/export3.err"
 echo "ok   export does not overwrite without --force"
 
 "$bin" import legacy-cluster --path "$repo"

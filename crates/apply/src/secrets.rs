@@ -74,6 +74,8 @@ impl KeyVaultClient {
 pub struct SecretResolver {
     key_vault: Option<KeyVaultClient>,
     sandbox: bool,
+    /// `{ file: … }` references must resolve inside this folder (the repository root).
+    confine_to: Option<std::path::PathBuf>,
 }
 
 impl SecretResolver {
@@ -82,6 +84,7 @@ impl SecretResolver {
         SecretResolver {
             key_vault,
             sandbox: false,
+            confine_to: None,
         }
     }
 
@@ -91,7 +94,15 @@ impl SecretResolver {
         SecretResolver {
             key_vault: None,
             sandbox: true,
+            confine_to: None,
         }
+    }
+
+    /// Refuses `{ file: … }` references (and key files) that resolve, symlinks followed, outside
+    /// `root`, before opening them; `None` reads any file (`--allow-outside-repo`).
+    pub fn confined_to(mut self, root: Option<std::path::PathBuf>) -> Self {
+        self.confine_to = root;
+        self
     }
 
     /// Resolves one reference.
@@ -106,7 +117,8 @@ impl SecretResolver {
                     "{url} is a Key Vault reference, and no Key Vault credential is available here"
                 )),
             },
-            other => amlctl_manifest::resolve_secret(other).map_err(|e| e.to_string()),
+            other => amlctl_manifest::resolve_secret_in(other, self.confine_to.as_deref())
+                .map_err(|e| e.to_string()),
         }
     }
 }

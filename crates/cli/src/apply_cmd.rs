@@ -87,7 +87,13 @@ pub async fn run(args: ApplyArgs) -> u8 {
     }
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(cancel_tx));
-    let opts = apply_options(&args, &session, &workspaces, cancel_rx.clone());
+    let opts = apply_options(
+        &args,
+        &project.config.root,
+        &session,
+        &workspaces,
+        cancel_rx.clone(),
+    );
     let mut report = amlctl_apply::apply(&plan, &session.client, &opts, None).await;
     // Targets that were busy (Creating/Updating/Deleting) were waited for: plan them again.
     let mut round = 1;
@@ -131,6 +137,7 @@ pub async fn run(args: ApplyArgs) -> u8 {
             replace,
             targets: waited.clone(),
             workspaces: Vec::new(),
+            root: Some(project.config.root.clone()),
         };
         let next = amlctl_plan::plan(&project.targets, &ws, &live, &opts_plan);
         if !next.errors.is_empty() {
@@ -205,6 +212,7 @@ fn confirm(args: &ApplyArgs) -> bool {
 
 fn apply_options(
     args: &ApplyArgs,
+    root: &Path,
     session: &Session,
     workspaces: &BTreeMap<String, Workspace>,
     cancel: watch::Receiver<bool>,
@@ -222,7 +230,8 @@ fn apply_options(
             SecretResolver::sandbox()
         } else {
             SecretResolver::new(session.credential.clone().map(KeyVaultClient::new))
-        },
+        }
+        .confined_to((!args.plan.allow_outside_repo).then(|| root.to_path_buf())),
         poll_interval: Duration::from_millis(args.arm.poll_interval_ms.clamp(1, 30_000)),
         wait_timeout: Duration::from_secs(args.arm.operation_timeout.max(1)),
         workspaces: workspaces
@@ -436,7 +445,11 @@ async fn apply_saved(args: &ApplyArgs) -> u8 {
         config.root.join(&scope)
     };
     // Bind the file to the repository state before anything reaches the network.
-    let Some(project) = commands::load(&project_path, options.strict) else {
+    let load_opts = amlctl_manifest::LoadOptions {
+        strict: options.strict,
+        allow_outside_repo: args.plan.allow_outside_repo,
+    };
+    let Some(project) = commands::load_with(&project_path, &load_opts) else {
         return 1;
     };
     match commands::repo_digest(&project) {
@@ -492,6 +505,7 @@ async fn apply_saved(args: &ApplyArgs) -> u8 {
         workspaces: options.workspaces.clone(),
         replace: options.replace.clone(),
         strict: options.strict,
+        allow_outside_repo: args.plan.allow_outside_repo,
     };
     let Ok((fresh, _project, workspaces, session)) =
         commands::make_plan(&project_path, &plan_args, &args.arm).await
@@ -543,7 +557,13 @@ async fn apply_saved(args: &ApplyArgs) -> u8 {
     let only: Vec<String> = to_run.entries.iter().map(|e| e.address.clone()).collect();
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(cancel_tx));
-    let opts = apply_options(args, &session, &workspaces, cancel_rx.clone());
+    let opts = apply_options(
+        args,
+        &project.config.root,
+        &session,
+        &workspaces,
+        cancel_rx.clone(),
+    );
     let report = amlctl_apply::apply(&to_run, &session.client, &opts, Some(&only)).await;
     signals.abort();
     session.close().await;

@@ -87,6 +87,10 @@ pub struct PlanArgs {
     /// Reject literal secrets in manifests.
     #[arg(long)]
     pub strict: bool,
+    /// Let `{ file: … }` secrets and `ssh_private_key_file` resolve outside the repository (the
+    /// folder of amlctl.yaml); refused by default. Command line only.
+    #[arg(long)]
+    pub allow_outside_repo: bool,
 }
 
 /// The commands.
@@ -100,6 +104,9 @@ pub enum Command {
         /// Reject literal secrets.
         #[arg(long)]
         strict: bool,
+        /// Let `{ file: … }` secrets and `ssh_private_key_file` resolve outside the repository.
+        #[arg(long)]
+        allow_outside_repo: bool,
     },
     /// Print, as JSON, the ARM request each manifest would be created with (secrets redacted).
     Render {
@@ -174,32 +181,54 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Write one manifest per existing compute target of a workspace.
+    /// Write one manifest per existing compute target of a workspace (computes a manifest
+    /// already declares are skipped and listed, unless --include-declared).
     Export {
-        /// Folder holding amlctl.yaml.
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
-        /// Workspace alias from amlctl.yaml.
+        /// Folder holding amlctl.yaml (or below it), or the amlctl.yaml file.
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
+        /// Same as the positional PATH (kept for compatibility).
+        #[arg(
+            long = "path",
+            value_name = "PATH",
+            conflicts_with = "path",
+            hide = true
+        )]
+        path_flag: Option<PathBuf>,
+        /// Workspace alias from amlctl.yaml (default: `default_workspace`, or the only workspace).
         #[arg(long)]
-        workspace: String,
+        workspace: Option<String>,
         /// Output folder (default: the first manifests folder of amlctl.yaml).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Overwrite existing files.
         #[arg(long)]
         force: bool,
+        /// Also write manifests for computes a manifest of the repository already declares
+        /// (the next plan then reports them as declared twice until one copy is removed).
+        #[arg(long)]
+        include_declared: bool,
         #[command(flatten)]
         arm: ArmArgs,
     },
     /// Mark an existing compute that a manifest declares as managed (writes the ownership tag, so
-    /// `prune` may later delete it). Refuses when the compute differs from its manifest in a way
-    /// that would force a replacement.
+    /// `prune` may later delete it). Refuses when the compute differs from its manifest at all:
+    /// both when that would force a replacement and when in-place changes are pending (apply
+    /// them first, or align the manifest).
     Import {
         /// Compute name (or workspace/name).
         name: String,
-        /// Folder holding amlctl.yaml.
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
+        /// Folder holding amlctl.yaml (or below it), or the amlctl.yaml file.
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
+        /// Same as the positional PATH (kept for compatibility).
+        #[arg(
+            long = "path",
+            value_name = "PATH",
+            conflicts_with = "path",
+            hide = true
+        )]
+        path_flag: Option<PathBuf>,
         #[command(flatten)]
         arm: ArmArgs,
     },

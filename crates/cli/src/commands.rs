@@ -15,7 +15,17 @@ use crate::output;
 pub async fn run(cli: Cli) -> u8 {
     let no_color = cli.global.no_color;
     match cli.command {
-        Command::Validate { path, strict } => validate(&path, strict),
+        Command::Validate {
+            path,
+            strict,
+            allow_outside_repo,
+        } => validate(
+            &path,
+            &LoadOptions {
+                strict,
+                allow_outside_repo,
+            },
+        ),
         Command::Render {
             files,
             subscription_id,
@@ -80,12 +90,31 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Show { file, format } => show(&file, format, no_color),
         Command::Export {
             path,
+            path_flag,
             workspace,
             out,
             force,
+            include_declared,
             arm,
-        } => crate::export_cmd::run(&path, &workspace, out.as_deref(), force, &arm).await,
-        Command::Import { name, path, arm } => crate::import_cmd::run(&path, &name, &arm).await,
+        } => {
+            let path = path_flag.or(path).unwrap_or_else(|| PathBuf::from("."));
+            let opts = crate::export_cmd::ExportOptions {
+                workspace: workspace.as_deref(),
+                out: out.as_deref(),
+                force,
+                include_declared,
+            };
+            crate::export_cmd::run(&path, &opts, &arm).await
+        }
+        Command::Import {
+            name,
+            path,
+            path_flag,
+            arm,
+        } => {
+            let path = path_flag.or(path).unwrap_or_else(|| PathBuf::from("."));
+            crate::import_cmd::run(&path, &name, &arm).await
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut buf = Vec::new();
@@ -130,7 +159,26 @@ pub fn print_diagnostics(diags: &[Diagnostic]) -> usize {
 
 /// Loads the project at `path`, printing every diagnostic; `None` when it has errors.
 pub fn load(path: &Path, strict: bool) -> Option<Project> {
-    report_load(amlctl_manifest::load_project(path, &LoadOptions { strict }))
+    load_with(
+        path,
+        &LoadOptions {
+            strict,
+            ..Default::default()
+        },
+    )
+}
+
+/// [`load`] with every load option.
+pub fn load_with(path: &Path, opts: &LoadOptions) -> Option<Project> {
+    report_load(amlctl_manifest::load_project(path, opts))
+}
+
+/// The load options a plan or apply run asked for.
+pub fn load_options(plan_args: &PlanArgs) -> LoadOptions {
+    LoadOptions {
+        strict: plan_args.strict,
+        allow_outside_repo: plan_args.allow_outside_repo,
+    }
 }
 
 /// Prints the diagnostics of a load; the project when it has no errors.
@@ -155,8 +203,8 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn validate(path: &Path, strict: bool) -> u8 {
-    let Some(project) = load(path, strict) else {
+fn validate(path: &Path, opts: &LoadOptions) -> u8 {
+    let Some(project) = load_with(path, opts) else {
         return 1;
     };
     let workspaces: BTreeSet<&str> = project
@@ -178,7 +226,14 @@ fn validate(path: &Path, strict: bool) -> u8 {
 }
 
 fn render(files: &[PathBuf], ws: &Workspace, strict: bool) -> u8 {
-    let targets = match amlctl_manifest::load_files(files, ws, &LoadOptions { strict }) {
+    let targets = match amlctl_manifest::load_files(
+        files,
+        ws,
+        &LoadOptions {
+            strict,
+            ..Default::default()
+        },
+    ) {
         Ok((targets, warnings)) => {
             print_diagnostics(&warnings);
             targets
@@ -245,7 +300,7 @@ pub async fn make_plan(
 ) -> Result<(Plan, Project, BTreeMap<String, Workspace>, Session), ()> {
     let (project, session, workspaces, live) = if arm.sandbox {
         // The sandbox creates the resources the manifests attach: it needs them loaded first.
-        let Some(project) = load(path, plan_args.strict) else {
+        let Some(project) = load_with(path, &load_options(plan_args)) else {
             return Err(());
         };
         if !plan_args
@@ -281,10 +336,9 @@ pub async fn make_plan(
             return Err(());
         }
         let owned = path.to_path_buf();
-        let strict = plan_args.strict;
-        let loading = tokio::task::spawn_blocking(move || {
-            amlctl_manifest::load_project(&owned, &LoadOptions { strict })
-        });
+        let opts = load_options(plan_args);
+        let loading =
+            tokio::task::spawn_blocking(move || amlctl_manifest::load_project(&owned, &opts));
         let network = async {
             let project_ref = context::ProjectRef {
                 root: &config.root,
@@ -333,6 +387,7 @@ pub async fn make_plan(
         replace: plan_args.replace.iter().cloned().collect(),
         targets: plan_args.targets.clone(),
         workspaces: plan_args.workspaces.clone(),
+        root: Some(project.config.root.clone()),
     };
     let plan = amlctl_plan::plan(&project.targets, &workspaces, &live, &opts);
     Ok((plan, project, workspaces, session))

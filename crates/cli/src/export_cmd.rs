@@ -73,9 +73,8 @@ pub fn manifest_for(live: &LiveCompute, workspace_alias: &str) -> Option<(Value,
         doc.insert(k.clone(), v.clone());
     }
     let mut comments = vec![format!(
-        "Exported by amlctl from {}/{} ({}).",
-        workspace_alias,
-        live.name,
+        "Exported by amlctl from {} ({}).",
+        quoted(&format!("{workspace_alias}/{}", live.name)),
         t.arm_name()
     )];
     for key in secret_placeholders(t) {
@@ -90,14 +89,101 @@ pub fn manifest_for(live: &LiveCompute, workspace_alias: &str) -> Option<(Value,
     Some((Value::Object(doc), comments))
 }
 
+/// A service string for a comment or a message: double-quoted, with every control character
+/// (newlines included), Unicode line separator, quote and backslash escaped, so it stays on one
+/// line and cannot end a YAML comment.
+pub fn quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
+                out.extend(c.escape_unicode());
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The file name a compute is exported to: its name with every character other than ASCII
+/// letters, digits, `-` and `_` replaced by `_` (so `/`, `\`, `.`, NUL, newlines and other
+/// control characters cannot leave `--out` or hide the file), at most 200 characters, `.yaml`.
+/// The flag says whether the name had to change.
+pub fn file_name_for(name: &str) -> (String, bool) {
+    let mut stem: String = name
+        .chars()
+        .take(200)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if stem.is_empty() {
+        stem.push_str("compute");
+    }
+    let changed = stem != name;
+    (format!("{stem}.yaml"), changed)
+}
+
+/// What `amlctl export` was asked to do.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportOptions<'a> {
+    /// `--workspace`; `None`: `default_workspace`, or the only workspace.
+    pub workspace: Option<&'a str>,
+    /// `--out`.
+    pub out: Option<&'a Path>,
+    /// `--force`: overwrite existing files.
+    pub force: bool,
+    /// `--include-declared`: also export computes a manifest already declares.
+    pub include_declared: bool,
+}
+
 /// Runs export; returns the exit code.
-pub async fn run(path: &Path, alias: &str, out: Option<&Path>, force: bool, arm: &ArmArgs) -> u8 {
+pub async fn run(path: &Path, opts: &ExportOptions<'_>, arm: &ArmArgs) -> u8 {
+    let (out, force) = (opts.out, opts.force);
     let Some(project) = crate::commands::load(path, false) else {
         return 1;
     };
+    let only = (project.config.workspaces.len() == 1)
+        .then(|| project.config.workspaces.keys().next().cloned())
+        .flatten();
+    let Some(alias) = opts
+        .workspace
+        .map(str::to_string)
+        .or_else(|| project.config.default_workspace.clone())
+        .or(only)
+    else {
+        output::error(&format!(
+            "which workspace? pass --workspace ALIAS, or set default_workspace in {} (workspaces: {})",
+            project.config.path.display(),
+            project
+                .config
+                .workspaces
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return 1;
+    };
+    let alias = alias.as_str();
     if !crate::commands::check_workspace(&project.config, alias) {
         return 1;
     }
+    let declared: BTreeSet<String> = project
+        .targets
+        .iter()
+        .filter(|t| t.workspace == alias)
+        .map(|t| t.name.to_ascii_lowercase())
+        .collect();
     let out_dir = match out {
         Some(o) => o.to_path_buf(),
         None => {
@@ -148,21 +234,43 @@ pub async fn run(path: &Path, alias: &str, out: Option<&Path>, force: bool, arm:
     }
     let mut written = 0;
     let mut failed = false;
+    let mut skipped_declared = Vec::new();
+    let mut file_names = BTreeSet::new();
     for compute in live.get(alias).into_iter().flatten() {
+        if !opts.include_declared && declared.contains(&compute.name.to_ascii_lowercase()) {
+            skipped_declared.push(compute.name.clone());
+            continue;
+        }
+        let (file_name, renamed) = file_name_for(&compute.name);
+        if renamed {
+            output::warning(&format!(
+                "{alias}/{}: the name is not a safe file name (path separators, dots or control characters); written as {file_name} (amlctl cannot manage a compute with this name)",
+                quoted(&compute.name)
+            ));
+        }
+        // Names differing only in case would overwrite each other on some file systems.
+        if !file_names.insert(file_name.to_ascii_lowercase()) {
+            output::warning(&format!(
+                "{alias}/{}: another compute already writes {file_name}; skipped",
+                quoted(&compute.name)
+            ));
+            continue;
+        }
         let Some((doc, comments)) = manifest_for(compute, alias) else {
             output::warning(&format!(
-                "{}/{}: compute type {} is not one amlctl manages; skipped",
-                alias,
-                compute.name,
-                compute
-                    .raw
-                    .pointer("/properties/computeType")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("unknown")
+                "{alias}/{}: compute type {} is not one amlctl manages; skipped",
+                quoted(&compute.name),
+                quoted(
+                    compute
+                        .raw
+                        .pointer("/properties/computeType")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("unknown")
+                )
             ));
             continue;
         };
-        let file = out_dir.join(format!("{}.yaml", compute.name));
+        let file = out_dir.join(&file_name);
         if file.exists() && !force {
             output::error(&format!(
                 "{} exists; not overwritten (use --force)",
@@ -171,10 +279,17 @@ pub async fn run(path: &Path, alias: &str, out: Option<&Path>, force: bool, arm:
             failed = true;
             continue;
         }
-        let yaml = match serde_saphyr::to_string(&doc) {
+        // Every string quoted: a service value can never turn into YAML syntax.
+        let yaml = match serde_saphyr::to_string_with_options(
+            &doc,
+            serde_saphyr::ser_options! { quote_all: true },
+        ) {
             Ok(y) => y,
             Err(e) => {
-                output::error(&format!("{}: cannot write YAML: {e}", compute.name));
+                output::error(&format!(
+                    "{}: cannot write YAML: {e}",
+                    quoted(&compute.name)
+                ));
                 failed = true;
                 continue;
             }
@@ -193,6 +308,18 @@ pub async fn run(path: &Path, alias: &str, out: Option<&Path>, force: bool, arm:
         }
         written += 1;
         output::note(&format!("wrote {}", file.display()));
+    }
+    if !skipped_declared.is_empty() {
+        output::note(&format!(
+            "skipped {} compute{} a manifest already declares (use --include-declared to export them too): {}",
+            skipped_declared.len(),
+            if skipped_declared.len() == 1 { "" } else { "s" },
+            skipped_declared
+                .iter()
+                .map(|n| quoted(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     output::print_stdout(&format!(
         "Exported {written} compute target{} of workspace {alias} to {}.",

@@ -85,6 +85,7 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
     }
     let opts = PlanOptions {
         targets: vec![address.clone()],
+        root: Some(project.config.root.clone()),
         ..PlanOptions::default()
     };
     let plan = amlctl_plan::plan(&project.targets, &workspaces, &live, &opts);
@@ -152,7 +153,8 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
                     .clone()
                     .map(amlctl_apply::KeyVaultClient::new),
             )
-        },
+        }
+        .confined_to(Some(project.config.root.clone())),
         poll_interval: Duration::from_millis(arm.poll_interval_ms.clamp(1, 30_000)),
         wait_timeout: Duration::from_secs(arm.operation_timeout.max(1)),
         workspaces: workspaces

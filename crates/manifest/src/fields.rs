@@ -562,7 +562,7 @@ const VM_SSH: &[Field] = &[
     f(
         "ssh_private_key_file",
         Kind::SecretFile,
-        "path of the private key file (its contents are the secret)",
+        "path of the private key file, inside the repository (its contents are the secret)",
     ),
 ];
 

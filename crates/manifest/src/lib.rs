@@ -25,5 +25,5 @@ pub use project::{
     load_project, load_str,
 };
 pub use schema::{compute_schema, config_schema, reference_markdown};
-pub use secret::{SecretError, resolve_secret};
+pub use secret::{SecretError, confine, resolve_secret, resolve_secret_in};
 pub use validate::check_compute_name;

@@ -196,6 +196,71 @@ pub enum SecretRef {
     Literal(LiteralSecret),
 }
 
+impl SecretRef {
+    /// Where the value comes from, for plans and messages, never the value: `env NAME`,
+    /// `file PATH` (relative to `root`, the repository folder, when it is inside), `key_vault URL`
+    /// or `literal at FILE:LINE:COL`. Control characters and backticks are escaped, so the text
+    /// is one line that cannot close a Markdown code block. Opens no file.
+    pub fn source(&self, root: Option<&std::path::Path>) -> String {
+        let text = match self {
+            SecretRef::Env(name) => format!("env {name}"),
+            SecretRef::File(path) => format!("file {}", repo_relative(path, root)),
+            SecretRef::KeyVault(url) => format!("key_vault {url}"),
+            SecretRef::Literal(l) => format!("literal at {}", l.location),
+        };
+        text.chars()
+            .flat_map(|c| {
+                if c.is_control() || c == '`' {
+                    c.escape_unicode().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
+    }
+}
+
+/// `path` relative to `root` (both made absolute and `.`/`..` removed lexically), `/`-separated;
+/// `path` as given when it is not below `root`.
+fn repo_relative(path: &std::path::Path, root: Option<&std::path::Path>) -> String {
+    use std::path::{Component, Path};
+    fn lexical(p: &Path) -> PathBuf {
+        let abs = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        };
+        let mut out = PathBuf::new();
+        for c in abs.components() {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other.as_os_str()),
+            }
+        }
+        out
+    }
+    let shown = |p: &Path| {
+        p.components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    if let Some(root) = root {
+        let root = if root.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            root
+        };
+        if let Ok(rel) = lexical(path).strip_prefix(lexical(root)) {
+            return shown(rel);
+        }
+    }
+    path.display().to_string()
+}
+
 /// A literal secret written in a manifest: the value (never printed or serialised) and where it was written.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiteralSecret {

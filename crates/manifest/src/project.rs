@@ -20,6 +20,9 @@ pub const CONFIG_FILE: &str = "amlctl.yaml";
 pub struct LoadOptions {
     /// Literal secrets are errors instead of warnings (`--strict`).
     pub strict: bool,
+    /// `{ file: … }` secrets and key files may resolve outside the repository (the folder of
+    /// `amlctl.yaml`); only from the command line (`--allow-outside-repo`), never from a file.
+    pub allow_outside_repo: bool,
 }
 
 /// `defaults:` of `amlctl.yaml`.
@@ -441,9 +444,11 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
 }
 
 /// Every `.yml`/`.yaml` file below `root` (relative, `/`-separated, sorted), skipping hidden
-/// folders, `target`, `node_modules`, symlinked folders and `amlctl.yaml` itself.
-fn walk(root: &Path) -> Vec<String> {
+/// folders, `target`, `node_modules`, symlinked folders and `amlctl.yaml` itself; and, second,
+/// every other (non-hidden) symlink met on the way (symlinked folders, which are not walked).
+fn walk(root: &Path) -> (Vec<String>, Vec<String>) {
     let mut out = Vec::new();
+    let mut links = Vec::new();
     let mut stack = vec![(root.to_path_buf(), String::new(), 0usize)];
     while let Some((dir, rel, depth)) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(&dir) else {
@@ -471,11 +476,14 @@ fn walk(root: &Path) -> Vec<String> {
                 && name != "amlctl.yml"
             {
                 out.push(r);
+            } else if ft.is_symlink() && !name.starts_with('.') {
+                links.push(r);
             }
         }
     }
     out.sort();
-    out
+    links.sort();
+    (out, links)
 }
 
 fn has_glob(s: &str) -> bool {
@@ -484,7 +492,8 @@ fn has_glob(s: &str) -> bool {
 
 /// Manifest files selected by `config.manifests` (relative paths).
 fn select(config: &Config, diags: &mut Vec<Diagnostic>) -> Vec<String> {
-    let all = walk(&config.root);
+    let (all, links) = walk(&config.root);
+    refuse_outside_links(config, &all, &links, diags);
     let mut chosen = Vec::new();
     for entry in &config.manifests {
         let before = chosen.len();
@@ -517,6 +526,53 @@ fn select(config: &Config, diags: &mut Vec<Diagnostic>) -> Vec<String> {
     }
     chosen.sort();
     chosen
+}
+
+/// A manifest file, or a folder on the `manifests` path, that is a symlink resolving outside the
+/// repository is an error naming the link; the target is never opened.
+fn refuse_outside_links(
+    config: &Config,
+    files: &[String],
+    links: &[String],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let on_path = |rel: &str| {
+        config.manifests.iter().any(|entry| {
+            let e = norm_rel(entry);
+            glob_or_prefix(entry, rel)
+                || e == rel
+                || e.starts_with(&format!("{rel}/"))
+                || (has_glob(entry) && glob_match(entry, &format!("{rel}/x.yml")))
+        })
+    };
+    let candidates = files
+        .iter()
+        .filter(|f| {
+            std::fs::symlink_metadata(config.root.join(f)).is_ok_and(|m| m.file_type().is_symlink())
+        })
+        .chain(links.iter().filter(|l| on_path(l)));
+    for rel in candidates {
+        let link = display_path(config.root.join(rel));
+        if let Err(reason) = crate::secret::confine(&config.root, &link) {
+            diags.push(
+                Diagnostic::error(
+                    Some(SourceLocation {
+                        file: link.clone(),
+                        line: 1,
+                        column: 1,
+                    }),
+                    None,
+                    format!(
+                        "{} is a symlink that {reason}; it was not read",
+                        link.display()
+                    ),
+                )
+                .with_hint(
+                    "manifests must live inside the repository (the folder of amlctl.yaml): replace the link with the file",
+                ),
+            );
+        }
+    }
 }
 
 fn glob_or_prefix(entry: &str, f: &str) -> bool {
@@ -628,9 +684,17 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
             files.retain(|f| rel.is_empty() || f == &rel || f.starts_with(&format!("{rel}/")));
         }
     }
+    let refused: Vec<PathBuf> = diags
+        .iter()
+        .filter(|d| d.is_error())
+        .filter_map(|d| d.location.as_ref().map(|l| l.file.clone()))
+        .collect();
     let mut partials = Vec::new();
     for rel in &files {
         let file = display_path(config.root.join(rel));
+        if refused.contains(&file) {
+            continue;
+        }
         load_one(&file, opts, &mut diags, &mut partials, Some(rel));
     }
     let mut targets = Vec::new();
@@ -650,6 +714,11 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
             targets.push(t);
         }
     }
+    if !opts.allow_outside_repo {
+        for t in &targets {
+            refuse_outside_secrets(&config.root, t, &mut diags);
+        }
+    }
     sort_diags(&mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
@@ -660,6 +729,36 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
         diagnostics: diags,
         files,
     })
+}
+
+/// `{ file: … }` secrets and key files of `t` that resolve outside `root`: one located error each
+/// (the file is not opened).
+fn refuse_outside_secrets(root: &Path, t: &Target, diags: &mut Vec<Diagnostic>) {
+    for (key, r) in &t.secrets {
+        let crate::model::SecretRef::File(path) = r else {
+            continue;
+        };
+        if let Err(reason) = crate::secret::confine(root, path) {
+            let at = t
+                .key_locations
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| t.source.clone());
+            diags.push(
+                Diagnostic::error(
+                    Some(at),
+                    Some(key.clone()),
+                    format!(
+                        "`{key}`: secret file {} {reason}; it was not read",
+                        path.display()
+                    ),
+                )
+                .with_hint(
+                    "keep secret files inside the repository (the folder of amlctl.yaml), use { env: NAME } or { key_vault: URL }, or run with --allow-outside-repo",
+                ),
+            );
+        }
+    }
 }
 
 /// Orders diagnostics by file and position (stable, so same-place findings keep their order).

@@ -1,6 +1,6 @@
 //! Secret resolution for the executor. Values are never logged or put in error messages.
 
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use crate::model::{LiteralSecret, SecretRef, SecretString, Workspace};
 
@@ -24,6 +24,16 @@ pub enum SecretError {
         /// The I/O error (no contents).
         reason: String,
     },
+    /// `{ file: path }` or a key file resolves (symlinks followed) outside the repository.
+    #[error(
+        "secret file {path} is outside the repository ({root}); it was not read (keep secret files inside the repository, or pass --allow-outside-repo)"
+    )]
+    OutsideRepo {
+        /// The file as referenced.
+        path: PathBuf,
+        /// The repository root (the folder of amlctl.yaml).
+        root: PathBuf,
+    },
     /// A literal secret (from a saved plan, which never stores values) could not be read again
     /// from its manifest.
     #[error("literal secret `{key}` at {location} cannot be read again: {reason}")]
@@ -35,6 +45,74 @@ pub enum SecretError {
         /// What went wrong (never the value).
         reason: String,
     },
+}
+
+/// Checks that `path` stays inside `root` once every symlink is resolved, without opening it.
+/// A path that does not exist yet is resolved as far as it exists, the rest lexically; a
+/// dangling symlink on the way counts as outside (its target cannot be checked).
+/// Returns the resolved path, or why not as a phrase (`resolves to a place outside the repository`).
+pub fn confine(root: &Path, path: &Path) -> Result<PathBuf, String> {
+    let absolute = |p: &Path| -> Result<PathBuf, String> {
+        if p.is_absolute() {
+            Ok(p.to_path_buf())
+        } else {
+            let cwd = std::env::current_dir()
+                .map_err(|e| format!("cannot read the current folder: {}", e.kind()))?;
+            Ok(cwd.join(p))
+        }
+    };
+    let root = if root.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        root
+    };
+    let root_c = std::fs::canonicalize(absolute(root)?)
+        .map_err(|e| format!("cannot resolve the repository folder: {}", e.kind()))?;
+    let full = absolute(path)?;
+    let parts: Vec<Component> = full.components().collect();
+    for i in (0..=parts.len()).rev() {
+        let prefix: PathBuf = parts[..i].iter().collect();
+        if prefix.as_os_str().is_empty() {
+            continue;
+        }
+        match std::fs::canonicalize(&prefix) {
+            Ok(mut resolved) => {
+                for c in &parts[i..] {
+                    match c {
+                        Component::ParentDir => {
+                            resolved.pop();
+                        }
+                        Component::Normal(n) => resolved.push(n),
+                        _ => {}
+                    }
+                }
+                return if resolved.starts_with(&root_c) {
+                    Ok(resolved)
+                } else {
+                    Err("resolves to a place outside the repository".into())
+                };
+            }
+            Err(_) if std::fs::symlink_metadata(&prefix).is_ok() => {
+                return Err("goes through a symlink whose target does not exist".into());
+            }
+            Err(_) => {}
+        }
+    }
+    Err("cannot be resolved".into())
+}
+
+/// [`resolve_secret`], but a `{ file: … }` reference must stay inside `root` (see [`confine`]),
+/// checked before the file is opened. `root: None` reads any file (`--allow-outside-repo`).
+pub fn resolve_secret_in(r: &SecretRef, root: Option<&Path>) -> Result<SecretString, SecretError> {
+    if let (SecretRef::File(path), Some(root)) = (r, root)
+        && confine(root, path).is_err()
+    {
+        return Err(SecretError::OutsideRepo {
+            path: path.clone(),
+            root: root.to_path_buf(),
+        });
+    }
+    resolve_secret(r)
 }
 
 /// Resolves env, file and literal references. File contents have one trailing newline trimmed,
@@ -110,6 +188,28 @@ fn reread_literal(l: &LiteralSecret) -> Result<SecretString, SecretError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn confined_to_the_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join("s")).unwrap();
+        std::fs::write(repo.join("s/tok"), "x").unwrap();
+        std::fs::write(dir.path().join("outside"), "x").unwrap();
+        assert!(confine(&repo, &repo.join("s/tok")).is_ok());
+        assert!(confine(&repo, &repo.join("s/not-yet")).is_ok());
+        assert!(confine(&repo, &repo.join("s/../../outside")).is_err());
+        assert!(confine(&repo, Path::new("/etc/shadow")).is_err());
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(dir.path().join("outside"), repo.join("s/link")).unwrap();
+            assert!(confine(&repo, &repo.join("s/link")).is_err());
+            std::os::unix::fs::symlink(dir.path().join("gone"), repo.join("s/dangling")).unwrap();
+            assert!(confine(&repo, &repo.join("s/dangling")).is_err());
+        }
+        let e = resolve_secret_in(&SecretRef::File(repo.join("s/../../outside")), Some(&repo));
+        assert!(matches!(e, Err(SecretError::OutsideRepo { .. })));
+    }
 
     #[test]
     fn file_and_env_and_vault() {

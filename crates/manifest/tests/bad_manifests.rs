@@ -31,8 +31,15 @@ fn every_bad_manifest_is_rejected_with_its_message() {
             .unwrap_or_else(|| panic!("{} lacks `# expect:`", p.display()))
             .to_string();
         let strict = head.lines().nth(1) == Some("# strict: true");
-        let errs = load_files(std::slice::from_ref(&p), &ws, &LoadOptions { strict })
-            .expect_err(&format!("{} was accepted", p.display()));
+        let errs = load_files(
+            std::slice::from_ref(&p),
+            &ws,
+            &LoadOptions {
+                strict,
+                ..Default::default()
+            },
+        )
+        .expect_err(&format!("{} was accepted", p.display()));
         let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
         assert!(
             errs.iter()
@@ -46,7 +53,10 @@ fn every_bad_manifest_is_rejected_with_its_message() {
                 load_files(
                     std::slice::from_ref(&p),
                     &ws,
-                    &LoadOptions { strict: false }
+                    &LoadOptions {
+                        strict: false,
+                        ..Default::default()
+                    }
                 )
                 .is_ok()
             );

@@ -45,7 +45,15 @@ fn seeds() -> Vec<String> {
 
 /// Runs the whole pipeline on `bytes`; panics only on a real bug.
 fn exercise(bytes: &[u8], strict: bool) {
-    match load_bytes(Path::new("fuzz.yml"), bytes, &ws(), &LoadOptions { strict }) {
+    match load_bytes(
+        Path::new("fuzz.yml"),
+        bytes,
+        &ws(),
+        &LoadOptions {
+            strict,
+            ..Default::default()
+        },
+    ) {
         Ok((targets, warnings)) => {
             assert!(warnings.iter().all(|w| !w.is_error()));
             for t in targets {

@@ -202,7 +202,16 @@ fn secrets_are_redacted_in_rendered_bodies() {
         "/properties/properties/userAccountCredentials/adminUserPassword"
     );
     // --strict turns the literal into an error.
-    let strict = load_str(&y, &text, &ws(), &LoadOptions { strict: true }).unwrap_err();
+    let strict = load_str(
+        &y,
+        &text,
+        &ws(),
+        &LoadOptions {
+            strict: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert!(
         strict
             .iter()

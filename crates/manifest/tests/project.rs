@@ -59,8 +59,14 @@ fn worked_example_loads_without_errors() {
     assert!(p.config.workspaces["prod"].prune);
     assert_eq!(p.config.defaults.parallelism, Some(4));
     // Strict mode too: the example has no literal secrets.
-    load_project(&example(), &LoadOptions { strict: true })
-        .unwrap_or_else(|d| panic!("{}", show(&d)));
+    load_project(
+        &example(),
+        &LoadOptions {
+            strict: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|d| panic!("{}", show(&d)));
 }
 
 #[test]
@@ -214,7 +220,14 @@ fn literal_secret_warns_and_strict_rejects() {
             .iter()
             .any(|d| d.severity == Severity::Warning && d.message.contains("literal secret"))
     );
-    let errs = load_project(r.0.path(), &LoadOptions { strict: true }).unwrap_err();
+    let errs = load_project(
+        r.0.path(),
+        &LoadOptions {
+            strict: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     let s = show(&errs);
     assert!(s.contains("vm.yml:6:19: error: literal secret"), "{s}");
     assert!(!s.contains("hunter2"));

@@ -24,6 +24,8 @@ pub struct PlanOptions {
     pub targets: Vec<String>,
     /// `--workspace` filters (aliases); empty means every workspace.
     pub workspaces: Vec<String>,
+    /// The repository folder (of amlctl.yaml): secret file sources are shown relative to it.
+    pub root: Option<std::path::PathBuf>,
 }
 
 /// What the plan does to one compute.
@@ -129,6 +131,10 @@ pub struct Change {
     pub policy: Policy,
     /// True for a secret: the values are redacted placeholders.
     pub sensitive: bool,
+    /// For a secret the manifest declares: where its value comes from (`env NAME`,
+    /// `file repo/relative/path`, `key_vault URL`, `literal at FILE:LINE:COL`), never the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One ARM request `apply` will send.
@@ -317,6 +323,7 @@ impl SavedOptions {
             replace: self.replace.iter().cloned().collect(),
             targets: self.targets.clone(),
             workspaces: self.workspaces.clone(),
+            root: None,
         }
     }
 }

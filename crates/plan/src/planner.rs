@@ -231,6 +231,14 @@ fn is_secret(t: &Target, key: &str) -> bool {
     t.secrets.keys().any(|s| covers(s, key))
 }
 
+/// Where the secret at `key` comes from (see [`amlctl_manifest::SecretRef::source`]).
+fn secret_source(t: &Target, key: &str, root: Option<&std::path::Path>) -> Option<String> {
+    t.secrets
+        .iter()
+        .find(|(s, _)| covers(s, key))
+        .map(|(_, r)| r.source(root))
+}
+
 fn effective_policy(t: &Target, key: &str, value: Option<&Value>) -> Policy {
     if is_secret(t, key) || value.and_then(Value::as_str) == Some(REDACTED) {
         Policy::WriteOnlySecret
@@ -355,6 +363,7 @@ fn diff(t: &Target, lc: &LiveCompute) -> (Vec<Change>, Vec<String>) {
                 after,
                 policy,
                 sensitive: false,
+                source: None,
             });
         }
     };
@@ -545,6 +554,7 @@ fn plan_target(
                 let sensitive = is_secret(t, &key) || v.as_str() == Some(REDACTED);
                 Change {
                     policy: effective_policy(t, &key, Some(&v)),
+                    source: secret_source(t, &key, cx.opts.root.as_deref()),
                     key,
                     before: None,
                     after: Some(v),
@@ -923,6 +933,7 @@ pub fn plan(
                             Change {
                                 policy: policy_for(ct, &key),
                                 sensitive: v.as_str() == Some(REDACTED),
+                                source: None,
                                 key,
                                 before: Some(v),
                                 after: None,

@@ -607,11 +607,16 @@ fn change_lines(c: &Change, entry_action: Action, indent: usize, label: &str, ou
     if c.sensitive {
         let (sym, tone) = sym_tone(c.before.as_ref(), c.after.as_ref());
         let sep = if style == Style::Colon { ":" } else { " =" };
+        let from = c
+            .source
+            .as_ref()
+            .map(|s| format!(" from {}", escape(s)))
+            .unwrap_or_default();
         out.push(line(
             tone,
             indent,
             sym,
-            format!("{label}{sep} (sensitive value){note}"),
+            format!("{label}{sep} (sensitive value{from}){note}"),
         ));
         return;
     }
