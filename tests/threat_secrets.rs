@@ -137,7 +137,13 @@ fn apply_of_a_saved_plan_refuses_outside_files_too() {
         &["plan", &root, "--allow-outside-repo", "--out", &planfile],
         0,
     );
-    let o = run(&emu.url, &["apply", &planfile, "--auto-approve"], 1);
+    // `apply PLANFILE` runs inside the repository (it reads the manifests from there).
+    let o = run_in(
+        &p.root,
+        &emu.url,
+        &["apply", &planfile, "--auto-approve"],
+        1,
+    );
     let text = all_text(&o);
     assert!(text.contains("outside the repository"), "{text}");
     assert!(!text.contains(OUTSIDE_SECRET));
