@@ -8,6 +8,25 @@
 //! switchable quirks, seeded fault injection, ARM-style rate limiting, and atomic JSON state
 //! persistence. It is used by tests, benchmarks, demos and `amlctl --sandbox`.
 //!
+//! # Module layout
+//! Imports point one way (top to bottom); no module imports one that imports it back, and
+//! the crate shares no code with the manifest/plan/arm crates.
+//! * `lib.rs`: [`Emulator`] (listener, serving task, graceful shutdown), [`ServeArgs`],
+//!   [`run_serve`]. `net`: the listener whose connections the `reset` fault can drop.
+//! * `server` (the HTTP front): `server::handle` is the single axum handler.
+//!   * `gate`: the request gate of ARM routes (bearer auth, rate limit, fault draw and
+//!     injection, request log). `admin`: `/_emulator/*` and `/msi/token`, outside the gate.
+//!   * `router`: ARM path matching and dispatch to the routes: `reads` (workspace, compute
+//!     get/list, `listKeys`, `listNodes`), `put` (create/overwrite), `writes` (PATCH, DELETE,
+//!     start/stop/restart), `lro` (operation registration, async headers, operation
+//!     status/result routes).
+//!   * `validate`: PUT request checks and checks on stored computes, split from the handlers;
+//!     `ctx`: the per-request context and the lookups every route shares.
+//!   * `lifecycle` (lazy LRO transitions), `shared` (lock, persistence), `http` (responses,
+//!     query decoding), `clock`, `versions` (api-version table).
+//! * `compute` (per-type rules, defaults, rendering, secrets), `schema` (spec validation of PUT
+//!   bodies), `state` (the persisted state), `config`, `fixture`, `error`.
+//!
 //! # Routes
 //! * ARM, bearer token required, faults/latency/rate limits apply; fixed segments and names are
 //!   case-insensitive:
@@ -87,7 +106,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::Router;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -136,9 +154,7 @@ impl Emulator {
                 .persist(&g.state)
                 .map_err(|e| EmulatorError::State(e.message))?;
         }
-        let app = Router::new()
-            .fallback(server::handle)
-            .with_state(shared.clone());
+        let app = server::app(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let listener = net::KillListener { inner: listener };
         let task = tokio::spawn(async move {
