@@ -62,8 +62,12 @@
 //! * Read-only properties sent by a client are ignored, as ARM does. Secrets (AmlCompute
 //!   `adminUserPassword`; VM/HDInsight `administratorAccount.password`/`privateKeyData`;
 //!   Databricks `databricksAccessToken`; Kubernetes relay/service-bus connection strings; AKS
-//!   `sslConfiguration.cert`/`key`) are stored, never returned by GET/list/PUT responses or
-//!   `/_emulator/state`, returned by `listKeys`, and kept when an overwriting PUT omits them.
+//!   `sslConfiguration.cert`/`key`) are never stored: the emulator keeps a marker
+//!   `sha256:<hex digest>` in their place ([`secret_marker`]), in memory and in the state file
+//!   (a state file written by an older emulator is masked when loaded). The markers are never
+//!   returned by GET/list/PUT responses or `/_emulator/state`, are returned by `listKeys` (so a
+//!   test can check by digest that the right secret was received), and are kept when an
+//!   overwriting PUT omits the secret. The request log holds no bodies.
 //! * Faults: one uniform draw per ARM request in arrival order from a `StdRng` seeded with
 //!   `fault_seed`; kinds take consecutive probability intervals in [`FaultKind::ALL`] order.
 //!   `lro-failed`/`lro-canceled` only affect requests that start an LRO. Auth is checked before
@@ -99,6 +103,7 @@ mod error;
 mod fixture;
 mod net;
 mod schema;
+mod secrets;
 mod server;
 mod state;
 
@@ -112,6 +117,7 @@ use tokio::task::JoinHandle;
 pub use config::{EmulatorConfig, FaultKind, FaultSpec, Quirks, RateLimit};
 pub use error::EmulatorError;
 pub use fixture::{Fixture, FixtureWorkspace};
+pub use secrets::{SECRET_MARKER_PREFIX, secret_marker};
 pub use server::{API_VERSIONS, PRIMARY_API_VERSION};
 
 use server::Shared;

@@ -46,6 +46,9 @@ pub(super) fn put(
         mut props,
         ctype,
     } = validate_request(ctx, name, version)?;
+    if let Some(Value::Object(inner)) = props.get_mut("properties") {
+        crate::secrets::mask_secrets(ctype, inner);
+    }
     let location = body
         .get("location")
         .and_then(Value::as_str)
