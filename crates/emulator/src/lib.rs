@@ -147,6 +147,11 @@ impl Emulator {
         if let Some(f) = &config.fixture {
             state.merge_fixture(f);
         }
+        // A state file written before secrets were masked: mask them now (the state is
+        // persisted below, without the values).
+        for c in &mut state.computes {
+            secrets::mask_resource(&mut c.resource);
+        }
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| EmulatorError::Server(format!("binding {listen}: {e}")))?;

@@ -103,16 +103,8 @@ impl State {
     pub fn load(path: &Path) -> Result<State, EmulatorError> {
         match std::fs::read_to_string(path) {
             Ok(text) if text.trim().is_empty() => Ok(State::default()),
-            Ok(text) => {
-                let mut state: State = serde_json::from_str(&text)
-                    .map_err(|e| EmulatorError::State(format!("{}: {e}", path.display())))?;
-                // A state file written before secrets were masked: mask them now (the next
-                // save rewrites the file without the values).
-                for c in &mut state.computes {
-                    crate::secrets::mask_resource(&mut c.resource);
-                }
-                Ok(state)
-            }
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| EmulatorError::State(format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
             Err(e) => Err(EmulatorError::Io {
                 path: path.display().to_string(),
