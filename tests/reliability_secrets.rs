@@ -2,8 +2,8 @@
 //! `{ file: … }` and as literals go through validate/render/plan/show/apply/export at `-vvv` and
 //! `RUST_LOG=trace`, against the emulator and `--sandbox`; then every stdout/stderr, the saved plan,
 //! the step summary, the exported manifests and the emulator's request log are searched for them:
-//! zero hits. The emulator's state is the service and may hold them (checked through `listKeys`, so
-//! the search is not vacuous). A service error that echoes the request body is redacted too.
+//! zero hits. The emulator's state files (and the sandbox's) are searched too: the emulator stores
+//! only `sha256:` digests of secrets (checked through `listKeys`, so the search is not vacuous). A service error that echoes the request body is redacted too.
 
 mod common;
 
@@ -293,8 +293,14 @@ fn secrets_never_appear_in_outputs_plan_files_exports_or_the_request_log() {
         "/_emulator/state".into(),
         emu.get_json("/_emulator/state").to_string(),
     ));
+    // The state files themselves: the emulator's and the sandbox's hold only digests.
+    for file in [emu.state.clone(), p.root.join(".amlctl/sandbox.json")] {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        hay.0.push((file.display().to_string(), text));
+    }
 
-    // Not vacuous: the service did receive the secrets (write-only; listKeys returns them).
+    // Not vacuous: the service did receive the secrets (write-only; the emulator's listKeys
+    // returns the `sha256:` digest it stores in their place).
     let ws = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev/computes";
     let mut received = Vec::new();
     for (name, value) in [
@@ -312,8 +318,8 @@ fn secrets_never_appear_in_outputs_plan_files_exports_or_the_request_log() {
         );
         assert_eq!(status, 200, "listKeys {name}: {body}");
         assert!(
-            body.contains(value),
-            "the service received {name}'s secret: {body}"
+            body.contains(&amlctl_emulator::secret_marker(value)),
+            "the service received {name}'s secret (its digest): {body}"
         );
         received.push(name);
     }
@@ -421,6 +427,9 @@ fn saved_plan_with_literal_secrets_sends_the_literals() {
             None,
         );
         assert_eq!(status, 200, "{body}");
-        assert!(body.contains(value), "{name} got an empty secret: {body}");
+        assert!(
+            body.contains(&amlctl_emulator::secret_marker(value)),
+            "{name} got an empty secret: {body}"
+        );
     }
 }

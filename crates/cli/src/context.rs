@@ -45,6 +45,21 @@ pub fn sandbox_state_path(root: &Path) -> PathBuf {
     root.join(".amlctl").join("sandbox.json")
 }
 
+/// Writes `DIR/.gitignore` containing `*` unless a `.gitignore` is already there, so the
+/// sandbox folder (state, tokens) is never committed with the user's repository.
+fn ensure_gitignore(dir: &Path) -> Result<(), String> {
+    let path = dir.join(".gitignore");
+    if path.exists() {
+        return Ok(());
+    }
+    std::fs::write(&path, "*\n").map_err(|e| {
+        format!(
+            "cannot write {}: {e}; check that the folder is writable",
+            path.display()
+        )
+    })
+}
+
 /// Every underlying resource id a target references (attach `resource_id`, subnets, user-assigned identities).
 fn referenced_resources(target: &Target) -> Vec<String> {
     fn walk(value: &serde_json::Value, key: Option<&str>, out: &mut Vec<String>) {
@@ -170,6 +185,7 @@ async fn connect_sandbox(
     if let Some(dir) = state.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        ensure_gitignore(dir)?;
     }
     let token = format!("sandbox-{}", uuid_like());
     let config = EmulatorConfig {

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::EmulatorError;
+use crate::error::EmulatorError;
 
 /// A workspace the emulator serves computes under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

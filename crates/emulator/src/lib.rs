@@ -8,6 +8,25 @@
 //! switchable quirks, seeded fault injection, ARM-style rate limiting, and atomic JSON state
 //! persistence. It is used by tests, benchmarks, demos and `amlctl --sandbox`.
 //!
+//! # Module layout
+//! Imports point one way (top to bottom); no module imports one that imports it back, and
+//! the crate shares no code with the manifest/plan/arm crates.
+//! * `lib.rs`: [`Emulator`] (listener, serving task, graceful shutdown), [`ServeArgs`],
+//!   [`run_serve`]. `net`: the listener whose connections the `reset` fault can drop.
+//! * `server` (the HTTP front): `server::handle` is the single axum handler.
+//!   * `gate`: the request gate of ARM routes (bearer auth, rate limit, fault draw and
+//!     injection, request log). `admin`: `/_emulator/*` and `/msi/token`, outside the gate.
+//!   * `router`: ARM path matching and dispatch to the routes: `reads` (workspace, compute
+//!     get/list, `listKeys`, `listNodes`), `put` (create/overwrite), `writes` (PATCH, DELETE,
+//!     start/stop/restart), `lro` (operation registration, async headers, operation
+//!     status/result routes).
+//!   * `validate`: PUT request checks and checks on stored computes, split from the handlers;
+//!     `ctx`: the per-request context and the lookups every route shares.
+//!   * `lifecycle` (lazy LRO transitions), `shared` (lock, persistence), `http` (responses,
+//!     query decoding), `clock`, `versions` (api-version table).
+//! * `compute` (per-type rules, defaults, rendering, secrets), `schema` (spec validation of PUT
+//!   bodies), `state` (the persisted state), `config`, `fixture`, `error`.
+//!
 //! # Routes
 //! * ARM, bearer token required, faults/latency/rate limits apply; fixed segments and names are
 //!   case-insensitive:
@@ -43,8 +62,12 @@
 //! * Read-only properties sent by a client are ignored, as ARM does. Secrets (AmlCompute
 //!   `adminUserPassword`; VM/HDInsight `administratorAccount.password`/`privateKeyData`;
 //!   Databricks `databricksAccessToken`; Kubernetes relay/service-bus connection strings; AKS
-//!   `sslConfiguration.cert`/`key`) are stored, never returned by GET/list/PUT responses or
-//!   `/_emulator/state`, returned by `listKeys`, and kept when an overwriting PUT omits them.
+//!   `sslConfiguration.cert`/`key`) are never stored: the emulator keeps a marker
+//!   `sha256:<hex digest>` in their place ([`secret_marker`]), in memory and in the state file
+//!   (a state file written by an older emulator is masked when loaded). The markers are never
+//!   returned by GET/list/PUT responses or `/_emulator/state`, are returned by `listKeys` (so a
+//!   test can check by digest that the right secret was received), and are kept when an
+//!   overwriting PUT omits the secret. The request log holds no bodies.
 //! * Faults: one uniform draw per ARM request in arrival order from a `StdRng` seeded with
 //!   `fault_seed`; kinds take consecutive probability intervals in [`FaultKind::ALL`] order.
 //!   `lro-failed`/`lro-canceled` only affect requests that start an LRO. Auth is checked before
@@ -80,6 +103,7 @@ mod error;
 mod fixture;
 mod net;
 mod schema;
+mod secrets;
 mod server;
 mod state;
 
@@ -87,13 +111,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::Router;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{EmulatorConfig, FaultKind, FaultSpec, Quirks, RateLimit};
 pub use error::EmulatorError;
 pub use fixture::{Fixture, FixtureWorkspace};
+pub use secrets::{SECRET_MARKER_PREFIX, secret_marker};
 pub use server::{API_VERSIONS, PRIMARY_API_VERSION};
 
 use server::Shared;
@@ -123,6 +147,11 @@ impl Emulator {
         if let Some(f) = &config.fixture {
             state.merge_fixture(f);
         }
+        // A state file written before secrets were masked: mask them now (the state is
+        // persisted below, without the values).
+        for c in &mut state.computes {
+            secrets::mask_resource(&mut c.resource);
+        }
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| EmulatorError::Server(format!("binding {listen}: {e}")))?;
@@ -136,9 +165,7 @@ impl Emulator {
                 .persist(&g.state)
                 .map_err(|e| EmulatorError::State(e.message))?;
         }
-        let app = Router::new()
-            .fallback(server::handle)
-            .with_state(shared.clone());
+        let app = server::app(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let listener = net::KillListener { inner: listener };
         let task = tokio::spawn(async move {

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::EmulatorError;
+use crate::error::EmulatorError;
 use crate::fixture::{Fixture, FixtureWorkspace};
 
 /// Everything the emulator knows; serialised as one JSON file.

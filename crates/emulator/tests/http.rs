@@ -5,7 +5,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use amlctl_emulator::{Emulator, EmulatorConfig, EmulatorError, FaultSpec, Quirks, RateLimit};
+use amlctl_emulator::{
+    Emulator, EmulatorConfig, EmulatorError, FaultSpec, Quirks, RateLimit, secret_marker,
+};
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -774,6 +776,13 @@ async fn state_survives_restart() {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "state file holds secrets: {mode:o}");
     }
+    // The secret itself is never persisted: only its digest marker.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("hunter2-secret"),
+        "state file holds a secret value"
+    );
+    assert!(text.contains(&secret_marker("hunter2-secret")), "{text}");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -815,7 +824,7 @@ async fn state_survives_restart() {
     .await;
     assert_eq!(
         k["userAccountCredentials"]["adminUserPassword"],
-        "hunter2-secret"
+        secret_marker("hunter2-secret")
     );
     let slow = compute_url(&emu, WS, "slow");
     let (_, _, b) = get(&slow).await;
@@ -900,7 +909,14 @@ async fn attach_detach_and_secrets() {
     let (s, _, k) = send(Method::POST, &format!("{url}/listKeys"), API, None).await;
     assert_eq!(s, 200);
     assert_eq!(k["computeType"], "VirtualMachine");
-    assert_eq!(k["administratorAccount"]["password"], "pw-secret-1");
+    assert_eq!(
+        k["administratorAccount"]["password"],
+        secret_marker("pw-secret-1")
+    );
+    assert_eq!(
+        k["administratorAccount"]["privateKeyData"],
+        secret_marker("KEY-secret")
+    );
     // Unknown resource and missing resourceId: 400.
     let mut missing = vm.clone();
     missing["properties"]["resourceId"] = json!(vm_id("ghost"));

@@ -1,0 +1,135 @@
+//! Lazy LRO transitions: a compute's pending operation is applied once its deadline passed.
+
+use serde_json::{Map, Value, json};
+
+use super::clock::rfc3339;
+use crate::compute;
+use crate::state::{OpKind, Outcome, State, same_id};
+
+/// Applies every pending transition whose deadline has passed. Returns whether anything changed.
+pub(super) fn settle(state: &mut State, now: i64) -> bool {
+    let mut changed = false;
+    let mut remove = Vec::new();
+    let mut remove_resources = Vec::new();
+    let mut deleted_sizes = Vec::new();
+    for (i, rec) in state.computes.iter_mut().enumerate() {
+        let Some(p) = rec.pending.clone() else {
+            continue;
+        };
+        if p.ends_at_ms > now {
+            continue;
+        }
+        changed = true;
+        rec.pending = None;
+        let ts = rfc3339(p.ends_at_ms);
+        let ctype = compute::compute_type_of(&rec.resource).unwrap_or_default();
+        let Some(props) = rec
+            .resource
+            .get_mut("properties")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        props.insert("modifiedOn".into(), json!(ts));
+        match (&p.kind, &p.outcome) {
+            (OpKind::Delete, Outcome::Succeeded) => {
+                remove.push(i);
+                if let Some(size) = props
+                    .get("properties")
+                    .and_then(|p| p.get("vmSize"))
+                    .and_then(Value::as_str)
+                {
+                    deleted_sizes.push((
+                        format!(
+                            "/subscriptions/{}/resourcegroups/{}/workspaces/{}/computes/{}",
+                            rec.subscription_id, rec.resource_group, rec.workspace, rec.name
+                        )
+                        .to_ascii_lowercase(),
+                        size.to_string(),
+                    ));
+                }
+                if let Some(r) = &p.delete_underlying {
+                    remove_resources.push(r.clone());
+                }
+            }
+            (OpKind::Delete, Outcome::Canceled) => {
+                props.insert("provisioningState".into(), json!("Succeeded"));
+            }
+            (OpKind::Create | OpKind::Update, Outcome::Succeeded) => {
+                props.insert("provisioningState".into(), json!("Succeeded"));
+                props.insert("provisioningErrors".into(), Value::Null);
+                if let Some(Value::Object(inner)) = props.get_mut("properties") {
+                    if ctype == "AmlCompute" {
+                        let min = inner
+                            .get("scaleSettings")
+                            .and_then(|s| s.get("minNodeCount"))
+                            .and_then(Value::as_i64)
+                            .unwrap_or(0);
+                        inner.insert("currentNodeCount".into(), json!(min));
+                        inner.insert("targetNodeCount".into(), json!(min));
+                        inner.insert("nodeStateCounts".into(), compute::node_counts(min));
+                        inner.insert("allocationState".into(), json!("Steady"));
+                        inner.insert("allocationStateTransitionTime".into(), json!(ts));
+                    }
+                    if ctype == "ComputeInstance" && p.kind == OpKind::Create {
+                        inner.insert("state".into(), json!("Running"));
+                        set_last_op(inner, "Create", "Succeeded", &ts);
+                    }
+                }
+            }
+            (OpKind::Start | OpKind::Stop | OpKind::Restart, outcome) => {
+                let (name, target) = match p.kind {
+                    OpKind::Start => ("Start", "Running"),
+                    OpKind::Stop => ("Stop", "Stopped"),
+                    _ => ("Restart", "Running"),
+                };
+                if let Some(Value::Object(inner)) = props.get_mut("properties") {
+                    if *outcome == Outcome::Succeeded {
+                        inner.insert("state".into(), json!(target));
+                        set_last_op(inner, name, "Succeeded", &ts);
+                    } else {
+                        let prev = p.prev_state.clone().unwrap_or_else(|| "Running".into());
+                        inner.insert("state".into(), json!(prev));
+                        set_last_op(inner, name, &format!("{name}Failed"), &ts);
+                    }
+                }
+            }
+            (_, Outcome::Failed { code, message }) => {
+                props.insert("provisioningState".into(), json!("Failed"));
+                props.insert(
+                    "provisioningErrors".into(),
+                    json!([{"error": {"code": code, "message": message}}]),
+                );
+                if ctype == "ComputeInstance"
+                    && p.kind == OpKind::Create
+                    && let Some(Value::Object(inner)) = props.get_mut("properties")
+                {
+                    inner.insert("state".into(), json!("CreateFailed"));
+                    set_last_op(inner, "Create", "CreateFailed", &ts);
+                }
+            }
+            (_, Outcome::Canceled) => {
+                props.insert("provisioningState".into(), json!("Canceled"));
+            }
+        }
+    }
+    for i in remove.into_iter().rev() {
+        state.computes.remove(i);
+    }
+    state.deleted_sizes.extend(deleted_sizes);
+    for r in remove_resources {
+        state.resources.retain(|x| !same_id(x, &r));
+    }
+    let before = state.tokens.len();
+    let now_s = now / 1000;
+    state.tokens.retain(|t| t.expires_on > now_s);
+    changed || before != state.tokens.len()
+}
+
+/// Sets a compute instance's `lastOperation`.
+pub(super) fn set_last_op(inner: &mut Map<String, Value>, name: &str, status: &str, ts: &str) {
+    inner.insert(
+        "lastOperation".into(),
+        json!({"operationName": name, "operationTime": ts, "operationStatus": status, "operationTrigger": "User"}),
+    );
+}

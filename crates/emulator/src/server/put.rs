@@ -1,0 +1,446 @@
+//! `PUT …/computes/{name}`: create or overwrite a compute. Request validation lives in
+//! `validate`; this module merges the request with the stored compute, builds the resource
+//! and starts the LRO.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::clock::{now_ms, rfc3339};
+use super::ctx::{Ctx, eq, open};
+use super::http::json_response;
+use super::lro::{lro_headers, start_op};
+use super::shared::Inner;
+use super::validate::{
+    PutRequest, check_attach, check_existing, check_instance_name, norm_loc, provisioning_state,
+    quota_units, validate_request, vm_size,
+};
+use super::versions::COMPUTE_RESOURCE_TYPE;
+use crate::compute;
+use crate::error::ApiError;
+use crate::state::{ComputeRec, OpKind, Outcome};
+
+/// Where a PUT lands: the compute's ARM coordinates and the workspace's id prefix.
+struct Target<'a> {
+    sub: &'a str,
+    rg: &'a str,
+    ws: &'a str,
+    name: &'a str,
+    prefix: String,
+    location: String,
+    ts: String,
+}
+
+/// `PUT …/computes/{name}`.
+pub(super) fn put(
+    ctx: &Ctx,
+    sub: &str,
+    rg: &str,
+    ws: &str,
+    name: &str,
+    version: &str,
+) -> Result<Response, ApiError> {
+    let (mut g, ws_loc, prefix) = open(ctx, sub, rg, ws)?;
+    let PutRequest {
+        body,
+        mut props,
+        ctype,
+    } = validate_request(ctx, name, version)?;
+    if let Some(Value::Object(inner)) = props.get_mut("properties") {
+        crate::secrets::mask_secrets(ctype, inner);
+    }
+    let location = body
+        .get("location")
+        .and_then(Value::as_str)
+        .filter(|l| !l.is_empty())
+        .unwrap_or(&ws_loc)
+        .to_string();
+    let t = Target {
+        sub,
+        rg,
+        ws,
+        name,
+        prefix,
+        location,
+        ts: rfc3339(now_ms()),
+    };
+
+    let existing = g.state.compute_index(sub, rg, ws, name);
+    check_existing(&g, existing)?;
+    let old = existing.map(|i| g.state.computes[i].clone());
+    let overwrite = old
+        .as_ref()
+        .is_some_and(|o| provisioning_state(o) != "Canceled");
+    let (resource_id, attached) = check_attach(&g, &props, ctype, name)?;
+    if let Some(o) = &old
+        && overwrite
+    {
+        let mut with_type = props.clone();
+        with_type.insert("computeType".into(), json!(ctype));
+        compute::check_immutable(ctype, &o.resource["properties"], &Value::Object(with_type))?;
+    }
+    if ctype == "ComputeInstance" {
+        check_instance_name(&g, existing, name, &t.location)?;
+    }
+
+    // On overwrite, keep create-time fields the client did not resend (and secrets), fill
+    // defaults, then restore server-owned state.
+    let old = old.filter(|_| overwrite);
+    let old_inner = old
+        .as_ref()
+        .and_then(|o| o.resource["properties"]["properties"].as_object().cloned());
+    if let Some(o) = &old {
+        keep_previous(
+            &mut props,
+            &o.resource["properties"],
+            old_inner.as_ref(),
+            ctype,
+        );
+    }
+    server_fields(&mut props, &t, ctype, overwrite, attached);
+    if let Some(old_inner) = &old_inner {
+        restore_server_owned(&mut props, old_inner);
+    }
+    if !overwrite && ctype == "AKS" && resource_id.as_deref().is_none_or(str::is_empty) {
+        // A new AKS cluster provisioned by the service.
+        let rid = format!(
+            "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        g.state.ensure_resource(&rid);
+        props.insert("resourceId".into(), json!(rid));
+    }
+    let display_name = existing
+        .map(|i| g.state.computes[i].name.clone())
+        .unwrap_or_else(|| name.to_string());
+    let old_identity = existing.and_then(|i| g.state.computes[i].resource.get("identity").cloned());
+    if !overwrite && ctx.shared.config.quirks.stale_size_on_recreate {
+        stale_size(&g, &t, &mut props);
+    }
+    let resource = envelope(body, props, &t, &display_name, old_identity.as_ref());
+    let outcome = match ctx.lro_fault.clone() {
+        Some(o) => o,
+        None => quota_outcome(ctx, &g, existing, &t, &resource),
+    };
+    store(
+        ctx,
+        &mut g,
+        existing,
+        &t,
+        display_name,
+        resource,
+        outcome,
+        overwrite,
+        version,
+    )
+}
+
+/// Copies fields of the stored compute the overwriting PUT did not resend (create-time fields
+/// and secrets).
+fn keep_previous(
+    props: &mut Map<String, Value>,
+    old_props: &Value,
+    old_inner: Option<&Map<String, Value>>,
+    ctype: &str,
+) {
+    for k in [
+        "computeLocation",
+        "disableLocalAuth",
+        "resourceId",
+        "createdOn",
+    ] {
+        if props.get(k).is_none_or(Value::is_null)
+            && let Some(v) = old_props.get(k)
+        {
+            props.insert(k.into(), v.clone());
+        }
+    }
+    if let (Some(old_inner), Value::Object(inner)) = (
+        old_inner,
+        props.entry("properties").or_insert_with(|| json!({})),
+    ) {
+        for (k, v) in old_inner {
+            let keep_if_absent = matches!(
+                k.as_str(),
+                "vmSize"
+                    | "vmPriority"
+                    | "subnet"
+                    | "osType"
+                    | "virtualMachineImage"
+                    | "isolatedNetwork"
+                    | "enableNodePublicIp"
+                    | "remoteLoginPortPublicAccess"
+                    | "userAccountCredentials"
+            );
+            if keep_if_absent && !inner.contains_key(k) {
+                inner.insert(k.clone(), v.clone());
+            }
+        }
+        for path in compute::secret_paths(ctype) {
+            restore_secret(inner, old_inner, path);
+        }
+    }
+}
+
+/// Sets the server-owned top-level properties and fills defaults.
+fn server_fields(
+    props: &mut Map<String, Value>,
+    t: &Target,
+    ctype: &str,
+    overwrite: bool,
+    attached: bool,
+) {
+    if !props.contains_key("createdOn") {
+        props.insert("createdOn".into(), json!(t.ts));
+    }
+    props.insert("modifiedOn".into(), json!(t.ts));
+    props.insert(
+        "provisioningState".into(),
+        json!(if overwrite { "Updating" } else { "Creating" }),
+    );
+    props.insert("provisioningErrors".into(), Value::Null);
+    props.insert("isAttachedCompute".into(), json!(attached));
+    if props.get("computeLocation").is_none_or(Value::is_null) {
+        props.insert("computeLocation".into(), json!(t.location));
+    }
+    compute::fill_defaults(ctype, props, t.name, &t.location, &t.ts);
+}
+
+/// Restores server-owned inner properties (and the SSH user/port) of the stored compute.
+fn restore_server_owned(props: &mut Map<String, Value>, old_inner: &Map<String, Value>) {
+    let Some(Value::Object(inner)) = props.get_mut("properties") else {
+        return;
+    };
+    for (k, v) in old_inner {
+        if compute::SERVER_OWNED.contains(&k.as_str()) {
+            inner.insert(k.clone(), v.clone());
+        }
+    }
+    if let (Some(Value::Object(ssh)), Some(Value::Object(old_ssh))) =
+        (inner.get_mut("sshSettings"), old_inner.get("sshSettings"))
+    {
+        for k in ["adminUserName", "sshPort"] {
+            if let Some(v) = old_ssh.get(k) {
+                ssh.insert(k.into(), v.clone());
+            }
+        }
+    }
+}
+
+/// The `stale_size_on_recreate` quirk: a re-created compute gets the VM size of the one deleted
+/// under its name.
+fn stale_size(g: &Inner, t: &Target, props: &mut Map<String, Value>) {
+    let key = format!(
+        "/subscriptions/{}/resourcegroups/{}/workspaces/{}/computes/{}",
+        t.sub, t.rg, t.ws, t.name
+    )
+    .to_ascii_lowercase();
+    if let Some(old_size) = g.state.deleted_sizes.get(&key)
+        && let Some(Value::Object(inner)) = props.get_mut("properties")
+        && inner.contains_key("vmSize")
+    {
+        inner.insert("vmSize".into(), json!(old_size));
+    }
+}
+
+/// The resource envelope: keeps every top-level field the client sent besides the ARM ones.
+fn envelope(
+    body: Map<String, Value>,
+    props: Map<String, Value>,
+    t: &Target,
+    display_name: &str,
+    old_identity: Option<&Value>,
+) -> Value {
+    let mut resource = Map::new();
+    resource.insert(
+        "id".into(),
+        json!(format!("{}/computes/{display_name}", t.prefix)),
+    );
+    resource.insert("name".into(), json!(display_name));
+    resource.insert("type".into(), json!(COMPUTE_RESOURCE_TYPE));
+    resource.insert("location".into(), json!(t.location));
+    for (k, v) in body {
+        if !matches!(
+            k.as_str(),
+            "id" | "name" | "type" | "location" | "systemData"
+        ) {
+            resource.insert(k, v);
+        }
+    }
+    if let Some(Value::Object(identity)) = resource.get_mut("identity") {
+        fill_identity(identity, old_identity);
+    }
+    resource.insert(
+        "systemData".into(),
+        json!({
+            "createdBy": "emulator-user", "createdByType": "User",
+            "createdAt": props.get("createdOn").cloned().unwrap_or(json!(t.ts)),
+            "lastModifiedBy": "emulator-user", "lastModifiedByType": "User", "lastModifiedAt": t.ts
+        }),
+    );
+    resource.insert("properties".into(), Value::Object(props));
+    Value::Object(resource)
+}
+
+/// `Failed` with `QuotaExceeded` when the configured quota of the VM size would be exceeded.
+fn quota_outcome(
+    ctx: &Ctx,
+    g: &Inner,
+    existing: Option<usize>,
+    t: &Target,
+    resource: &Value,
+) -> Outcome {
+    let Some(size) = vm_size(&resource["properties"]) else {
+        return Outcome::Succeeded;
+    };
+    let Some((_, limit)) = ctx
+        .shared
+        .config
+        .quota
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(&size))
+    else {
+        return Outcome::Succeeded;
+    };
+    let used: u64 = g
+        .state
+        .computes
+        .iter()
+        .enumerate()
+        .filter(|(j, c)| {
+            Some(*j) != existing
+                && eq(&c.subscription_id, t.sub)
+                && norm_loc(&c.location) == norm_loc(&t.location)
+                && vm_size(&c.resource["properties"]).as_deref() == Some(size.as_str())
+        })
+        .map(|(_, c)| quota_units(&c.resource["properties"]))
+        .sum();
+    let want = quota_units(&resource["properties"]);
+    if used + want <= u64::from(*limit) {
+        return Outcome::Succeeded;
+    }
+    let shown = resource["properties"]["properties"]["vmSize"]
+        .as_str()
+        .unwrap_or(&size)
+        .to_string();
+    let location = &t.location;
+    Outcome::Failed {
+        code: "QuotaExceeded".into(),
+        message: format!(
+            "Operation could not be completed as it results in exceeding approved quota for VM size {shown} in region {location}. Current usage: {used}, additional required: {want}, limit: {limit}."
+        ),
+    }
+}
+
+/// Stores the compute, starts its LRO, persists, and answers 201 (create) or 200 (overwrite).
+#[allow(clippy::too_many_arguments)]
+fn store(
+    ctx: &Ctx,
+    g: &mut Inner,
+    existing: Option<usize>,
+    t: &Target,
+    display_name: String,
+    resource: Value,
+    outcome: Outcome,
+    overwrite: bool,
+    version: &str,
+) -> Result<Response, ApiError> {
+    let rec = ComputeRec {
+        subscription_id: t.sub.to_string(),
+        resource_group: t.rg.to_string(),
+        workspace: t.ws.to_string(),
+        name: display_name,
+        location: t.location.clone(),
+        resource,
+        pending: None,
+    };
+    let idx = match existing {
+        Some(i) => {
+            g.state.computes[i] = rec;
+            i
+        }
+        None => {
+            g.state.computes.push(rec);
+            g.state.computes.len() - 1
+        }
+    };
+    let kind = if overwrite {
+        OpKind::Update
+    } else {
+        OpKind::Create
+    };
+    let op_id = start_op(ctx, g, idx, kind, outcome, None, None);
+    ctx.shared.persist(&g.state)?;
+    let status = if overwrite {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let mut r = json_response(
+        status,
+        &compute::render(&g.state.computes[idx].resource, &ctx.shared.config.quirks),
+    );
+    lro_headers(ctx, &mut r, t.sub, &t.location, &op_id, version, false);
+    Ok(r)
+}
+
+/// Puts back a secret at `path` that the overwriting PUT omitted (or sent as `null`).
+fn restore_secret(inner: &mut Map<String, Value>, old: &Map<String, Value>, path: &[&str]) {
+    let Some((last, init)) = path.split_last() else {
+        return;
+    };
+    let mut o: Option<&Value> = None;
+    let mut cur_old: &Map<String, Value> = old;
+    for k in init {
+        match cur_old.get(*k).and_then(Value::as_object) {
+            Some(m) => cur_old = m,
+            None => return,
+        }
+    }
+    if let Some(v) = cur_old.get(*last) {
+        o = Some(v);
+    }
+    let Some(old_value) = o else {
+        return;
+    };
+    let mut cur: &mut Map<String, Value> = inner;
+    for k in init {
+        match cur.get_mut(*k).and_then(Value::as_object_mut) {
+            Some(m) => cur = m,
+            None => return,
+        }
+    }
+    if cur.get(*last).is_none_or(Value::is_null) {
+        cur.insert((*last).to_string(), old_value.clone());
+    }
+}
+
+/// Fills the server-assigned ids of a managed identity (keeping the previous principal).
+fn fill_identity(identity: &mut Map<String, Value>, old: Option<&Value>) {
+    let kind = identity
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("None")
+        .to_ascii_lowercase();
+    if kind.contains("systemassigned") {
+        let old_pid = old.and_then(|o| o.get("principalId")).cloned();
+        identity.insert(
+            "principalId".into(),
+            old_pid.unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string())),
+        );
+        identity.insert(
+            "tenantId".into(),
+            json!("00000000-0000-0000-0000-0000000a0002"),
+        );
+    }
+    if let Some(Value::Object(uai)) = identity.get_mut("userAssignedIdentities") {
+        for (_, v) in uai.iter_mut() {
+            let mut m = v.as_object().cloned().unwrap_or_default();
+            m.entry("principalId")
+                .or_insert_with(|| json!(uuid::Uuid::new_v4().to_string()));
+            m.entry("clientId")
+                .or_insert_with(|| json!(uuid::Uuid::new_v4().to_string()));
+            *v = Value::Object(m);
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Validation helpers of the write routes: the PUT request checks, and checks and lookups on
+//! stored computes.
+
+use serde_json::{Map, Value, json};
+
+use super::ctx::{Ctx, eq, parse_body};
+use super::shared::Inner;
+use super::versions::PRIMARY_API_VERSION;
+use crate::compute::{self, canonical_type};
+use crate::error::ApiError;
+use crate::state::{ComputeRec, OpKind};
+
+/// A validated PUT body.
+pub(super) struct PutRequest {
+    /// The body without `properties`.
+    pub body: Map<String, Value>,
+    /// `properties`, read-only fields stripped, `computeType` canonical.
+    pub props: Map<String, Value>,
+    /// The canonical compute type.
+    pub ctype: &'static str,
+}
+
+/// Parses and validates a PUT body on its own (no stored state): shape, `computeType`, the
+/// spec schema, type/api-version pairing, name rules, enums and scale settings.
+pub(super) fn validate_request(
+    ctx: &Ctx,
+    name: &str,
+    version: &str,
+) -> Result<PutRequest, ApiError> {
+    let mut body = parse_body(ctx)?;
+    let Some(Value::Object(mut props)) = body.remove("properties") else {
+        return Err(ApiError::bad_request(
+            "InvalidRequestContent",
+            "The request content must contain a 'properties' object.",
+        )
+        .target("properties"));
+    };
+    let raw_type = props
+        .get("computeType")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let Some(ctype) = canonical_type(&raw_type) else {
+        return Err(ApiError::bad_request(
+            "InvalidRequestContent",
+            format!(
+                "'{raw_type}' is not a valid computeType. Expected one of {}.",
+                compute::COMPUTE_TYPES.join(", ")
+            ),
+        )
+        .target("properties.computeType"));
+    };
+    props.insert("computeType".into(), json!(ctype));
+    {
+        let mut whole = body.clone();
+        whole.insert("properties".into(), Value::Object(props.clone()));
+        crate::schema::validate_put(&Value::Object(whole), ctype)?;
+    }
+    check_type_version(ctype, version)?;
+    compute::validate_name(name, ctype)?;
+    compute::strip_read_only(&mut props);
+    compute::validate_enums(ctype, &props)?;
+    if ctype == "AmlCompute"
+        && let Some(s) = props.get("properties").and_then(|p| p.get("scaleSettings"))
+    {
+        compute::validate_scale_settings(s)?;
+    }
+    Ok(PutRequest { body, props, ctype })
+}
+
+/// `Batch` only on 2020-02-02, and only `Batch` there.
+fn check_type_version(ctype: &str, version: &str) -> Result<(), ApiError> {
+    if ctype == "Batch" && version != "2020-02-02" {
+        return Err(ApiError::bad_request(
+            "UnsupportedComputeType",
+            format!(
+                "Compute type 'Batch' is only supported with api-version 2020-02-02, not '{version}'."
+            ),
+        ));
+    }
+    if ctype != "Batch" && version == "2020-02-02" {
+        return Err(ApiError::bad_request(
+            "UnsupportedComputeType",
+            format!(
+                "api-version 2020-02-02 only serves the legacy compute type 'Batch'; use api-version {PRIMARY_API_VERSION} for '{ctype}'."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A PUT over an existing compute: not while an operation runs, not over a `Failed` one.
+pub(super) fn check_existing(g: &Inner, existing: Option<usize>) -> Result<(), ApiError> {
+    let Some(i) = existing else {
+        return Ok(());
+    };
+    let rec = &g.state.computes[i];
+    if let Some(e) = busy(rec) {
+        return Err(e);
+    }
+    if provisioning_state(rec) == "Failed" {
+        return Err(ApiError::bad_request(
+            "ComputeNameInFailedState",
+            format!(
+                "Compute '{}' is in a failed state and its name cannot be reused. Delete it first.",
+                rec.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `properties.resourceId` (must name a known resource; required by attach types).
+/// Returns it and whether the compute counts as attached.
+pub(super) fn check_attach(
+    g: &Inner,
+    props: &Map<String, Value>,
+    ctype: &str,
+    name: &str,
+) -> Result<(Option<String>, bool), ApiError> {
+    let resource_id = props
+        .get("resourceId")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut attached = false;
+    match &resource_id {
+        Some(rid) if !rid.is_empty() => {
+            if !g.state.has_resource(rid) {
+                return Err(ApiError::bad_request(
+                    "UnderlyingResourceNotFound",
+                    format!("The resource '{rid}' to attach as compute '{name}' was not found."),
+                )
+                .target("properties.resourceId"));
+            }
+            attached = !matches!(ctype, "AmlCompute" | "ComputeInstance");
+        }
+        _ => {
+            if compute::requires_resource_id(ctype) {
+                return Err(ApiError::bad_request(
+                    "MissingResourceId",
+                    format!("Compute type '{ctype}' attaches an existing resource: properties.resourceId is required."),
+                )
+                .target("properties.resourceId"));
+            }
+        }
+    }
+    Ok((resource_id, attached))
+}
+
+/// Compute instance names are unique per region.
+pub(super) fn check_instance_name(
+    g: &Inner,
+    existing: Option<usize>,
+    name: &str,
+    location: &str,
+) -> Result<(), ApiError> {
+    let clash = g.state.computes.iter().enumerate().any(|(j, c)| {
+        Some(j) != existing
+            && eq(&c.name, name)
+            && norm_loc(&c.location) == norm_loc(location)
+            && compute::compute_type_of(&c.resource).as_deref() == Some("ComputeInstance")
+    });
+    if clash {
+        return Err(ApiError::conflict(
+            "ComputeNameNotAvailable",
+            format!(
+                "Compute name '{name}' is not available. Reason: AlreadyExists. Compute instance names must be unique within the Azure region '{location}'."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// 409 `Conflict` when an operation on the compute is in progress.
+pub(super) fn busy(rec: &ComputeRec) -> Option<ApiError> {
+    let p = rec.pending.as_ref()?;
+    let what = match p.kind {
+        OpKind::Create => "creation",
+        OpKind::Update => "update",
+        OpKind::Delete => "deletion",
+        OpKind::Start => "start",
+        OpKind::Stop => "stop",
+        OpKind::Restart => "restart",
+    };
+    Some(ApiError::conflict(
+        "Conflict",
+        format!(
+            "Compute '{}' cannot be modified: an operation ({what}) is already in progress. Retry after it completes.",
+            rec.name
+        ),
+    ))
+}
+
+/// The stored `provisioningState` (default `Succeeded`).
+pub(super) fn provisioning_state(rec: &ComputeRec) -> String {
+    rec.resource
+        .get("properties")
+        .and_then(|p| p.get("provisioningState"))
+        .and_then(Value::as_str)
+        .unwrap_or("Succeeded")
+        .to_string()
+}
+
+/// A location normalised for comparison (`West Europe` = `westeurope`).
+pub(super) fn norm_loc(l: &str) -> String {
+    l.chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// The lower-cased `vmSize` of a compute's `properties`.
+pub(super) fn vm_size(resource_props: &Value) -> Option<String> {
+    resource_props
+        .get("properties")
+        .and_then(|p| p.get("vmSize"))
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+}
+
+/// The nodes a compute counts against its VM size quota.
+pub(super) fn quota_units(props: &Value) -> u64 {
+    match props.get("computeType").and_then(Value::as_str) {
+        Some("AmlCompute") => props
+            .get("properties")
+            .and_then(|p| p.get("scaleSettings"))
+            .and_then(|s| s.get("maxNodeCount"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        Some("ComputeInstance") => 1,
+        _ => 0,
+    }
+}
