@@ -206,7 +206,12 @@ impl SecretRef {
             SecretRef::Env(name) => format!("env {name}"),
             SecretRef::File(path) => format!("file {}", repo_relative(path, root)),
             SecretRef::KeyVault(url) => format!("key_vault {url}"),
-            SecretRef::Literal(l) => format!("literal at {}", l.location),
+            SecretRef::Literal(l) => format!(
+                "literal at {}:{}:{}",
+                repo_relative(&l.location.file, root),
+                l.location.line,
+                l.location.column
+            ),
         };
         text.chars()
             .flat_map(|c| {
