@@ -72,7 +72,7 @@ pub async fn run(cli: Cli) -> u8 {
                 arm,
                 auto_approve,
                 partial,
-                format,
+                format: format.into(),
                 no_color,
             };
             crate::apply_cmd::run(opts).await
@@ -88,22 +88,58 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Import { name, path, arm } => crate::import_cmd::run(&path, &name, &arm).await,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "amlctl", &mut std::io::stdout());
-            0
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "amlctl", &mut buf);
+            write_stdout_bytes(&buf, "the completion script")
         }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
-                Ok(()) => 0,
-                Err(e) => {
-                    output::error(&format!("cannot write the man page: {e}"));
-                    1
-                }
-            }
-        }
+        Command::Man { out } => man(out.as_deref()),
         Command::Emulator {
             command: EmulatorCommand::Serve(args),
         } => serve(args).await,
+    }
+}
+
+/// Writes `bytes` to stdout. A closed stdout (`amlctl man | head`) is not an error: exit quietly.
+fn write_stdout_bytes(bytes: &[u8], what: &str) -> u8 {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            output::error(&format!("cannot write {what}: {e}"));
+            1
+        }
+    }
+}
+
+/// `amlctl man [--out DIR]`: the man page on stdout, or one page per command in DIR (the main
+/// page refers to `amlctl-COMMAND(1)` pages, which `--out` writes).
+fn man(out: Option<&Path>) -> u8 {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let Some(dir) = out else {
+        let mut buf = Vec::new();
+        if let Err(e) = clap_mangen::Man::new(cmd).render(&mut buf) {
+            output::error(&format!("cannot render the man page: {e}"));
+            return 1;
+        }
+        return write_stdout_bytes(&buf, "the man page");
+    };
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        output::error(&format!("cannot create {}: {e}", dir.display()));
+        return 1;
+    }
+    match clap_mangen::generate_to(cmd, dir) {
+        Ok(()) => {
+            output::note(&format!("wrote the man pages to {}", dir.display()));
+            0
+        }
+        Err(e) => {
+            output::error(&format!(
+                "cannot write the man pages to {}: {e}",
+                dir.display()
+            ));
+            1
+        }
     }
 }
 
