@@ -130,6 +130,7 @@ pub async fn run(args: ApplyArgs) -> u8 {
             replace,
             targets: waited.clone(),
             workspaces: Vec::new(),
+            scope: project.scope.clone(),
         };
         let next = amlctl_plan::plan(&project.targets, &ws, &live, &opts_plan);
         if !next.errors.is_empty() {

@@ -363,6 +363,7 @@ pub async fn make_plan(
         replace: plan_args.replace.iter().cloned().collect(),
         targets: plan_args.targets.clone(),
         workspaces: plan_args.workspaces.clone(),
+        scope: project.scope.clone(),
     };
     let plan = amlctl_plan::plan(&project.targets, &workspaces, &live, &opts);
     Ok((plan, project, workspaces, session))

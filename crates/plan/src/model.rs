@@ -24,6 +24,10 @@ pub struct PlanOptions {
     pub targets: Vec<String>,
     /// `--workspace` filters (aliases); empty means every workspace.
     pub workspaces: Vec<String>,
+    /// The folder (relative to `amlctl.yaml`) the run was limited to, when PATH was below it.
+    /// The targets given are then only those under it: live computes none of them declares are
+    /// neither pruned nor listed as unmanaged, and the plan says so in one warning.
+    pub scope: Option<String>,
 }
 
 /// What the plan does to one compute.

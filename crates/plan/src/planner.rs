@@ -850,9 +850,20 @@ pub fn plan(
         }
     }
 
-    // Live computes no manifest declares: prune or report.
+    // Live computes no manifest declares: prune or report. Planning a folder below amlctl.yaml
+    // sees only part of the manifests, so it neither prunes nor reports anything undeclared.
+    if let Some(scope) = &opts.scope {
+        let shown = if scope.ends_with(".yaml") || scope.ends_with(".yml") {
+            scope.clone()
+        } else {
+            format!("{}/", scope.trim_end_matches('/'))
+        };
+        cx.warnings.push(format!(
+            "planning manifests under {shown} only; run from the repository root to prune"
+        ));
+    }
     for (alias, computes) in live {
-        if !ws_selected(alias) {
+        if !ws_selected(alias) || opts.scope.is_some() {
             continue;
         }
         let ws = workspaces.get(alias);
