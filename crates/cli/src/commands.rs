@@ -248,8 +248,11 @@ pub fn check_workspace(config: &Config, alias: &str) -> bool {
         return true;
     }
     let known: Vec<&str> = config.workspaces.keys().map(String::as_str).collect();
+    let suggestion = amlctl_manifest::diag::did_you_mean(alias, known.iter().copied())
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default();
     output::error(&format!(
-        "--workspace {alias}: no such workspace in {} (known: {})",
+        "--workspace {alias}: no such workspace in {} (known: {}){suggestion}",
         config.path.display(),
         known.join(", ")
     ));
