@@ -80,13 +80,17 @@ pub async fn run(args: ApplyArgs) -> u8 {
         session.close().await;
         return 0;
     }
+    let Some(secrets) = prepare_secrets(&args, &session, &plan, None).await else {
+        session.close().await;
+        return 1;
+    };
     if !confirm(&args) {
         session.close().await;
         return 1;
     }
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(cancel_tx));
-    let opts = apply_options(&args, &session, &workspaces, cancel_rx.clone());
+    let opts = apply_options(&args, &session, &workspaces, cancel_rx.clone(), secrets);
     let mut report = amlctl_apply::apply(&plan, &session.client, &opts, None).await;
     // Targets that were busy (Creating/Updating/Deleting) were waited for: plan them again.
     let mut round = 1;
@@ -203,11 +207,41 @@ fn confirm(args: &ApplyArgs) -> bool {
     true
 }
 
+/// Resolves every secret the plan needs before anything is written; prints one line per
+/// failing reference (manifest and key, never a value) and returns `None` when any failed.
+async fn prepare_secrets(
+    args: &ApplyArgs,
+    session: &Session,
+    plan: &Plan,
+    only: Option<&[String]>,
+) -> Option<SecretResolver> {
+    let resolver = if args.arm.sandbox {
+        SecretResolver::sandbox()
+    } else {
+        SecretResolver::new(session.credential.clone().map(KeyVaultClient::new))
+    };
+    match resolver.prepare(plan, only).await {
+        Ok(r) => Some(r),
+        Err(lines) => {
+            for line in &lines {
+                output::error(line);
+            }
+            output::error(&format!(
+                "{} secret{} could not be read; nothing was applied (set them, then run apply again)",
+                lines.len(),
+                if lines.len() == 1 { "" } else { "s" }
+            ));
+            None
+        }
+    }
+}
+
 fn apply_options(
     args: &ApplyArgs,
     session: &Session,
     workspaces: &BTreeMap<String, Workspace>,
     cancel: watch::Receiver<bool>,
+    secrets: SecretResolver,
 ) -> ApplyOptions {
     let progress = match args.format {
         Format::Json => ProgressMode::Json,
@@ -218,11 +252,7 @@ fn apply_options(
         parallelism: session.parallelism,
         progress,
         cancel,
-        secrets: if args.arm.sandbox {
-            SecretResolver::sandbox()
-        } else {
-            SecretResolver::new(session.credential.clone().map(KeyVaultClient::new))
-        },
+        secrets,
         poll_interval: Duration::from_millis(args.arm.poll_interval_ms.clamp(1, 30_000)),
         wait_timeout: Duration::from_secs(args.arm.operation_timeout.max(1)),
         workspaces: workspaces
@@ -373,17 +403,21 @@ async fn apply_saved(args: &ApplyArgs) -> u8 {
         session.close().await;
         return 1;
     }
-    if !confirm(args) {
-        session.close().await;
-        return 1;
-    }
     let only: Vec<String> = amlctl_apply::actionable(&plan)
         .map(|e| e.address.clone())
         .filter(|a| !stale.contains(a))
         .collect();
+    let Some(secrets) = prepare_secrets(args, &session, &plan, Some(&only)).await else {
+        session.close().await;
+        return 1;
+    };
+    if !confirm(args) {
+        session.close().await;
+        return 1;
+    }
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(cancel_tx));
-    let opts = apply_options(args, &session, &workspaces, cancel_rx.clone());
+    let opts = apply_options(args, &session, &workspaces, cancel_rx.clone(), secrets);
     let report = amlctl_apply::apply(&plan, &session.client, &opts, Some(&only)).await;
     signals.abort();
     session.close().await;
