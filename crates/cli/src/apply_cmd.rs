@@ -114,6 +114,21 @@ pub async fn run(args: ApplyArgs) -> u8 {
                 break;
             }
         };
+        // A waited target that is now gone and that no manifest declares (a prune that finished)
+        // has nothing left to plan: the planner would rightly reject it as a filter that
+        // matches nothing. With none left, there is nothing to plan at all.
+        let known = |a: &str| {
+            project
+                .targets
+                .iter()
+                .any(|t| format!("{}/{}", t.workspace, t.name).eq_ignore_ascii_case(a))
+                || live.iter().any(|(alias, computes)| {
+                    computes
+                        .iter()
+                        .any(|c| format!("{alias}/{}", c.name).eq_ignore_ascii_case(a))
+                })
+        };
+        let again: Vec<String> = waited.iter().filter(|a| known(a)).cloned().collect();
         // Only the --replace names of the targets planned again (another name would match no
         // selected target, which the planner rightly reports as an error).
         let replace = args
@@ -121,7 +136,7 @@ pub async fn run(args: ApplyArgs) -> u8 {
             .replace
             .iter()
             .filter(|r| {
-                waited.iter().any(|a| {
+                again.iter().any(|a| {
                     a == *r
                         || a.rsplit('/')
                             .next()
@@ -132,11 +147,15 @@ pub async fn run(args: ApplyArgs) -> u8 {
             .collect();
         let opts_plan = amlctl_plan::PlanOptions {
             replace,
-            targets: waited.clone(),
+            targets: again.clone(),
             workspaces: Vec::new(),
             scope: project.scope.clone(),
         };
-        let next = amlctl_plan::plan(&project.targets, &ws, &live, &opts_plan);
+        let next = if again.is_empty() {
+            Plan::empty()
+        } else {
+            amlctl_plan::plan(&project.targets, &ws, &live, &opts_plan)
+        };
         if !next.errors.is_empty() {
             show_plan(&next, &args);
             output::error("planning again after the wait found errors (above)");
