@@ -1,8 +1,9 @@
 //! The `amlctl` executor: carries out a [`Plan`] through the ARM client.
 //!
 //! Independent targets run concurrently (bounded), each target's steps run in order and wait for
-//! their long-running operation. Secrets are resolved only here, just before a request is sent,
-//! and registered with the client so no error message can echo them. A cancelled run starts no new
+//! their long-running operation. Secrets are resolved here only: every reference a run needs is
+//! resolved before the first write ([`SecretResolver::prepare`]), held in memory, and registered
+//! with the client when sent so no error message can echo them. A cancelled run starts no new
 //! target but lets running operations finish. Every outcome is reported per target.
 
 mod events;
@@ -378,7 +379,7 @@ async fn run_step(
                 .secrets
                 .resolve(&slot.secret)
                 .await
-                .map_err(|e| format!("secret for {}: {e}", slot.pointer))?;
+                .map_err(|e| format!("{}: {e}", slot.describe()))?;
             client.register_secret(value.expose());
             match body.pointer_mut(&slot.pointer) {
                 Some(target) => *target = serde_json::Value::String(value.expose().to_string()),

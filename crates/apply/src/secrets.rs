@@ -1,8 +1,10 @@
 //! Resolving secret references at apply time: environment, files, literals and Azure Key Vault.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use amlctl_manifest::{SecretRef, SecretString};
+use amlctl_manifest::{SecretRef, SecretSlot, SecretString};
+use amlctl_plan::Plan;
 use azure_core::credentials::TokenCredential;
 
 /// Reads Key Vault secrets with the same credential as ARM.
@@ -69,13 +71,21 @@ impl KeyVaultClient {
     }
 }
 
-/// Turns [`SecretRef`]s into values, just before a request is sent. Values are never stored.
+/// Turns [`SecretRef`]s into values. [`SecretResolver::prepare`] resolves every reference a plan
+/// needs before the first write; the values are then held in memory only, never printed.
 #[derive(Clone, Default)]
 pub struct SecretResolver {
     key_vault: Option<KeyVaultClient>,
     sandbox: bool,
     /// `{ file: … }` references must resolve inside this folder (the repository root).
     confine_to: Option<std::path::PathBuf>,
+    /// Values resolved by [`SecretResolver::prepare`], by [`cache_key`].
+    resolved: Arc<BTreeMap<String, SecretString>>,
+}
+
+/// A stable key for a reference (its serialised form: never holds a value).
+fn cache_key(secret: &SecretRef) -> String {
+    serde_json::to_string(secret).unwrap_or_default()
 }
 
 impl SecretResolver {
@@ -85,6 +95,7 @@ impl SecretResolver {
             key_vault,
             sandbox: false,
             confine_to: None,
+            resolved: Arc::default(),
         }
     }
 
@@ -95,6 +106,7 @@ impl SecretResolver {
             key_vault: None,
             sandbox: true,
             confine_to: None,
+            resolved: Arc::default(),
         }
     }
 
@@ -105,8 +117,68 @@ impl SecretResolver {
         self
     }
 
-    /// Resolves one reference.
+    /// Resolves every secret reference that the actionable entries of `plan` (only those in
+    /// `only`, when given) need, concurrently (Key Vault fetches overlap), before anything is
+    /// written. Returns a resolver holding the values, or one line per failing reference naming
+    /// the manifest and key (`databricks.yml:7: access_token: …`), never a value.
+    pub async fn prepare(&self, plan: &Plan, only: Option<&[String]>) -> Result<Self, Vec<String>> {
+        let mut slots: BTreeMap<String, Vec<SecretSlot>> = BTreeMap::new();
+        for entry in crate::actionable(plan) {
+            if only.is_some_and(|o| !o.iter().any(|a| a == &entry.address)) {
+                continue;
+            }
+            for step in &entry.steps {
+                for slot in &step.secrets {
+                    slots
+                        .entry(cache_key(&slot.secret))
+                        .or_default()
+                        .push(slot.clone());
+                }
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for (key, uses) in slots {
+            let resolver = self.clone();
+            tasks.spawn(async move {
+                let secret = uses[0].secret.clone();
+                (key, uses, resolver.resolve(&secret).await)
+            });
+        }
+        let mut resolved = BTreeMap::new();
+        let mut errors = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((key, _, Ok(value))) => {
+                    resolved.insert(key, value);
+                }
+                Ok((_, uses, Err(reason))) => {
+                    let mut named: Vec<String> = uses.iter().map(SecretSlot::describe).collect();
+                    named.sort();
+                    named.dedup();
+                    for n in named {
+                        errors.push(format!("{n}: {reason}"));
+                    }
+                }
+                Err(e) => errors.push(format!("a secret task failed: {e}")),
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort();
+            return Err(errors);
+        }
+        Ok(SecretResolver {
+            key_vault: self.key_vault.clone(),
+            sandbox: self.sandbox,
+            confine_to: self.confine_to.clone(),
+            resolved: Arc::new(resolved),
+        })
+    }
+
+    /// Resolves one reference (from the values [`SecretResolver::prepare`] resolved, when there).
     pub async fn resolve(&self, secret: &SecretRef) -> Result<SecretString, String> {
+        if let Some(value) = self.resolved.get(&cache_key(secret)) {
+            return Ok(value.clone());
+        }
         match secret {
             SecretRef::KeyVault(_) if self.sandbox => {
                 Ok(SecretString::new("sandbox-placeholder-for-key-vault"))

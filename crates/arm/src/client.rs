@@ -498,6 +498,39 @@ impl ArmClient {
         &self.inner.opts
     }
 
+    /// Gets (and caches) a token before any request, so a missing credential is reported once,
+    /// with one `(source, what it said)` pair per credential source tried ([`ArmError::Auth`]),
+    /// instead of once per request. Bounded by the client's operation deadline.
+    pub async fn authenticate(&self) -> Result<(), ArmError> {
+        let inner = &self.inner;
+        match tokio::time::timeout(inner.opts.deadline, inner.tokens.token()).await {
+            Err(_) => Err(ArmError::Auth {
+                source_messages: vec![(
+                    auth::source_label(inner.tokens.credential()),
+                    format!(
+                        "no token within {}",
+                        crate::error::format_duration(inner.opts.deadline)
+                    ),
+                )],
+            }),
+            Ok(Err(e)) => Err(ArmError::Auth {
+                source_messages: auth::failure_messages(inner.tokens.credential(), &e)
+                    .into_iter()
+                    .map(|(s, m)| (s, one_line(&m)))
+                    .collect(),
+            }),
+            Ok(Ok((_, fresh))) => {
+                if fresh {
+                    inner
+                        .counters
+                        .token_requests
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// A human name for the credential source in use ("managed identity", "static token", …).
     pub fn credential_source(&self) -> String {
         auth::source_label(self.inner.tokens.credential())

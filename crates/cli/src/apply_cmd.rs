@@ -81,19 +81,18 @@ pub async fn run(args: ApplyArgs) -> u8 {
         session.close().await;
         return 0;
     }
+    let Some(secrets) = prepare_secrets(&args, &project.config.root, &session, &plan, None).await
+    else {
+        session.close().await;
+        return 1;
+    };
     if !confirm(&args) {
         session.close().await;
         return 1;
     }
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(cancel_tx));
-    let opts = apply_options(
-        &args,
-        &project.config.root,
-        &session,
-        &workspaces,
-        cancel_rx.clone(),
-    );
+    let opts = apply_options(&args, &session, &workspaces, cancel_rx.clone(), secrets);
     let mut report = amlctl_apply::apply(&plan, &session.client, &opts, None).await;
     // Targets that were busy (Creating/Updating/Deleting) were waited for: plan them again.
     let mut round = 1;
@@ -117,6 +116,21 @@ pub async fn run(args: ApplyArgs) -> u8 {
                 break;
             }
         };
+        // A waited target that is now gone and that no manifest declares (a prune that finished)
+        // has nothing left to plan: the planner would rightly reject it as a filter that
+        // matches nothing. With none left, there is nothing to plan at all.
+        let known = |a: &str| {
+            project
+                .targets
+                .iter()
+                .any(|t| format!("{}/{}", t.workspace, t.name).eq_ignore_ascii_case(a))
+                || live.iter().any(|(alias, computes)| {
+                    computes
+                        .iter()
+                        .any(|c| format!("{alias}/{}", c.name).eq_ignore_ascii_case(a))
+                })
+        };
+        let again: Vec<String> = waited.iter().filter(|a| known(a)).cloned().collect();
         // Only the --replace names of the targets planned again (another name would match no
         // selected target, which the planner rightly reports as an error).
         let replace = args
@@ -124,7 +138,7 @@ pub async fn run(args: ApplyArgs) -> u8 {
             .replace
             .iter()
             .filter(|r| {
-                waited.iter().any(|a| {
+                again.iter().any(|a| {
                     a == *r
                         || a.rsplit('/')
                             .next()
@@ -135,11 +149,16 @@ pub async fn run(args: ApplyArgs) -> u8 {
             .collect();
         let opts_plan = amlctl_plan::PlanOptions {
             replace,
-            targets: waited.clone(),
+            targets: again.clone(),
             workspaces: Vec::new(),
             root: Some(project.config.root.clone()),
+            scope: project.scope.clone(),
         };
-        let next = amlctl_plan::plan(&project.targets, &ws, &live, &opts_plan);
+        let next = if again.is_empty() {
+            Plan::empty()
+        } else {
+            amlctl_plan::plan(&project.targets, &ws, &live, &opts_plan)
+        };
         if !next.errors.is_empty() {
             show_plan(&next, &args);
             output::error("planning again after the wait found errors (above)");
@@ -210,12 +229,43 @@ fn confirm(args: &ApplyArgs) -> bool {
     true
 }
 
-fn apply_options(
+/// Resolves every secret the plan needs before anything is written; prints one line per
+/// failing reference (manifest and key, never a value) and returns `None` when any failed.
+async fn prepare_secrets(
     args: &ApplyArgs,
     root: &Path,
     session: &Session,
+    plan: &Plan,
+    only: Option<&[String]>,
+) -> Option<SecretResolver> {
+    let resolver = if args.arm.sandbox {
+        SecretResolver::sandbox()
+    } else {
+        SecretResolver::new(session.credential.clone().map(KeyVaultClient::new))
+    }
+    .confined_to((!args.plan.allow_outside_repo).then(|| root.to_path_buf()));
+    match resolver.prepare(plan, only).await {
+        Ok(r) => Some(r),
+        Err(lines) => {
+            for line in &lines {
+                output::error(line);
+            }
+            output::error(&format!(
+                "{} secret{} could not be read; nothing was applied (set them, then run apply again)",
+                lines.len(),
+                if lines.len() == 1 { "" } else { "s" }
+            ));
+            None
+        }
+    }
+}
+
+fn apply_options(
+    args: &ApplyArgs,
+    session: &Session,
     workspaces: &BTreeMap<String, Workspace>,
     cancel: watch::Receiver<bool>,
+    secrets: SecretResolver,
 ) -> ApplyOptions {
     let progress = match args.format {
         Format::Json => ProgressMode::Json,
@@ -226,12 +276,7 @@ fn apply_options(
         parallelism: session.parallelism,
         progress,
         cancel,
-        secrets: if args.arm.sandbox {
-            SecretResolver::sandbox()
-        } else {
-            SecretResolver::new(session.credential.clone().map(KeyVaultClient::new))
-        }
-        .confined_to((!args.plan.allow_outside_repo).then(|| root.to_path_buf())),
+        secrets,
         poll_interval: Duration::from_millis(args.arm.poll_interval_ms.clamp(1, 30_000)),
         wait_timeout: Duration::from_secs(args.arm.operation_timeout.max(1)),
         workspaces: workspaces
@@ -550,20 +595,20 @@ async fn apply_saved(args: &ApplyArgs) -> u8 {
         print_report(&ApplyReport::default(), json);
         return if stale.is_empty() { 0 } else { 1 };
     }
+    let only: Vec<String> = to_run.entries.iter().map(|e| e.address.clone()).collect();
+    let Some(secrets) =
+        prepare_secrets(args, &project.config.root, &session, &to_run, Some(&only)).await
+    else {
+        session.close().await;
+        return 1;
+    };
     if !confirm(args) {
         session.close().await;
         return 1;
     }
-    let only: Vec<String> = to_run.entries.iter().map(|e| e.address.clone()).collect();
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(cancel_tx));
-    let opts = apply_options(
-        args,
-        &project.config.root,
-        &session,
-        &workspaces,
-        cancel_rx.clone(),
-    );
+    let opts = apply_options(args, &session, &workspaces, cancel_rx.clone(), secrets);
     let report = amlctl_apply::apply(&to_run, &session.client, &opts, Some(&only)).await;
     signals.abort();
     session.close().await;

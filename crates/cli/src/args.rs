@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "amlctl", version, about, long_about = None)]
 pub struct Cli {
-    /// Options shared by every command that talks to Azure.
+    /// Options shared by every command.
     #[command(flatten)]
     pub global: GlobalArgs,
     /// The command to run.
@@ -72,13 +72,32 @@ pub enum Format {
     Json,
 }
 
-/// Options that select and gate what a plan does.
+/// Output format of apply (progress events and the final report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyFormat {
+    /// Human-readable progress and summary.
+    Text,
+    /// One JSON event per line.
+    Json,
+}
+
+impl From<ApplyFormat> for Format {
+    fn from(f: ApplyFormat) -> Self {
+        match f {
+            ApplyFormat::Text => Format::Text,
+            ApplyFormat::Json => Format::Json,
+        }
+    }
+}
+
+/// Options that select and gate what `plan` shows and `apply` changes.
 #[derive(Debug, Args, Clone)]
 pub struct PlanArgs {
-    /// Only plan these targets (name or workspace/name); repeatable.
+    /// Limit to these targets (name or workspace/name); repeatable. A name that matches no
+    /// manifest and no live compute is an error.
     #[arg(long = "target", value_name = "NAME")]
     pub targets: Vec<String>,
-    /// Only plan these workspaces (alias from amlctl.yaml); repeatable.
+    /// Limit to these workspaces (alias from amlctl.yaml); repeatable.
     #[arg(long = "workspace", value_name = "ALIAS")]
     pub workspaces: Vec<String>,
     /// Allow replacing this target (delete + create); repeatable.
@@ -137,7 +156,8 @@ pub enum Command {
     },
     /// Diff the manifests against live ARM state and print the plan.
     Plan {
-        /// Folder holding amlctl.yaml (or below it), or the amlctl.yaml file.
+        /// Folder holding amlctl.yaml, or the amlctl.yaml file. A folder below it limits the plan
+        /// to the manifests under that folder (every manifest is still loaded; nothing is pruned).
         #[arg(default_value = ".")]
         path: PathBuf,
         #[command(flatten)]
@@ -156,7 +176,8 @@ pub enum Command {
     },
     /// Carry out the plan (or a saved plan file).
     Apply {
-        /// Folder holding amlctl.yaml, or a plan file saved by `plan --out`.
+        /// Folder holding amlctl.yaml, or a plan file saved by `plan --out`. A folder below
+        /// amlctl.yaml limits the apply to the manifests under it (nothing is pruned).
         #[arg(default_value = ".")]
         path: PathBuf,
         #[command(flatten)]
@@ -171,7 +192,7 @@ pub enum Command {
         partial: bool,
         /// Output: text, or json (one event per line).
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: ApplyFormat,
     },
     /// Re-render a saved plan file.
     Show {
@@ -237,8 +258,12 @@ pub enum Command {
         /// bash, zsh, fish, powershell or elvish.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) of amlctl.
-    Man,
+    /// Print the man page (roff) of amlctl, or write one page per command with --out.
+    Man {
+        /// Write amlctl.1 and one amlctl-COMMAND.1 per command into this folder instead.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Run the local ARM emulator.
     Emulator {
         /// Emulator command.

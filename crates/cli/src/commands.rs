@@ -82,7 +82,7 @@ pub async fn run(cli: Cli) -> u8 {
                 arm,
                 auto_approve,
                 partial,
-                format,
+                format: format.into(),
                 no_color,
             };
             crate::apply_cmd::run(opts).await
@@ -119,26 +119,50 @@ pub async fn run(cli: Cli) -> u8 {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut cmd, "amlctl", &mut buf);
-            output::write_stdout(&buf);
-            0
+            write_stdout_bytes(&buf)
         }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            let mut buf = Vec::new();
-            match clap_mangen::Man::new(cmd).render(&mut buf) {
-                Ok(()) => {
-                    output::write_stdout(&buf);
-                    0
-                }
-                Err(e) => {
-                    output::error(&format!("cannot write the man page: {e}"));
-                    1
-                }
-            }
-        }
+        Command::Man { out } => man(out.as_deref()),
         Command::Emulator {
             command: EmulatorCommand::Serve(args),
         } => serve(args).await,
+    }
+}
+
+/// Writes `bytes` to stdout through [`output::write_stdout`]: a closed stdout (`amlctl man |
+/// head`) is not an error; any other write error is reported there and exits 1.
+fn write_stdout_bytes(bytes: &[u8]) -> u8 {
+    output::write_stdout(bytes);
+    u8::from(output::stdout_failed())
+}
+
+/// `amlctl man [--out DIR]`: the man page on stdout, or one page per command in DIR (the main
+/// page refers to `amlctl-COMMAND(1)` pages, which `--out` writes).
+fn man(out: Option<&Path>) -> u8 {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let Some(dir) = out else {
+        let mut buf = Vec::new();
+        if let Err(e) = clap_mangen::Man::new(cmd).render(&mut buf) {
+            output::error(&format!("cannot render the man page: {e}"));
+            return 1;
+        }
+        return write_stdout_bytes(&buf);
+    };
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        output::error(&format!("cannot create {}: {e}", dir.display()));
+        return 1;
+    }
+    match clap_mangen::generate_to(cmd, dir) {
+        Ok(()) => {
+            output::note(&format!("wrote the man pages to {}", dir.display()));
+            0
+        }
+        Err(e) => {
+            output::error(&format!(
+                "cannot write the man pages to {}: {e}",
+                dir.display()
+            ));
+            1
+        }
     }
 }
 
@@ -273,8 +297,11 @@ pub fn check_workspace(config: &Config, alias: &str) -> bool {
         return true;
     }
     let known: Vec<&str> = config.workspaces.keys().map(String::as_str).collect();
+    let suggestion = amlctl_manifest::diag::did_you_mean(alias, known.iter().copied())
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default();
     output::error(&format!(
-        "--workspace {alias}: no such workspace in {} (known: {})",
+        "--workspace {alias}: no such workspace in {} (known: {}){suggestion}",
         config.path.display(),
         known.join(", ")
     ));
@@ -388,6 +415,7 @@ pub async fn make_plan(
         targets: plan_args.targets.clone(),
         workspaces: plan_args.workspaces.clone(),
         root: Some(project.config.root.clone()),
+        scope: project.scope.clone(),
     };
     let plan = amlctl_plan::plan(&project.targets, &workspaces, &live, &opts);
     Ok((plan, project, workspaces, session))

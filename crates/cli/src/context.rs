@@ -161,12 +161,38 @@ pub async fn connect(project: &ProjectRef<'_>, arm: &ArmArgs) -> Result<Session,
     // Building a credential asks for no token; ArmClient::new refuses an insecure endpoint first.
     let cred = amlctl_arm::credential_for_cloud(method, cloud).map_err(|e| e.to_string())?;
     let client = ArmClient::new(opts, cred.clone()).map_err(|e| e.to_string())?;
+    // One token up front: without a credential, say so once (not once per workspace).
+    if let Err(e) = client.authenticate().await {
+        return Err(match e {
+            amlctl_arm::ArmError::Auth { source_messages } => no_credential(&source_messages),
+            other => other.to_string(),
+        });
+    }
     Ok(Session {
         client,
         parallelism,
         credential: Some(cred),
         sandbox: None,
     })
+}
+
+/// The "no credential" error: one line per credential source tried, then what to do next.
+fn no_credential(sources: &[(String, String)]) -> String {
+    const MAX: usize = 200;
+    let mut text = String::from("no Azure credential produced a token. Tried:");
+    for (source, message) in sources {
+        let mut message: String = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        if message.chars().count() > MAX {
+            message = message.chars().take(MAX).collect::<String>() + "…";
+        }
+        text.push_str(&format!("\n  {source}: {message}"));
+    }
+    text.push_str(
+        "\nNext: sign in with `az login` (or `azd auth login`), or choose a credential with \
+         --auth client-secret|workload-identity|managed-identity|azure-cli|azd; \
+         to try amlctl without Azure, add --sandbox.",
+    );
+    text
 }
 
 fn apply_timing(opts: &mut ClientOptions, arm: &ArmArgs, parallelism: usize) {

@@ -136,6 +136,8 @@ impl Builder<'_> {
         self.slots.push(SecretSlot {
             pointer: pointer.to_string(),
             secret: r.clone(),
+            key: Some(key.to_string()),
+            location: self.target.key_locations.get(key).cloned(),
         });
         Some(Value::String(REDACTED.into()))
     }

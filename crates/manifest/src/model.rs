@@ -336,6 +336,23 @@ pub struct SecretSlot {
     pub pointer: String,
     /// Where the value comes from.
     pub secret: SecretRef,
+    /// Dotted manifest key the secret was written at (`access_token`), for error messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Where that key is in its manifest, for error messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<SourceLocation>,
+}
+
+impl SecretSlot {
+    /// Names the slot for people: `file:line: key` when known, else the ARM JSON pointer.
+    pub fn describe(&self) -> String {
+        match (&self.location, &self.key) {
+            (Some(loc), Some(key)) => format!("{}:{}: {key}", loc.file.display(), loc.line),
+            (None, Some(key)) => key.clone(),
+            _ => format!("the secret at {}", self.pointer),
+        }
+    }
 }
 
 /// `lifecycle:` extension block.

@@ -60,8 +60,15 @@ pub struct Config {
 pub struct Project {
     /// The configuration.
     pub config: Config,
-    /// Every target, in file order.
+    /// Every target in scope, in file order (every target of the repository when PATH was the
+    /// root or amlctl.yaml).
     pub targets: Vec<Target>,
+    /// When PATH was a folder (or manifest file) below `amlctl.yaml`: that path relative to the
+    /// root, `/`-separated. Every manifest is still loaded and validated, but only those under it
+    /// are in [`Project::targets`]; the rest are in [`Project::outside_scope`].
+    pub scope: Option<String>,
+    /// Targets declared outside [`Project::scope`] (empty without a scope).
+    pub outside_scope: Vec<Target>,
     /// Warnings (only warnings when loading succeeded).
     pub diagnostics: Vec<Diagnostic>,
     /// Every manifest file read, relative to `config.root` (`/` separated), in load order.
@@ -661,15 +668,17 @@ pub fn load_config(path: &Path) -> Result<Config, Vec<Diagnostic>> {
 
 /// Loads `amlctl.yaml` and every manifest it selects. `path` may be a folder holding
 /// `amlctl.yaml`, the file itself, or a folder (or manifest file) below one (searched upward);
-/// then only manifests under that folder (or that file) are loaded. Every error of every file is
-/// reported at once; `Err` when there is at least one error.
+/// then every manifest is still loaded and validated (so nothing declared elsewhere looks
+/// undeclared), and only those under that folder (or that file) are in [`Project::targets`].
+/// Every error of every file is reported at once; `Err` when there is at least one error.
 pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, Vec<Diagnostic>> {
     let (config_path, scope) = locate_config(path)?;
     let config_path = display_path(normalize(&config_path));
     let text = read_text(&config_path).map_err(|d| vec![d])?;
     let config = parse_config(&config_path, &text)?;
     let mut diags = Vec::new();
-    let mut files = select(&config, &mut diags);
+    let files = select(&config, &mut diags);
+    let mut scope_rel = None;
     if let Some(scope) = scope {
         let root_abs = std::fs::canonicalize(if config.root.as_os_str().is_empty() {
             Path::new(".")
@@ -681,7 +690,9 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
             && let Ok(rel) = s.strip_prefix(&r)
         {
             let rel = rel.to_string_lossy().replace('\\', "/");
-            files.retain(|f| rel.is_empty() || f == &rel || f.starts_with(&format!("{rel}/")));
+            if !rel.is_empty() {
+                scope_rel = Some(rel);
+            }
         }
     }
     let refused: Vec<PathBuf> = diags
@@ -689,6 +700,11 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
         .filter(|d| d.is_error())
         .filter_map(|d| d.location.as_ref().map(|l| l.file.clone()))
         .collect();
+    let in_scope = |rel: Option<&str>| match (&scope_rel, rel) {
+        (None, _) => true,
+        (Some(s), Some(f)) => f == s || f.starts_with(&format!("{s}/")),
+        (Some(_), None) => false,
+    };
     let mut partials = Vec::new();
     for rel in &files {
         let file = display_path(config.root.join(rel));
@@ -698,8 +714,10 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
         load_one(&file, opts, &mut diags, &mut partials, Some(rel));
     }
     let mut targets = Vec::new();
+    let mut outside_scope = Vec::new();
     let mut seen: BTreeMap<(String, String), SourceLocation> = BTreeMap::new();
     for (p, rel) in partials {
+        let inside = in_scope(rel.as_deref());
         let alias = match resolve_workspace(&config, &p, rel.as_deref()) {
             Ok(a) => a,
             Err(d) => {
@@ -711,11 +729,15 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
             continue;
         };
         if let Some(t) = finish(p, ws, opts, &mut diags, &mut seen) {
-            targets.push(t);
+            if inside {
+                targets.push(t);
+            } else {
+                outside_scope.push(t);
+            }
         }
     }
     if !opts.allow_outside_repo {
-        for t in &targets {
+        for t in targets.iter().chain(&outside_scope) {
             refuse_outside_secrets(&config.root, t, &mut diags);
         }
     }
@@ -726,6 +748,8 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
     Ok(Project {
         config,
         targets,
+        scope: scope_rel,
+        outside_scope,
         diagnostics: diags,
         files,
     })

@@ -26,6 +26,10 @@ pub struct PlanOptions {
     pub workspaces: Vec<String>,
     /// The repository folder (of amlctl.yaml): secret file sources are shown relative to it.
     pub root: Option<std::path::PathBuf>,
+    /// The folder (relative to `amlctl.yaml`) the run was limited to, when PATH was below it.
+    /// The targets given are then only those under it: live computes none of them declares are
+    /// neither pruned nor listed as unmanaged, and the plan says so in one warning.
+    pub scope: Option<String>,
 }
 
 /// What the plan does to one compute.
@@ -324,6 +328,7 @@ impl SavedOptions {
             targets: self.targets.clone(),
             workspaces: self.workspaces.clone(),
             root: None,
+            scope: (!self.scope.is_empty()).then(|| self.scope.clone()),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use amlctl_manifest::{
     ArmBody, ComputeType, DesiredState, LiveCompute, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, REDACTED,
-    Target, Workspace,
+    Target, Workspace, diag::did_you_mean,
 };
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -860,9 +860,20 @@ pub fn plan(
         }
     }
 
-    // Live computes no manifest declares: prune or report.
+    // Live computes no manifest declares: prune or report. Planning a folder below amlctl.yaml
+    // sees only part of the manifests, so it neither prunes nor reports anything undeclared.
+    if let Some(scope) = &opts.scope {
+        let shown = if scope.ends_with(".yaml") || scope.ends_with(".yml") {
+            scope.clone()
+        } else {
+            format!("{}/", scope.trim_end_matches('/'))
+        };
+        cx.warnings.push(format!(
+            "planning manifests under {shown} only; run from the repository root to prune"
+        ));
+    }
     for (alias, computes) in live {
-        if !ws_selected(alias) {
+        if !ws_selected(alias) || opts.scope.is_some() {
             continue;
         }
         let ws = workspaces.get(alias);
@@ -974,28 +985,62 @@ pub fn plan(
         }
     }
 
+    // A filter that matches nothing is an error, not a warning: a typo must not turn CI green.
+    let mut known_names: BTreeSet<String> = targets.iter().map(|t| t.name.clone()).collect();
+    known_names.extend(live.values().flatten().map(|c| c.name.clone()));
+    let suggest = |flag: &str, word: &str, candidates: &BTreeSet<String>, what: &str| {
+        // Suggest for the name part of an address (`alias/name`) too.
+        let name = word.rsplit('/').next().unwrap_or(word);
+        match did_you_mean(name, candidates.iter().map(String::as_str)) {
+            Some(s) => format!("did you mean `{s}`? (`{flag}` takes {what})"),
+            None => format!("`{flag}` takes {what}"),
+        }
+    };
     for f in &opts.targets {
         if !matched_filters.contains(f) {
-            cx.warnings.push(format!(
-                "--target {f} matches no target and no prunable compute"
-            ));
+            out.errors.push(PlanError {
+                address: f.clone(),
+                message: format!(
+                    "--target {f} matches no manifest and no live compute in the selected workspaces"
+                ),
+                hint: Some(suggest(
+                    "--target",
+                    f,
+                    &known_names,
+                    "a compute name or address (`alias/name`)",
+                )),
+                source: None,
+            });
         }
     }
+    let aliases: BTreeSet<String> = workspaces.keys().cloned().collect();
     for w in &opts.workspaces {
         if !workspaces.contains_key(w) {
-            cx.warnings
-                .push(format!("--workspace {w} is not defined in amlctl.yaml"));
+            out.errors.push(PlanError {
+                address: w.clone(),
+                message: format!("--workspace {w} is not defined in amlctl.yaml"),
+                hint: Some(suggest(
+                    "--workspace",
+                    w,
+                    &aliases,
+                    "a workspace alias of amlctl.yaml",
+                )),
+                source: None,
+            });
         }
     }
+    let declared_names: BTreeSet<String> = targets.iter().map(|t| t.name.clone()).collect();
     for r in &opts.replace {
         if !replace_matched.contains(r.as_str()) {
             out.errors.push(PlanError {
                 address: r.clone(),
                 message: format!("--replace {r} matches no selected target"),
-                hint: Some(
-                    "give a target name or address (`alias/name`) that the manifests declare"
-                        .into(),
-                ),
+                hint: Some(suggest(
+                    "--replace",
+                    r,
+                    &declared_names,
+                    "a target name or address (`alias/name`) that the manifests declare",
+                )),
                 source: None,
             });
         }

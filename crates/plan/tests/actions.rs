@@ -633,17 +633,29 @@ fn filters() {
     );
     let p = only(&[], &["prod"]);
     assert!(p.entries.is_empty());
+    // A filter that matches nothing is an error (a typo must not pass CI), with a suggestion.
     assert!(
-        p.warnings.iter().any(|w| w.contains("--workspace prod")),
+        p.errors
+            .iter()
+            .any(|e| e.message.contains("--workspace prod")),
         "{:?}",
-        p.warnings
+        p.errors
     );
     let p = only(&["nope"], &[]);
     assert!(p.entries.is_empty());
     assert!(
-        p.warnings.iter().any(|w| w.contains("--target nope")),
+        p.errors.iter().any(|e| e.message.contains("--target nope")),
         "{:?}",
-        p.warnings
+        p.errors
+    );
+    let p = only(&["cpuu"], &[]);
+    assert!(
+        p.errors.iter().any(|e| e
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("did you mean `cpu`"))),
+        "{:?}",
+        p.errors
     );
     let p = only(&[], &["dev"]);
     assert_eq!(p.entries.len(), 2);
