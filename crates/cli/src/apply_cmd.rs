@@ -5,9 +5,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use amlctl_apply::{
-    ApplyOptions, ApplyReport, KeyVaultClient, Outcome, ProgressMode, SecretResolver,
-};
+use amlctl_apply::{ApplyOptions, ApplyReport, Outcome, ProgressMode, SecretResolver};
 use amlctl_manifest::Workspace;
 use amlctl_plan::Plan;
 use tokio::sync::watch;
@@ -220,7 +218,7 @@ fn apply_options(
         secrets: if args.arm.sandbox {
             SecretResolver::sandbox()
         } else {
-            SecretResolver::new(session.credential.clone().map(KeyVaultClient::new))
+            SecretResolver::new(session.key_vault())
         },
         poll_interval: Duration::from_millis(args.arm.poll_interval_ms.clamp(1, 30_000)),
         wait_timeout: Duration::from_secs(args.arm.operation_timeout.max(1)),

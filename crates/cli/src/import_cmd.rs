@@ -146,12 +146,7 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
         secrets: if arm.sandbox {
             SecretResolver::sandbox()
         } else {
-            SecretResolver::new(
-                session
-                    .credential
-                    .clone()
-                    .map(amlctl_apply::KeyVaultClient::new),
-            )
+            SecretResolver::new(session.key_vault())
         },
         poll_interval: Duration::from_millis(arm.poll_interval_ms.clamp(1, 30_000)),
         wait_timeout: Duration::from_secs(arm.operation_timeout.max(1)),
