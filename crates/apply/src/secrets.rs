@@ -136,3 +136,31 @@ impl SecretResolver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn foreign_vaults_are_refused_before_any_token_request() {
+        let cred = amlctl_arm::StaticTokenCredential::new("t".to_string());
+        let public = KeyVaultClient::for_cloud(cred.clone(), Cloud::Public, None);
+        for url in [
+            "https://kv1.vault.azure.cn/secrets/a",
+            "http://kv1.vault.azure.net/secrets/a",
+            "https://127.0.0.1:9/secrets/a",
+            "https://kv1.vault.azure.net.evil.example/secrets/a",
+        ] {
+            assert!(public.get(url).await.is_err(), "{url}");
+        }
+        // An override that is plain http to a non-loopback name is refused too.
+        let evil = url::Url::parse("http://evil.localhost:9").unwrap();
+        let redirected = KeyVaultClient::for_cloud(cred.clone(), Cloud::Public, Some(evil));
+        let e = redirected
+            .get("https://kv1.vault.azure.net/secrets/a")
+            .await
+            .unwrap_err();
+        assert!(e.contains("plain http"), "{e}");
+        assert_eq!(cred.calls(), 0, "no token was requested");
+    }
+}
