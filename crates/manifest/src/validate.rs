@@ -926,6 +926,16 @@ fn post_checks(ctx: &mut Ctx, doc: &Node, t: ComputeType, spec: &mut Map<String,
                 let n = node_at(doc, &["idle_time_before_shutdown"]);
                 let secs = iso.as_str().and_then(crate::arm::parse_iso_duration);
                 match secs {
+                    // The API: "Minimum is 15 min, maximum is 3 days", as for the minutes key.
+                    Some(s) if s % 60 == 0 && !(15..=4320).contains(&(s / 60)) => ctx.err(
+                        n,
+                        "idle_time_before_shutdown",
+                        format!(
+                            "`idle_time_before_shutdown` must be between 15 minutes and 3 days, found {} minutes",
+                            s / 60
+                        ),
+                        None,
+                    ),
                     Some(s) if s % 60 == 0 && s > 0 => {
                         spec.entry("idle_time_before_shutdown_minutes")
                             .or_insert(Value::from(s / 60));

@@ -168,9 +168,18 @@ fn numbers_have_ranges() {
             "{key}: {e}"
         );
     }
-    let m = "name: ci1\ntype: computeinstance\nidle_time_before_shutdown_minutes: 5\nssh_settings: {ssh_port: 70000}\n";
+    let m = "name: ci1\ntype: computeinstance\nidle_time_before_shutdown_minutes: 5\n";
     let e = error(WS, &[("c.yml", m)]);
     assert!(e.contains("between 15 and 4320"), "{e}");
+    let vm = "name: vm1\ntype: virtualmachine\nresource_id: /subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/v\nssh_settings: {admin_username: u, admin_password: {env: X}, ssh_port: 70000}\n";
+    let e = error(WS, &[("v.yml", vm)]);
+    assert!(e.contains("between 1 and 65535, found 70000"), "{e}");
+    let m = "name: ci1\ntype: computeinstance\nidle_time_before_shutdown: P30D\n";
+    let e = error(WS, &[("c.yml", m)]);
+    assert!(
+        e.starts_with("c.yml:3:28: ") && e.contains("between 15 minutes and 3 days"),
+        "{e}"
+    );
 }
 
 #[test]
