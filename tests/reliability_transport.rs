@@ -69,7 +69,8 @@ fn non_loopback_http_endpoint_is_refused_before_any_token_request() {
             refused += 1;
         }
     }
-    // The same from amlctl.yaml's defaults.arm_endpoint.
+    // The same from amlctl.yaml's defaults.arm_endpoint: refused even earlier, as a located
+    // config error (amlctl.yaml may only name the cloud's own Resource Manager, #19).
     let cfg = std::fs::read_to_string(p.path("amlctl.yaml")).expect("read");
     let with_default = cfg.replace(
         "defaults:\n",
@@ -84,7 +85,7 @@ fn non_loopback_http_endpoint_is_refused_before_any_token_request() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("refusing to send a bearer token over plain http"),
+        stderr(&out).contains("amlctl.yaml:") && stderr(&out).contains("--arm-endpoint"),
         "{}",
         stderr(&out)
     );

@@ -164,17 +164,12 @@ fn rewritten_root_never_locates_the_config() {
     let emu = EmulatorProcess::start(project.dir.path(), &project.fixture, &[]);
     let config = project.path("amlctl.yaml");
     let text = std::fs::read_to_string(&config).expect("read");
-    std::fs::write(
-        &config,
-        text.replace(
-            "defaults:\n",
-            &format!("defaults:\n  arm_endpoint: {}\n", emu.url),
-        ),
-    )
-    .expect("write");
     let standin = LoopbackServer::start(Arc::new(|_m: &str, _t: &str, _b: &str| {
         (200u16, "{\"value\": []}".to_string())
     }));
+    // The folder the edited `root` points at holds an amlctl.yaml that names the stand-in (a
+    // non-cloud `defaults.arm_endpoint` is refused anyway, see threat_endpoints) and one more
+    // workspace alias: read as the config, it would change what is planned or fail the load.
     let evil = project.dir.path().join("evil");
     std::fs::create_dir_all(&evil).expect("mkdir");
     std::fs::write(
@@ -185,7 +180,6 @@ fn rewritten_root_never_locates_the_config() {
         ),
     )
     .expect("write");
-
     let pf = project.dir.path().join("plan.json");
     let (r, p) = (
         project.root.to_string_lossy().to_string(),
@@ -193,8 +187,7 @@ fn rewritten_root_never_locates_the_config() {
     );
     let no_env = |args: &[&str]| {
         let mut c = cmd(&emu.url, args);
-        c.env_remove("AMLCTL_ARM_ENDPOINT")
-            .current_dir(&project.root);
+        c.current_dir(&project.root);
         c.output().expect("run")
     };
     let o = no_env(&["plan", &r, "--out", &p]);

@@ -3,47 +3,73 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use amlctl_arm::Cloud;
 use amlctl_manifest::{SecretRef, SecretSlot, SecretString};
 use amlctl_plan::Plan;
 use azure_core::credentials::TokenCredential;
 
-/// Reads Key Vault secrets with the same credential as ARM.
+/// Reads Key Vault secrets with the same credential as ARM. Only vaults of the selected cloud are
+/// asked, with that cloud's token scope; `--key-vault-endpoint` redirects every request (tests,
+/// emulators). Redirects are never followed, so a token cannot be forwarded elsewhere.
 #[derive(Clone)]
 pub struct KeyVaultClient {
     credential: Arc<dyn TokenCredential>,
     http: reqwest::Client,
+    cloud: Cloud,
+    endpoint: Option<url::Url>,
 }
 
 impl KeyVaultClient {
-    /// A client that asks `credential` for Key Vault tokens.
+    /// A client for the public cloud that asks `credential` for Key Vault tokens.
     pub fn new(credential: Arc<dyn TokenCredential>) -> Self {
+        Self::for_cloud(credential, Cloud::Public, None)
+    }
+
+    /// A client for `cloud`; with `endpoint`, requests go to that base URL (which the caller has
+    /// checked with [`amlctl_arm::check_token_endpoint`]) instead of the vault's host.
+    pub fn for_cloud(
+        credential: Arc<dyn TokenCredential>,
+        cloud: Cloud,
+        endpoint: Option<url::Url>,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
         KeyVaultClient {
             credential,
-            http: reqwest::Client::new(),
+            http,
+            cloud,
+            endpoint,
         }
     }
 
-    /// Fetches `https://<vault>.vault.azure.net/secrets/<name>[/<version>]`.
+    /// Fetches `https://<vault>.vault.azure.net/secrets/<name>[/<version>]` (or the same path
+    /// below the override endpoint). Refused before any token request when the URL is not a
+    /// vault of the selected cloud.
     pub async fn get(&self, url: &str) -> Result<SecretString, String> {
+        let cloud = amlctl_manifest::check_key_vault_url(url)?;
+        if cloud.vault_suffix() != self.cloud.key_vault_suffix() {
+            return Err(format!(
+                "{url} is not a Key Vault of the {} cloud (its vaults end in {})",
+                self.cloud,
+                self.cloud.key_vault_suffix()
+            ));
+        }
         let parsed =
             url::Url::parse(url).map_err(|e| format!("key_vault URL is not a URL: {e}"))?;
-        if parsed.scheme() != "https" {
-            return Err("key_vault URL must use https".to_string());
-        }
-        let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
-        let scope = if host.ends_with(".vault.usgovcloudapi.net") {
-            "https://vault.usgovcloudapi.net/.default"
-        } else if host.ends_with(".vault.azure.cn") {
-            "https://vault.azure.cn/.default"
-        } else {
-            "https://vault.azure.net/.default"
+        let mut request_url = match &self.endpoint {
+            Some(base) => base
+                .join(parsed.path().trim_start_matches('/'))
+                .map_err(|e| format!("--key-vault-endpoint cannot take {url}: {e}"))?,
+            None => parsed.clone(),
         };
+        amlctl_arm::check_token_endpoint(&request_url)?;
         let token = self
             .credential
-            .get_token(&[scope], None)
+            .get_token(&[self.cloud.key_vault_scope()], None)
             .await
             .map_err(|e| format!("no token for Key Vault: {e}"))?;
-        let mut request_url = parsed.clone();
         request_url.set_query(Some("api-version=7.4"));
         let response = self
             .http
@@ -192,5 +218,33 @@ impl SecretResolver {
             other => amlctl_manifest::resolve_secret_in(other, self.confine_to.as_deref())
                 .map_err(|e| e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn foreign_vaults_are_refused_before_any_token_request() {
+        let cred = amlctl_arm::StaticTokenCredential::new("t".to_string());
+        let public = KeyVaultClient::for_cloud(cred.clone(), Cloud::Public, None);
+        for url in [
+            "https://kv1.vault.azure.cn/secrets/a",
+            "http://kv1.vault.azure.net/secrets/a",
+            "https://127.0.0.1:9/secrets/a",
+            "https://kv1.vault.azure.net.evil.example/secrets/a",
+        ] {
+            assert!(public.get(url).await.is_err(), "{url}");
+        }
+        // An override that is plain http to a non-loopback name is refused too.
+        let evil = url::Url::parse("http://evil.localhost:9").unwrap();
+        let redirected = KeyVaultClient::for_cloud(cred.clone(), Cloud::Public, Some(evil));
+        let e = redirected
+            .get("https://kv1.vault.azure.net/secrets/a")
+            .await
+            .unwrap_err();
+        assert!(e.contains("plain http"), "{e}");
+        assert_eq!(cred.calls(), 0, "no token was requested");
     }
 }

@@ -78,8 +78,9 @@ impl ClientOptions {
         Self::with(endpoint, cloud.scope().to_string())
     }
 
-    /// Defaults for an explicit endpoint (`--arm-endpoint`); the scope is that of the cloud whose
-    /// endpoint this is, else `{scheme}://{host}/.default` (public cloud's scope for loopback hosts).
+    /// Defaults for an explicit endpoint (`--arm-endpoint`). The token scope is never derived from
+    /// a configurable host: it is that of the cloud whose endpoint this is, else the public cloud's
+    /// (callers that know the selected cloud set [`ClientOptions::scope`] from [`Cloud::scope`]).
     pub fn for_endpoint(url: Url) -> Self {
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let scope = [Cloud::Public, Cloud::UsGov, Cloud::China]
@@ -90,14 +91,9 @@ impl ClientOptions {
                     .and_then(|u| u.host_str().map(str::to_string))
                     .is_some_and(|h| h == host)
             })
-            .map(|c| c.scope().to_string())
-            .unwrap_or_else(|| {
-                if is_loopback(&url) {
-                    Cloud::Public.scope().to_string()
-                } else {
-                    format!("{}://{}/.default", url.scheme(), host)
-                }
-            });
+            .unwrap_or(Cloud::Public)
+            .scope()
+            .to_string();
         Self::with(url, scope)
     }
 
@@ -231,17 +227,35 @@ impl fmt::Debug for ArmClient {
     }
 }
 
-/// True when the URL's host is a loopback address (127.0.0.0/8, ::1) or `localhost`.
-fn is_loopback(url: &Url) -> bool {
+/// True when the URL's host is a literal loopback address (127.0.0.0/8, `[::1]`) or exactly
+/// `localhost`. Never a name that would need a DNS lookup (`*.localhost`, `localhost.`, others).
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         None => false,
     }
+}
+
+/// Checks that a bearer token may be sent to `url`: https, or plain http only to a literal
+/// loopback address (see [`is_loopback`]); a host is required. Looks nothing up.
+pub fn check_token_endpoint(url: &Url) -> Result<(), String> {
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(url) => {}
+        "http" => {
+            return Err(format!(
+                "refusing to send a bearer token over plain http to {}: use https, or http only to a literal loopback address (127.0.0.1, [::1], localhost) such as the emulator",
+                url.host_str().unwrap_or("(no host)")
+            ));
+        }
+        other => return Err(format!("unsupported endpoint scheme '{other}': use https")),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("endpoint {url} has no host"));
+    }
+    Ok(())
 }
 
 /// One HTTP answer, body read.
@@ -432,29 +446,7 @@ impl ArmClient {
     /// Builds a client. Refuses (before any token is requested) to send a bearer token over plain
     /// http unless the endpoint's host is loopback.
     pub fn new(opts: ClientOptions, cred: Arc<dyn TokenCredential>) -> Result<Self, ArmError> {
-        let ep = &opts.endpoint;
-        match ep.scheme() {
-            "https" => {}
-            "http" if is_loopback(ep) => {}
-            "http" => {
-                return Err(ArmError::Refused {
-                    reason: format!(
-                        "refusing to send a bearer token over plain http to {}: use https, or http only to a loopback address (127.0.0.1, ::1, localhost) such as the emulator",
-                        ep.host_str().unwrap_or("(no host)")
-                    ),
-                });
-            }
-            other => {
-                return Err(ArmError::Refused {
-                    reason: format!("unsupported endpoint scheme '{other}': use https"),
-                });
-            }
-        }
-        if ep.host_str().is_none_or(str::is_empty) {
-            return Err(ArmError::Refused {
-                reason: format!("endpoint {ep} has no host"),
-            });
-        }
+        check_token_endpoint(&opts.endpoint).map_err(|reason| ArmError::Refused { reason })?;
         let ua = HeaderValue::from_str(&opts.user_agent)
             .unwrap_or_else(|_| HeaderValue::from_static("amlctl"));
         let http = reqwest::Client::builder()
@@ -1416,6 +1408,11 @@ mod tests {
             ("http://127.0.0.1:8080", true),
             ("http://[::1]:1", true),
             ("http://localhost:3000", true),
+            ("http://LOCALHOST:3000", true),
+            ("http://evil.localhost:3000", false),
+            ("http://localhost.:3000", false),
+            ("http://127.1.2.3:3000", true),
+            ("http://[::2]:1", false),
             ("http://10.0.0.1", false),
             ("http://example.com", false),
         ] {

@@ -5,7 +5,8 @@
 //!
 //! * credentials from `azure_identity` 1.x, composed into the `--auth` chain ([`credential`]), with a
 //!   token cache shared by all concurrent requests (single-flight refresh, renewed ~5 minutes early);
-//! * bearer tokens only over https, or plain http to a loopback address (the emulator);
+//! * bearer tokens only over https, or plain http to a literal loopback address (the emulator), and
+//!   token scopes only from the selected cloud, never from a configurable host;
 //! * retries on 408/429/500/502/503/504 and connection errors with exponential backoff and full jitter,
 //!   never shorter than `Retry-After`, bounded by a per-operation deadline rather than a count;
 //! * one rate limiter per subscription (shared by every clone of the client) that reads
@@ -35,7 +36,10 @@ mod error;
 mod throttle;
 
 pub use auth::{AuthMethod, StaticTokenCredential, credential, credential_for_cloud};
-pub use client::{ArmClient, ArmRequest, ClientOptions, ClientStats, UnderlyingResourceAction};
+pub use client::{
+    ArmClient, ArmRequest, ClientOptions, ClientStats, UnderlyingResourceAction,
+    check_token_endpoint, is_loopback,
+};
 pub use error::ArmError;
 
 use std::fmt;
@@ -128,6 +132,24 @@ impl Cloud {
             Cloud::Public => "https://management.azure.com/.default",
             Cloud::UsGov => "https://management.core.usgovcloudapi.net/.default",
             Cloud::China => "https://management.core.chinacloudapi.cn/.default",
+        }
+    }
+
+    /// The OAuth scope for Key Vault tokens in this cloud.
+    pub fn key_vault_scope(&self) -> &'static str {
+        match self {
+            Cloud::Public => "https://vault.azure.net/.default",
+            Cloud::UsGov => "https://vault.usgovcloudapi.net/.default",
+            Cloud::China => "https://vault.azure.cn/.default",
+        }
+    }
+
+    /// The host suffix of this cloud's Key Vaults (`.vault.azure.net`, …).
+    pub fn key_vault_suffix(&self) -> &'static str {
+        match self {
+            Cloud::Public => ".vault.azure.net",
+            Cloud::UsGov => ".vault.usgovcloudapi.net",
+            Cloud::China => ".vault.azure.cn",
         }
     }
 

@@ -5,9 +5,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use amlctl_apply::{
-    ApplyOptions, ApplyReport, KeyVaultClient, Outcome, ProgressMode, SecretResolver,
-};
+use amlctl_apply::{ApplyOptions, ApplyReport, Outcome, ProgressMode, SecretResolver};
 use amlctl_manifest::Workspace;
 use amlctl_plan::render::escape;
 use amlctl_plan::{Plan, PlanEntry};
@@ -241,7 +239,7 @@ async fn prepare_secrets(
     let resolver = if args.arm.sandbox {
         SecretResolver::sandbox()
     } else {
-        SecretResolver::new(session.credential.clone().map(KeyVaultClient::new))
+        SecretResolver::new(session.key_vault())
     }
     .confined_to((!args.plan.allow_outside_repo).then(|| root.to_path_buf()));
     match resolver.prepare(plan, only).await {

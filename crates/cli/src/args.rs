@@ -27,33 +27,44 @@ pub struct GlobalArgs {
     pub no_color: bool,
 }
 
+/// A day in seconds: the longest duration or timeout any flag accepts.
+pub const DAY_SECS: u64 = 86_400;
+/// A day in milliseconds.
+pub const DAY_MILLIS: u64 = DAY_SECS * 1000;
+
 /// Options for commands that reach ARM.
 #[derive(Debug, Args, Clone)]
 pub struct ArmArgs {
-    /// ARM endpoint (sovereign clouds, the emulator). Default: the cloud's endpoint.
+    /// ARM endpoint (the emulator, a private endpoint). Default: the cloud's endpoint. Only this
+    /// flag or AMLCTL_ARM_ENDPOINT may name a host other than the cloud's Resource Manager.
     #[arg(long, env = "AMLCTL_ARM_ENDPOINT")]
     pub arm_endpoint: Option<String>,
+    /// For tests and emulators: send every Key Vault request to this base URL instead of the
+    /// vault a manifest names (https, or http to a literal loopback address).
+    #[arg(long, env = "AMLCTL_KEY_VAULT_ENDPOINT", value_name = "URL")]
+    pub key_vault_endpoint: Option<String>,
     /// Azure cloud: public, usgov or china (default: `defaults.cloud` of amlctl.yaml, else public).
     #[arg(long, env = "AMLCTL_CLOUD")]
     pub cloud: Option<String>,
     /// Credential source: auto, client-secret, workload-identity, managed-identity, azure-cli, azd.
     #[arg(long, env = "AMLCTL_AUTH", default_value = "auto")]
     pub auth: String,
-    /// Concurrent ARM operations per subscription (default 8, or `parallelism` in amlctl.yaml).
-    #[arg(long)]
+    /// Concurrent ARM operations per subscription, 1-256 (default 8, or `parallelism` in amlctl.yaml).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub parallelism: Option<usize>,
-    /// Deadline for one ARM operation including retries and polling, in seconds.
-    #[arg(long, default_value_t = 600)]
+    /// Deadline for one ARM operation including retries and polling, in seconds (1-86400).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=DAY_SECS))]
     pub operation_timeout: u64,
-    /// Interval between long-running-operation polls, in milliseconds (ARM's Retry-After still wins).
-    #[arg(long, env = "AMLCTL_POLL_INTERVAL_MS", default_value_t = 5000)]
+    /// Interval between long-running-operation polls, in milliseconds, 1-86400000 (ARM's Retry-After still wins).
+    #[arg(long, env = "AMLCTL_POLL_INTERVAL_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=DAY_MILLIS))]
     pub poll_interval_ms: u64,
-    /// Base of the exponential retry backoff, in milliseconds.
+    /// Base of the exponential retry backoff, in milliseconds (1-86400000).
     #[arg(
         long,
         env = "AMLCTL_RETRY_BASE_MS",
         default_value_t = 1000,
-        hide = true
+        hide = true,
+        value_parser = clap::value_parser!(u64).range(1..=DAY_MILLIS)
     )]
     pub retry_base_ms: u64,
     /// Run against an embedded ARM emulator (state in .amlctl/sandbox.json beside amlctl.yaml): no Azure account needed.
@@ -291,11 +302,11 @@ pub struct ServeArgs {
     /// Fixture (YAML): workspaces and underlying resources that exist.
     #[arg(long)]
     pub fixture: Option<PathBuf>,
-    /// How long a create/update/delete stays in progress, in milliseconds.
-    #[arg(long, default_value_t = 0)]
+    /// How long a create/update/delete stays in progress, in milliseconds (at most a day).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=DAY_MILLIS))]
     pub lro_ms: u64,
-    /// Latency added to every ARM request, in milliseconds.
-    #[arg(long, default_value_t = 0)]
+    /// Latency added to every ARM request, in milliseconds (at most a day).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=DAY_MILLIS))]
     pub latency_ms: u64,
     /// Faults, KIND=RATE,… with KIND one of 429, 500, 503, reset, slow, lro-failed, lro-canceled.
     #[arg(long)]
@@ -303,15 +314,15 @@ pub struct ServeArgs {
     /// Seed of the fault sequence.
     #[arg(long, default_value_t = 0)]
     pub fault_seed: u64,
-    /// Retry-After seconds sent with injected 429s.
-    #[arg(long, default_value_t = 1)]
+    /// Retry-After seconds sent with injected 429s (at most a day).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=DAY_SECS))]
     pub retry_after: u64,
     /// Service quirks: all, none, or a comma list of upper-vm-size, vnet-casing, duration-format,
     /// location-case, stale-size-on-recreate (the last is not part of `all`).
     #[arg(long)]
     pub quirks: Option<String>,
-    /// Items per list page.
-    #[arg(long, default_value_t = 100)]
+    /// Items per list page (1-10000).
+    #[arg(long, default_value_t = 100, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     pub page_size: usize,
     /// Secret expected in X-IDENTITY-HEADER by the /msi/token endpoint.
     #[arg(long)]
@@ -325,7 +336,7 @@ pub struct ServeArgs {
     /// ARM-style rate limiting per subscription: READS,WRITES,REFILL_PER_S (e.g. 100,20,10).
     #[arg(long, value_name = "READS,WRITES,REFILL")]
     pub rate_limit: Option<String>,
-    /// How long the `slow` fault delays a response, in milliseconds.
-    #[arg(long)]
+    /// How long the `slow` fault delays a response, in milliseconds (at most a day).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=DAY_MILLIS))]
     pub slow_ms: Option<u64>,
 }

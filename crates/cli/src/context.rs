@@ -18,11 +18,26 @@ pub struct Session {
     pub parallelism: usize,
     /// The credential (for Key Vault secrets); `None` in the sandbox.
     pub credential: Option<std::sync::Arc<dyn azure_core::credentials::TokenCredential>>,
+    /// The selected cloud (Key Vault hosts and token scopes derive from it).
+    pub cloud: Cloud,
+    /// `--key-vault-endpoint`: every Key Vault request goes to this base URL instead.
+    pub key_vault_endpoint: Option<url::Url>,
     /// Kept alive for the session's lifetime when `--sandbox` is used.
     sandbox: Option<Emulator>,
 }
 
 impl Session {
+    /// A Key Vault client for this session (`None` in the sandbox, which sends placeholders).
+    pub fn key_vault(&self) -> Option<amlctl_apply::KeyVaultClient> {
+        self.credential.clone().map(|cred| {
+            amlctl_apply::KeyVaultClient::for_cloud(
+                cred,
+                self.cloud,
+                self.key_vault_endpoint.clone(),
+            )
+        })
+    }
+
     /// Stops the sandbox emulator, if any, so its state file is final.
     pub async fn close(self) {
         if let Some(emulator) = self.sandbox {
@@ -96,7 +111,7 @@ fn referenced_resources(target: &Target) -> Vec<String> {
 pub struct ProjectRef<'a> {
     /// Folder of `amlctl.yaml` (the sandbox keeps its state below it).
     pub root: &'a Path,
-    /// `defaults.arm_endpoint` of amlctl.yaml.
+    /// `defaults.arm_endpoint` of amlctl.yaml (accepted only when it is the cloud's own endpoint).
     pub arm_endpoint: Option<String>,
     /// `defaults.parallelism` of amlctl.yaml.
     pub parallelism: Option<usize>,
@@ -136,10 +151,25 @@ pub async fn connect(project: &ProjectRef<'_>, arm: &ArmArgs) -> Result<Session,
     let cloud: Cloud = cloud_name
         .parse()
         .map_err(|e| format!("cloud {cloud_name}: {e}"))?;
-    let endpoint = arm
-        .arm_endpoint
-        .clone()
-        .or_else(|| project.arm_endpoint.clone());
+    // amlctl.yaml may only name the selected cloud's own Resource Manager (a pull request can
+    // change it); any other endpoint must come from the flag or the environment (#19).
+    if arm.arm_endpoint.is_none()
+        && let Some(url) = &project.arm_endpoint
+    {
+        let kind = amlctl_manifest::CloudKind::parse(cloud.as_str()).unwrap_or_default();
+        amlctl_manifest::check_config_arm_endpoint(url, kind)?;
+    }
+    let key_vault_endpoint = match &arm.key_vault_endpoint {
+        Some(raw) => {
+            let url = url::Url::parse(raw)
+                .map_err(|e| format!("--key-vault-endpoint {raw:?} is not a URL ({e})"))?;
+            amlctl_arm::check_token_endpoint(&url)
+                .map_err(|e| format!("--key-vault-endpoint: {e}"))?;
+            Some(url)
+        }
+        None => None,
+    };
+    let endpoint = arm.arm_endpoint.clone();
     let mut opts = match endpoint {
         Some(url) => {
             let url = url::Url::parse(&url).map_err(|e| {
@@ -172,6 +202,8 @@ pub async fn connect(project: &ProjectRef<'_>, arm: &ArmArgs) -> Result<Session,
         client,
         parallelism,
         credential: Some(cred),
+        cloud,
+        key_vault_endpoint,
         sandbox: None,
     })
 }
@@ -259,6 +291,8 @@ async fn connect_sandbox(
         client,
         parallelism,
         credential: None,
+        cloud: Cloud::Public,
+        key_vault_endpoint: None,
         sandbox: Some(emulator),
     })
 }

@@ -147,12 +147,7 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
         secrets: if arm.sandbox {
             SecretResolver::sandbox()
         } else {
-            SecretResolver::new(
-                session
-                    .credential
-                    .clone()
-                    .map(amlctl_apply::KeyVaultClient::new),
-            )
+            SecretResolver::new(session.key_vault())
         }
         .confined_to(Some(project.config.root.clone())),
         poll_interval: Duration::from_millis(arm.poll_interval_ms.clamp(1, 30_000)),

@@ -89,18 +89,26 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Levenshtein distance (characters, case-insensitive).
+/// Edit distance with swaps of neighbours (characters, case-insensitive).
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    // Optimal string alignment: insertions, deletions, substitutions and swaps of two neighbours
+    // (`prdo` → `prod`) each cost 1.
     let a: Vec<char> = a.to_lowercase().chars().collect();
     let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut two_back: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
     for (i, ca) in a.iter().enumerate() {
         cur[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+            let mut best = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+            if i > 0 && j > 0 && *ca == b[j - 1] && a[i - 1] == *cb {
+                best = best.min(two_back[j - 1] + 1);
+            }
+            cur[j + 1] = best;
         }
+        std::mem::swap(&mut two_back, &mut prev);
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
@@ -133,6 +141,13 @@ pub fn did_you_mean<'a>(
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    #[test]
+    fn swapped_letters_are_one_typo() {
+        assert_eq!(edit_distance("prdo", "prod"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(did_you_mean("prdo", ["prod", "dev"]), Some("prod"));
+    }
 
     #[test]
     fn display_format() {

@@ -10,10 +10,13 @@ use crate::model::ComputeType;
 pub enum Kind {
     /// A string.
     Str,
-    /// An integer `>= min`.
+    /// An integer in `[min, max]`.
     Int {
         /// Smallest allowed value.
         min: i64,
+        /// Largest allowed value (the service's limit; where the API states none, an assumed one
+        /// noted beside the key and in docs/manifest-reference.md).
+        max: i64,
     },
     /// A boolean.
     Bool,
@@ -212,7 +215,11 @@ pub const AMLCOMPUTE: &[Field] = &[
     ),
     fa(
         "min_instances",
-        Kind::Int { min: 0 },
+        // Assumed limit: the API states none; 10000 nodes is far above any cluster quota.
+        Kind::Int {
+            min: 0,
+            max: 10_000,
+        },
         "minimum node count",
         "0",
         "…scaleSettings.minNodeCount",
@@ -220,7 +227,11 @@ pub const AMLCOMPUTE: &[Field] = &[
     ),
     fa(
         "max_instances",
-        Kind::Int { min: 1 },
+        // Assumed limit: the API states none; 10000 nodes is far above any cluster quota.
+        Kind::Int {
+            min: 1,
+            max: 10_000,
+        },
         "maximum node count",
         "4",
         "…scaleSettings.maxNodeCount",
@@ -228,7 +239,11 @@ pub const AMLCOMPUTE: &[Field] = &[
     ),
     fa(
         "idle_time_before_scale_down",
-        Kind::Int { min: 0 },
+        // Assumed limit: the API states none; at most 7 days (604800 s).
+        Kind::Int {
+            min: 0,
+            max: 604_800,
+        },
         "seconds idle before scale down (0: not sent)",
         "120",
         "…scaleSettings.nodeIdleTimeBeforeScaleDown (ISO-8601)",
@@ -315,7 +330,12 @@ const CRON_OR_RECURRENCE: &[Field] = &[
         },
         "recurrence frequency",
     ),
-    f("interval", Kind::Int { min: 1 }, "recurrence interval"),
+    // Assumed limit: the API states none.
+    f(
+        "interval",
+        Kind::Int { min: 1, max: 1000 },
+        "recurrence interval",
+    ),
     f(
         "schedule",
         Kind::Obj(RECURRENCE_PATTERN),
@@ -371,7 +391,8 @@ const SCRIPT: &[Field] = &[
     f("command", Kind::Str, "arguments"),
     f(
         "timeout_minutes",
-        Kind::Int { min: 1 },
+        // Assumed limit: the API states none; at most a day.
+        Kind::Int { min: 1, max: 1440 },
         "timeout in minutes",
     ),
 ];
@@ -398,10 +419,20 @@ const IMAGE: &[Field] = &[
 ];
 
 const ENDPOINT: &[Field] = &[
-    req(f("target", Kind::Int { min: 1 }, "container port")),
+    req(f(
+        "target",
+        Kind::Int {
+            min: 1,
+            max: 65_535,
+        },
+        "container port",
+    )),
     req(f(
         "published",
-        Kind::Int { min: 1026 },
+        Kind::Int {
+            min: 1026,
+            max: 65_535,
+        },
         "published port (1025 < p < 65535)",
     )),
 ];
@@ -471,7 +502,8 @@ pub const COMPUTEINSTANCE: &[Field] = &[
     ),
     fa(
         "idle_time_before_shutdown_minutes",
-        Kind::Int { min: 1 },
+        // The API: "Minimum is 15 min, maximum is 3 days" (idleTimeBeforeShutdown).
+        Kind::Int { min: 15, max: 4320 },
         "idle shutdown, minutes",
         "",
         "…idleTimeBeforeShutdown (PT{n}M)",
@@ -558,7 +590,14 @@ pub const COMPUTEINSTANCE: &[Field] = &[
 const VM_SSH: &[Field] = &[
     req(f("admin_username", Kind::Str, "user name")),
     f("admin_password", Kind::Secret, "password (secret)"),
-    f("ssh_port", Kind::Int { min: 1 }, "SSH port (default 22)"),
+    f(
+        "ssh_port",
+        Kind::Int {
+            min: 1,
+            max: 65_535,
+        },
+        "SSH port (default 22)",
+    ),
     f(
         "ssh_private_key_file",
         Kind::SecretFile,
@@ -712,7 +751,8 @@ pub const AKS: &[Field] = &[
     ),
     fa(
         "agent_count",
-        Kind::Int { min: 0 },
+        // Assumed limit: AKS allows at most 1000 nodes per cluster.
+        Kind::Int { min: 0, max: 1000 },
         "number of agents",
         "",
         "properties.properties.agentCount",
@@ -794,7 +834,15 @@ pub fn fields_of(t: ComputeType) -> &'static [Field] {
 }
 
 /// Keys every manifest may carry besides its type's keys (handled by the loader itself).
-pub const ENVELOPE: &[&str] = &["$schema", "name", "type", "workspace", "lifecycle", "state"];
+pub const ENVELOPE: &[&str] = &[
+    "$schema",
+    "name",
+    "type",
+    "workspace",
+    "lifecycle",
+    "state",
+    "acknowledge_legacy",
+];
 
 /// `lifecycle:` keys.
 pub const LIFECYCLE: &[&str] = &["prevent_destroy", "ignore_changes", "allow_replace"];

@@ -9,6 +9,7 @@
 
 pub mod arm;
 pub mod diag;
+pub mod endpoints;
 pub mod fields;
 pub mod model;
 pub mod project;
@@ -19,6 +20,7 @@ pub mod yaml;
 
 pub use arm::{from_arm, parse_iso_duration, seconds_to_iso};
 pub use diag::{Diagnostic, Severity};
+pub use endpoints::{CloudKind, check_config_arm_endpoint, check_key_vault_url};
 pub use model::*;
 pub use project::{
     CONFIG_FILE, Config, Defaults, LoadOptions, Project, load_bytes, load_config, load_files,

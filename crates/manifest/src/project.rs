@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::diag::{Diagnostic, did_you_mean};
+use crate::endpoints::{CloudKind, check_config_arm_endpoint};
 use crate::fields::{Field, Kind as FKind};
 use crate::model::{SourceLocation, Target, Workspace};
 use crate::validate::{self, Ctx, Partial};
@@ -28,9 +29,10 @@ pub struct LoadOptions {
 /// `defaults:` of `amlctl.yaml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Defaults {
-    /// ARM endpoint (sovereign clouds, the emulator), e.g. `https://management.usgovcloudapi.net`.
+    /// ARM endpoint; only the selected cloud's Resource Manager is accepted here (other endpoints,
+    /// such as the emulator, come from `--arm-endpoint` / `AMLCTL_ARM_ENDPOINT`).
     pub arm_endpoint: Option<String>,
-    /// Cloud name (`AzureCloud`, `AzureUSGovernment`, `AzureChinaCloud`), informational for credentials.
+    /// Cloud name (`public`/`AzureCloud`, `usgov`/`AzureUSGovernment`, `china`/`AzureChinaCloud`).
     pub cloud: Option<String>,
     /// Maximum concurrent ARM operations during apply.
     pub parallelism: Option<usize>,
@@ -80,7 +82,7 @@ const WORKSPACE_FIELDS: &[Field] = &[
         name: "subscription_id",
         kind: FKind::Str,
         required: true,
-        doc: "Azure subscription id",
+        doc: "Azure subscription id (a GUID)",
         default: "",
         arm: "",
         policy: "",
@@ -128,7 +130,7 @@ const DEFAULTS_FIELDS: &[Field] = &[
         name: "arm_endpoint",
         kind: FKind::Str,
         required: false,
-        doc: "ARM endpoint URL",
+        doc: "the cloud's Resource Manager URL only; other endpoints need --arm-endpoint / AMLCTL_ARM_ENDPOINT",
         default: "https://management.azure.com",
         arm: "",
         policy: "",
@@ -137,16 +139,16 @@ const DEFAULTS_FIELDS: &[Field] = &[
         name: "cloud",
         kind: FKind::Str,
         required: false,
-        doc: "cloud name",
+        doc: "public, usgov or china (also AzureCloud, AzureUSGovernment, AzureChinaCloud)",
         default: "AzureCloud",
         arm: "",
         policy: "",
     },
     Field {
         name: "parallelism",
-        kind: FKind::Int { min: 1 },
+        kind: FKind::Int { min: 1, max: 256 },
         required: false,
-        doc: "concurrent operations",
+        doc: "concurrent operations (1-256)",
         default: "",
         arm: "",
         policy: "",
@@ -329,6 +331,7 @@ fn parse_config(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
             },
             "defaults" => {
                 if let Some(obj) = validate::walk_obj(&mut ctx, v, DEFAULTS_FIELDS, "defaults", &[]) {
+                    check_defaults(&mut ctx, v, &obj);
                     cfg.defaults = Defaults {
                         arm_endpoint: obj.get("arm_endpoint").and_then(Value::as_str).map(str::to_string),
                         cloud: obj.get("cloud").and_then(Value::as_str).map(str::to_string),
@@ -355,6 +358,7 @@ fn parse_config(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
             None,
         );
     }
+    check_workspaces(&mut ctx, &doc);
     let aliases: Vec<String> = cfg.workspaces.keys().cloned().collect();
     let check_alias = |ctx: &mut Ctx, alias: &str, node: &Node, key: &str| {
         if !cfg.workspaces.contains_key(alias) && !ctx.has_errors() {
@@ -379,6 +383,130 @@ fn parse_config(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
         Err(ctx.diags)
     } else {
         Ok(cfg)
+    }
+}
+
+/// `defaults.cloud` must be a known cloud, and `defaults.arm_endpoint` only that cloud's Resource
+/// Manager: a pull request must not be able to send a token anywhere else (#19).
+fn check_defaults(ctx: &mut Ctx, node: &Node, obj: &serde_json::Map<String, Value>) {
+    let mut cloud = CloudKind::Public;
+    if let (Some(name), Some(n)) = (obj.get("cloud").and_then(Value::as_str), node.get("cloud")) {
+        match CloudKind::parse(name) {
+            Some(c) => cloud = c,
+            None => ctx.err(
+                n,
+                "defaults.cloud",
+                format!("unknown cloud `{name}`"),
+                Some(
+                    "use public (AzureCloud), usgov (AzureUSGovernment) or china (AzureChinaCloud)"
+                        .into(),
+                ),
+            ),
+        }
+    }
+    if let (Some(url), Some(n)) = (
+        obj.get("arm_endpoint").and_then(Value::as_str),
+        node.get("arm_endpoint"),
+    ) && let Err(why) = check_config_arm_endpoint(url, cloud)
+    {
+        ctx.err(
+            n,
+            "defaults.arm_endpoint",
+            why,
+            Some(format!(
+                "remove `arm_endpoint` (the {} cloud's endpoint is the default) or choose the cloud with `defaults.cloud`",
+                cloud.as_str()
+            )),
+        );
+    }
+}
+
+/// A `key_vault` reference must name a vault of the cloud `amlctl.yaml` selects (`defaults.cloud`).
+fn check_vault_cloud(config: &Config, t: &Target, diags: &mut Vec<Diagnostic>) {
+    let cloud = config
+        .defaults
+        .cloud
+        .as_deref()
+        .and_then(CloudKind::parse)
+        .unwrap_or_default();
+    for (key, secret) in &t.secrets {
+        let crate::model::SecretRef::KeyVault(url) = secret else {
+            continue;
+        };
+        match crate::endpoints::check_key_vault_url(url) {
+            Ok(c) if c == cloud => {}
+            _ => diags.push(
+                Diagnostic::error(
+                    Some(t.key_locations.get(key).cloned().unwrap_or_else(|| t.source.clone())),
+                    Some(key.clone()),
+                    format!(
+                        "`{key}.key_vault` names a vault outside the {} cloud (vaults there end in {})",
+                        cloud.as_str(),
+                        cloud.vault_suffix()
+                    ),
+                )
+                .with_hint("use a vault of the selected cloud, or select the vault's cloud with `defaults.cloud`"),
+            ),
+        }
+    }
+}
+
+/// True for a GUID: 8-4-4-4-12 hexadecimal digits.
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Per-workspace checks on the located tree: `subscription_id` is a GUID, and no two aliases name
+/// the same workspace (subscription, resource group and name, case-insensitive): `prevent_destroy`
+/// and `prune` must not be escapable through a second alias (#19).
+fn check_workspaces(ctx: &mut Ctx, doc: &Node) {
+    let Some(Kind::Map(ws)) = doc.get("workspaces").map(|w| &w.kind) else {
+        return;
+    };
+    let mut seen: BTreeMap<(String, String, String), (String, SourceLocation)> = BTreeMap::new();
+    for (ak, av) in ws {
+        let Some(alias) = ak.as_str() else { continue };
+        let field = |k: &str| av.get(k).and_then(|n| n.as_str().map(|s| (s, n)));
+        if let Some((sub, n)) = field("subscription_id")
+            && !is_guid(sub)
+        {
+            ctx.err(
+                n,
+                &format!("workspaces.{alias}.subscription_id"),
+                format!("`subscription_id` of workspace `{alias}` is not a GUID"),
+                Some("write the subscription id as shown by `az account show --query id`, e.g. 00000000-0000-0000-0000-000000000000".into()),
+            );
+        }
+        let (Some((sub, _)), Some((rg, _)), Some((name, _))) = (
+            field("subscription_id"),
+            field("resource_group"),
+            field("workspace"),
+        ) else {
+            continue;
+        };
+        let key = (
+            sub.to_ascii_lowercase(),
+            rg.to_ascii_lowercase(),
+            name.to_ascii_lowercase(),
+        );
+        let here = ak.loc(ctx.file);
+        if let Some((first, at)) = seen.get(&key) {
+            ctx.err(
+                ak,
+                &format!("workspaces.{alias}"),
+                format!(
+                    "workspaces `{first}` ({at}) and `{alias}` ({here}) are the same workspace ({sub}/{rg}/{name}); one workspace may have only one alias"
+                ),
+                Some(format!("remove `{alias}` and use `{first}` everywhere")),
+            );
+        } else {
+            seen.insert(key, (alias.to_string(), here));
+        }
     }
 }
 
@@ -729,6 +857,7 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
             continue;
         };
         if let Some(t) = finish(p, ws, opts, &mut diags, &mut seen) {
+            check_vault_cloud(&config, &t, &mut diags);
             if inside {
                 targets.push(t);
             } else {

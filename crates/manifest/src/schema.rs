@@ -28,7 +28,7 @@ fn pascal(s: &str) -> String {
 fn kind_schema(k: &Kind) -> Value {
     match k {
         Kind::Str => json!({"type": "string"}),
-        Kind::Int { min } => json!({"type": "integer", "minimum": min}),
+        Kind::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
         Kind::Bool => json!({"type": "boolean"}),
         Kind::Enum { values, camel } => {
             let mut v: Vec<String> = values.iter().map(|s| s.to_string()).collect();
@@ -97,7 +97,7 @@ fn secret_defs() -> Value {
             "oneOf": [
                 {"type": "object", "properties": {"env": {"type": "string", "minLength": 1}}, "required": ["env"], "additionalProperties": false},
                 {"type": "object", "properties": {"file": {"type": "string"}}, "required": ["file"], "additionalProperties": false},
-                {"type": "object", "properties": {"key_vault": {"type": "string", "pattern": "^https://"}}, "required": ["key_vault"], "additionalProperties": false}
+                {"type": "object", "properties": {"key_vault": {"type": "string", "pattern": KEY_VAULT_PATTERN}}, "required": ["key_vault"], "additionalProperties": false}
             ]
         },
         "secret": {
@@ -143,6 +143,12 @@ fn type_schema(t: ComputeType) -> Value {
             json!({"type": "string", "enum": ["running", "stopped", "Running", "Stopped"], "description": "desired power state"}),
         ));
     }
+    if t == ComputeType::Batch {
+        extra.push((
+            "acknowledge_legacy",
+            json!({"type": "boolean", "description": "silence the legacy-shape warning of `batch`"}),
+        ));
+    }
     let mut s = obj_schema(fields::fields_of(t), &extra);
     if let Value::Object(m) = &mut s {
         let mut req = vec![json!("name"), json!("type")];
@@ -179,10 +185,24 @@ pub fn compute_schema() -> Value {
     }))
 }
 
+/// A Key Vault secret URL of one of the clouds (the loader also checks it is the selected cloud's).
+const KEY_VAULT_PATTERN: &str = "^[Hh][Tt][Tt][Pp][Ss]://[A-Za-z][A-Za-z0-9-]{2,23}\\.[Vv][Aa][Uu][Ll][Tt]\\.(azure\\.net|usgovcloudapi\\.net|azure\\.cn)(:443)?/secrets/[A-Za-z0-9-]{1,127}(/[A-Za-z0-9]{1,64})?$";
+
 /// JSON Schema of `amlctl.yaml`.
 pub fn config_schema() -> Value {
-    let ws = obj_schema(crate::project::workspace_fields(), &[]);
-    let defaults = obj_schema(crate::project::defaults_fields(), &[]);
+    let mut ws = obj_schema(crate::project::workspace_fields(), &[]);
+    if let Some(sub) = ws.pointer_mut("/properties/subscription_id") {
+        sub["pattern"] =
+            json!("^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$");
+    }
+    let mut defaults = obj_schema(crate::project::defaults_fields(), &[]);
+    if let Some(ep) = defaults.pointer_mut("/properties/arm_endpoint") {
+        ep["enum"] = json!([
+            "https://management.azure.com",
+            "https://management.usgovcloudapi.net",
+            "https://management.chinacloudapi.cn"
+        ]);
+    }
     finish(json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://github.com/amlctl/amlctl/schemas/amlctl.schema.json",
@@ -204,7 +224,7 @@ pub fn config_schema() -> Value {
 fn kind_name(k: &Kind) -> String {
     match k {
         Kind::Str => "string".into(),
-        Kind::Int { min } => format!("int ≥ {min}"),
+        Kind::Int { min, max } => format!("int {min}–{max}"),
         Kind::Bool => "bool".into(),
         Kind::Enum { values, .. } => values.join(" \\| "),
         Kind::Secret => "secret ref".into(),

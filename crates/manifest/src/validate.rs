@@ -221,16 +221,45 @@ fn walk_value(ctx: &mut Ctx, node: &Node, field: &Field, key: &str) -> Option<Va
             ),
             _ => expect(ctx, node, key, "a string", None),
         },
-        FKind::Int { min } => match &node.kind {
-            Kind::Int(i) if *i >= min => Some(Value::from(*i)),
+        FKind::Int { min, max } => match &node.kind {
+            Kind::Int(i) if (min..=max).contains(i) => Some(Value::from(*i)),
             Kind::Int(i) => {
                 ctx.err(
                     node,
                     key,
-                    format!("`{key}` must be >= {min}, found {i}"),
+                    format!("`{key}` must be between {min} and {max}, found {i}"),
                     None,
                 );
                 None
+            }
+            Kind::Float(f) if f.fract() == 0.0 => {
+                ctx.err(
+                    node,
+                    key,
+                    format!("`{key}` must be between {min} and {max}, found {f}"),
+                    None,
+                );
+                None
+            }
+            Kind::Str(text) => {
+                let leaf = key.rsplit('.').next().unwrap_or(key);
+                let secs = crate::arm::parse_iso_duration(text);
+                let hint = match secs {
+                    Some(s) if leaf.ends_with("_minutes") => Some(format!(
+                        "the value is in minutes: write `{leaf}: {}`",
+                        s / 60
+                    )),
+                    Some(s) if leaf == "idle_time_before_scale_down" => {
+                        Some(format!("the value is in seconds: write `{leaf}: {s}`"))
+                    }
+                    _ => None,
+                };
+                let what = match leaf {
+                    "idle_time_before_scale_down" => "a whole number of seconds",
+                    l if l.ends_with("_minutes") => "a whole number of minutes",
+                    _ => "an integer",
+                };
+                expect(ctx, node, key, what, hint)
             }
             _ => expect(ctx, node, key, "an integer", None),
         },
@@ -476,14 +505,13 @@ fn parse_secret(ctx: &mut Ctx, node: &Node, key: &str, file_path: bool) -> Optio
                 }
                 "file" => SecretRef::File(ctx.base_dir.join(val)),
                 "key_vault" => {
-                    let lower = val.to_ascii_lowercase();
-                    if !lower.starts_with("https://") || !lower.contains("/secrets/") {
+                    if let Err(why) = crate::endpoints::check_key_vault_url(val) {
                         ctx.err(
                             v,
                             key,
-                            format!("`{key}.key_vault` must be a Key Vault secret URL"),
+                            format!("`{key}`: {why}"),
                             Some(
-                                "https://<vault>.vault.azure.net/secrets/<name>[/<version>]".into(),
+                                "write https://<vault>.vault.azure.net/secrets/<name>[/<version>] (usgov: .vault.usgovcloudapi.net, china: .vault.azure.cn); tests and emulators redirect vault requests with --key-vault-endpoint URL or AMLCTL_KEY_VAULT_ENDPOINT".into(),
                             ),
                         );
                         return None;
@@ -640,7 +668,7 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
                         "name",
                         format!("invalid compute name {}: {why}", show(n)),
                         Some(
-                            "names match ^[a-zA-Z](?![a-zA-Z0-9-]*-\\d+$)[a-zA-Z0-9\\-]{2,23}$"
+                            "a compute name is 3 to 24 letters, digits and hyphens, starts with a letter, and does not end in a hyphen followed only by digits (e.g. gpu-cluster, cpu-v2)"
                                 .into(),
                         ),
                     );
@@ -898,6 +926,16 @@ fn post_checks(ctx: &mut Ctx, doc: &Node, t: ComputeType, spec: &mut Map<String,
                 let n = node_at(doc, &["idle_time_before_shutdown"]);
                 let secs = iso.as_str().and_then(crate::arm::parse_iso_duration);
                 match secs {
+                    // The API: "Minimum is 15 min, maximum is 3 days", as for the minutes key.
+                    Some(s) if s % 60 == 0 && !(15..=4320).contains(&(s / 60)) => ctx.err(
+                        n,
+                        "idle_time_before_shutdown",
+                        format!(
+                            "`idle_time_before_shutdown` must be between 15 minutes and 3 days, found {} minutes",
+                            s / 60
+                        ),
+                        None,
+                    ),
                     Some(s) if s % 60 == 0 && s > 0 => {
                         spec.entry("idle_time_before_shutdown_minutes")
                             .or_insert(Value::from(s / 60));
@@ -983,14 +1021,38 @@ fn post_checks(ctx: &mut Ctx, doc: &Node, t: ComputeType, spec: &mut Map<String,
             }
         }
         ComputeType::Batch => {
-            ctx.warn(
-                node_at(doc, &["type"]),
-                "type",
-                "`batch` uses the legacy SDK v1 shape (computeType Batch, api-version 2020-02-02); no stable ARM API lists it".into(),
-                Some("the service may reject it; prefer amlcompute".into()),
+            let acknowledged = matches!(
+                doc.get("acknowledge_legacy").map(|n| &n.kind),
+                Some(Kind::Bool(true))
             );
+            if !acknowledged {
+                ctx.warn(
+                    node_at(doc, &["type"]),
+                    "type",
+                    "`batch` uses the legacy SDK v1 shape (computeType Batch, api-version 2020-02-02); no stable ARM API lists it".into(),
+                    Some("the service may reject it; prefer amlcompute (add `acknowledge_legacy: true` to this manifest to silence this warning)".into()),
+                );
+            }
         }
         _ => {}
+    }
+    if let Some(n) = doc.get("acknowledge_legacy") {
+        if t != ComputeType::Batch {
+            ctx.err(
+                n,
+                "acknowledge_legacy",
+                "`acknowledge_legacy` applies only to `type: batch`".into(),
+                Some("remove it".into()),
+            );
+        } else if !matches!(n.kind, Kind::Bool(_)) {
+            expect(
+                ctx,
+                n,
+                "acknowledge_legacy",
+                "a boolean (true or false)",
+                None,
+            );
+        }
     }
 }
 

@@ -8,10 +8,13 @@ use std::fmt;
 use std::path::Path;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
+use serde_saphyr::{Spanned, Tagged};
 
 use crate::diag::Diagnostic;
 use crate::model::SourceLocation;
+
+/// Stack of the thread that parses one YAML stream.
+const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
 
 /// Largest manifest or config file accepted (bytes).
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
@@ -144,15 +147,15 @@ impl<'de> Visitor<'de> for KindVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
         let mut out = Vec::new();
-        while let Some(item) = seq.next_element::<Spanned<Kind>>()? {
+        while let Some(item) = seq.next_element::<Spanned<Tagged<Kind>>>()? {
             out.push(node_of(item));
         }
         Ok(Kind::Seq(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
         let mut out = Vec::new();
-        while let Some(k) = map.next_key::<Spanned<Kind>>()? {
-            let v = map.next_value::<Spanned<Kind>>()?;
+        while let Some(k) = map.next_key::<Spanned<Tagged<Kind>>>()? {
+            let v = map.next_value::<Spanned<Tagged<Kind>>>()?;
             out.push((node_of(k), node_of(v)));
         }
         Ok(Kind::Map(out))
@@ -165,12 +168,32 @@ impl<'de> Deserialize<'de> for Kind {
     }
 }
 
-fn node_of(s: Spanned<Kind>) -> Node {
-    Node {
-        kind: s.value,
+fn node_of(s: Spanned<Tagged<Kind>>) -> Node {
+    let node = Node {
+        kind: s.value.0,
         line: usize::try_from(s.referenced.line()).unwrap_or(0),
         column: usize::try_from(s.referenced.column()).unwrap_or(0),
+    };
+    if let Some(tag) = s.value.1
+        && !is_string_tag(&tag)
+    {
+        TAGGED.with(|t| t.borrow_mut().push((node.line, node.column, tag)));
     }
+    node
+}
+
+thread_local! {
+    /// Explicit tags (other than string tags) seen by the current parse: line, column, tag.
+    static TAGGED: std::cell::RefCell<Vec<(usize, usize, String)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `!!str` and the non-specific `!` only make a value a string, which every key reads anyway.
+fn is_string_tag(tag: &str) -> bool {
+    matches!(
+        tag,
+        "!" | "!!str" | "tag:yaml.org,2002:str" | "!<tag:yaml.org,2002:str>"
+    )
 }
 
 /// Parser options: default YAML 1.2 scalars, duplicate keys rejected, a tight budget so an alias
@@ -246,11 +269,49 @@ fn line_col(prefix: &[u8]) -> (usize, usize) {
 
 /// Parses every document of a YAML stream (`---` separated). Empty documents are skipped.
 pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Node>, Diagnostic> {
-    let parsed = std::panic::catch_unwind(|| {
-        serde_saphyr::from_multiple_with_options::<Spanned<Kind>>(text, options())
+    // The parser recurses per nesting level (bounded by the budget's `max_depth`); a thread of
+    // its own with a roomy stack keeps that safe whatever thread the caller runs on.
+    let parsed = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("yaml-parse".into())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(scope, || {
+                TAGGED.with(|t| t.borrow_mut().clear());
+                let docs = serde_saphyr::from_multiple_with_options::<Spanned<Tagged<Kind>>>(
+                    text,
+                    options(),
+                )
+                .map(|docs| docs.into_iter().map(node_of).collect::<Vec<Node>>());
+                let tagged = TAGGED.with(|t| std::mem::take(&mut *t.borrow_mut()));
+                docs.map(|d| (d, tagged))
+            })
+            .map(|h| h.join())
     });
+    let parsed = match parsed {
+        Ok(joined) => joined,
+        Err(_) => Err(Box::new("cannot start the parser thread") as Box<dyn std::any::Any + Send>),
+    };
     match parsed {
-        Ok(Ok(docs)) => Ok(docs.into_iter().map(node_of).collect()),
+        Ok(Ok((docs, tagged))) => {
+            // An explicit tag (`!!binary`, `!!int`, `!custom`) would make the value mean something
+            // other than what a reviewer reads; refuse it instead of decoding it silently (#19).
+            if let Some((line, column, tag)) = tagged.into_iter().min() {
+                let shown: String = tag.chars().take(60).collect();
+                return Err(Diagnostic::error(
+                    Some(SourceLocation {
+                        file: file.to_path_buf(),
+                        line: line.max(1),
+                        column: column.max(1),
+                    }),
+                    None,
+                    format!("explicit YAML tag `{shown}` is not allowed in amlctl files"),
+                )
+                .with_hint(
+                    "write the plain value without the tag (quote it if it must stay a string)",
+                ));
+            }
+            Ok(docs)
+        }
         Ok(Err(e)) => {
             let (line, column) = e
                 .location()
@@ -379,6 +440,28 @@ mod tests {
         assert!(parse("a: 1\na: 2\n").is_err());
         let e = parse("a:\n\tb: 1\n").unwrap_err();
         assert!(e.location.is_some());
+    }
+
+    #[test]
+    fn explicit_tags_are_located_errors() {
+        for (text, line, column) in [
+            ("name: !!binary aGVsbG8=\n", 1, 16),
+            ("a: 1\nname: !!binary |\n  aGVsbG8=\n", 3, 3),
+            ("a: !!int '5'\n", 1, 10),
+            ("a: !custom x\n", 1, 12),
+            ("!!binary bmFtZQ==: x\n", 1, 10),
+            ("a: [ !!binary aGk= ]\n", 1, 15),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(
+                e.message.contains("explicit YAML tag"),
+                "{text}: {}",
+                e.message
+            );
+            let l = e.location.unwrap();
+            assert_eq!((l.line, l.column), (line, column), "{text}");
+        }
+        assert!(parse("a: !!str 5\nb: ! x\n").is_ok());
     }
 
     #[test]

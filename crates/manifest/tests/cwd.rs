@@ -9,7 +9,7 @@ fn relative_paths_from_the_current_directory() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(
         d.path().join("amlctl.yaml"),
-        "workspaces:\n  dev: {subscription_id: s, resource_group: g, workspace: w}\n",
+        "workspaces:\n  dev: {subscription_id: 00000000-0000-0000-0000-000000000001, resource_group: g, workspace: w}\n",
     )
     .unwrap();
     std::fs::create_dir_all(d.path().join("sub")).unwrap();

@@ -106,8 +106,7 @@ impl Repo {
     }
 }
 
-const ONE_WS: &str =
-    "workspaces:\n  dev:\n    subscription_id: s\n    resource_group: g\n    workspace: w\n";
+const ONE_WS: &str = "workspaces:\n  dev:\n    subscription_id: 00000000-0000-0000-0000-000000000001\n    resource_group: g\n    workspace: w\n";
 
 #[test]
 fn every_error_at_once_located_with_hints() {
@@ -181,7 +180,7 @@ fn duplicate_names_name_both_files() {
 #[test]
 fn same_name_in_two_workspaces_is_fine() {
     let r = Repo::new(
-        "workspaces:\n  a: {subscription_id: s, resource_group: g, workspace: w1}\n  b: {subscription_id: s, resource_group: g, workspace: w2}\ndefault_workspace: a\nfolders:\n  bee: b\n",
+        "workspaces:\n  a: {subscription_id: 00000000-0000-0000-0000-000000000001, resource_group: g, workspace: w1}\n  b: {subscription_id: 00000000-0000-0000-0000-000000000001, resource_group: g, workspace: w2}\ndefault_workspace: a\nfolders:\n  bee: b\n",
     );
     r.file("x.yml", "name: same-name\ntype: amlcompute\n")
         .file("bee/x.yml", "name: same-name\ntype: amlcompute\n");
@@ -194,7 +193,7 @@ fn same_name_in_two_workspaces_is_fine() {
 #[test]
 fn workspace_is_ambiguous_without_default() {
     let r = Repo::new(
-        "workspaces:\n  a: {subscription_id: s, resource_group: g, workspace: w1}\n  b: {subscription_id: s, resource_group: g, workspace: w2}\n",
+        "workspaces:\n  a: {subscription_id: 00000000-0000-0000-0000-000000000001, resource_group: g, workspace: w1}\n  b: {subscription_id: 00000000-0000-0000-0000-000000000001, resource_group: g, workspace: w2}\n",
     );
     r.file("x.yml", "name: abc\ntype: amlcompute\n");
     let errs = r.errors();
@@ -309,7 +308,7 @@ fn hostile_files_are_located_errors() {
 #[test]
 fn config_errors() {
     let r = Repo::new(
-        "workspaces:\n  dev: {subscription_id: s, resource_group: g}\ndefault_workspace: prd\nmanifest: [x]\n",
+        "workspaces:\n  dev: {subscription_id: 00000000-0000-0000-0000-000000000001, resource_group: g}\ndefault_workspace: prd\nmanifest: [x]\n",
     );
     let s = show(&r.errors());
     assert!(

@@ -483,6 +483,8 @@ fn state_word(s: DesiredState) -> &'static str {
 struct Ctx<'a> {
     opts: &'a PlanOptions,
     warnings: Vec<String>,
+    /// Compute ids some manifest declares with `lifecycle.prevent_destroy`.
+    protected: BTreeSet<String>,
 }
 
 /// True when a `--target`/`--replace` value names this compute: its name or its address
@@ -667,7 +669,7 @@ fn plan_target(
             let others: Vec<String> = in_place.iter().map(|c| describe_change(c)).collect();
             why.push_str(&format!("; also {}", others.join(", ")));
         }
-        if t.lifecycle.prevent_destroy {
+        if t.lifecycle.prevent_destroy || cx.protected.contains(&compute_id(ws, &t.name)) {
             return Err(error(
                 format!("{why}, but lifecycle.prevent_destroy forbids replacing it"),
                 Some(
@@ -768,6 +770,16 @@ fn plan_target(
     Ok(entry)
 }
 
+/// The lowercased full ARM id of compute `name` in workspace `ws`: one compute, whatever alias
+/// reaches it.
+pub fn compute_id(ws: &Workspace, name: &str) -> String {
+    format!(
+        "/subscriptions/{}/resourcegroups/{}/providers/microsoft.machinelearningservices/workspaces/{}/computes/{}",
+        ws.subscription_id, ws.resource_group, ws.workspace, name
+    )
+    .to_ascii_lowercase()
+}
+
 /// Plans every selected target against live state. Pure: the same inputs give the same plan.
 /// `live` has one entry per workspace alias that was read.
 pub fn plan(
@@ -780,6 +792,7 @@ pub fn plan(
     let mut cx = Ctx {
         opts,
         warnings: Vec::new(),
+        protected: BTreeSet::new(),
     };
     let ws_selected =
         |alias: &str| opts.workspaces.is_empty() || opts.workspaces.iter().any(|w| w == alias);
@@ -804,10 +817,18 @@ pub fn plan(
                 .or_insert(c);
         }
     }
-    let declared: BTreeSet<(&str, String)> = targets
+    // Declared and protected computes by compute id, whatever alias declares them: two aliases
+    // that reach one workspace must not let prune destroy what a manifest declares (#19).
+    let declared: BTreeSet<String> = targets
         .iter()
-        .map(|t| (t.workspace.as_str(), t.name.to_ascii_lowercase()))
+        .filter_map(|t| workspaces.get(&t.workspace).map(|w| compute_id(w, &t.name)))
         .collect();
+    let protected: BTreeSet<String> = targets
+        .iter()
+        .filter(|t| t.lifecycle.prevent_destroy)
+        .filter_map(|t| workspaces.get(&t.workspace).map(|w| compute_id(w, &t.name)))
+        .collect();
+    cx.protected = protected.clone();
 
     let mut sorted: Vec<&Target> = targets.iter().collect();
     sorted.sort_by(|a, b| (&a.workspace, &a.name).cmp(&(&b.workspace, &b.name)));
@@ -879,7 +900,12 @@ pub fn plan(
         let ws = workspaces.get(alias);
         let mut list: Vec<&LiveCompute> = computes
             .iter()
-            .filter(|c| !declared.contains(&(alias.as_str(), c.name.to_ascii_lowercase())))
+            .filter(|c| match ws {
+                Some(w) => !declared.contains(&compute_id(w, &c.name)),
+                None => !targets
+                    .iter()
+                    .any(|t| t.workspace == *alias && t.name.eq_ignore_ascii_case(&c.name)),
+            })
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         for lc in list {
@@ -918,6 +944,18 @@ pub fn plan(
                             after: None,
                             steps: Vec::new(),
                             live_fingerprint: Some(fingerprint(lc)),
+                            source: None,
+                        });
+                        continue;
+                    }
+                    if protected.contains(&compute_id(ws, &lc.name)) {
+                        out.errors.push(PlanError {
+                            address: address.clone(),
+                            message: format!(
+                                "{} is declared with lifecycle.prevent_destroy; prune through workspace {alias} may not remove it",
+                                lc.name
+                            ),
+                            hint: Some("give each workspace a single alias in amlctl.yaml".into()),
                             source: None,
                         });
                         continue;
