@@ -122,9 +122,10 @@ fn render_matches_azure_ai_ml_bodies_for_the_published_examples() {
         let rest = golden.join(format!(
             "golden-azure-ai-ml-1.35.2/azureml-examples/cli-resources-compute/{stem}.rest.json"
         ));
-        let Ok(text) = std::fs::read_to_string(&rest) else {
-            continue;
-        };
+        // Every published example has its azure-ai-ml golden: a missing one is a broken corpus,
+        // not an example to skip.
+        let text = std::fs::read_to_string(&rest)
+            .unwrap_or_else(|e| panic!("{stem}: no golden at {}: {e}", rest.display()));
         let want: Value = serde_json::from_str(&text).expect("golden JSON");
         let Some(want_body) = want.get("rest_body") else {
             continue; // the SDK rejects this one; the manifest crate's tests cover the rejection

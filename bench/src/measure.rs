@@ -297,7 +297,15 @@ mod tests {
             assert_eq!(r.stdout.trim(), "hello");
             assert_eq!(r.stderr.trim().lines().last(), Some("oops"));
             assert!(r.wall > Duration::ZERO);
-            assert!(r.cpu_s() >= 0.0);
+            // `sh` forks and execs: some CPU time, but far less than a second, and never more
+            // than the wall time it ran in (one process, one core).
+            assert!(r.cpu_s() < 1.0, "{method:?}: {}", r.cpu_s());
+            assert!(
+                r.cpu_s() <= r.wall.as_secs_f64() + 0.01,
+                "{method:?}: cpu {} > wall {:?}",
+                r.cpu_s(),
+                r.wall
+            );
         }
     }
 
