@@ -297,7 +297,7 @@ fn extension_types_match_sdk_v1_bodies() {
             assert_eq!(arm.api_version, recorded, "{key}");
         } else {
             assert!(
-                arm.api_version >= recorded,
+                arm.api_version.as_str() >= recorded,
                 "{key}: {} < {recorded}",
                 arm.api_version
             );
