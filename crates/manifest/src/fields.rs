@@ -170,6 +170,21 @@ const IDENTITY_F: Field = fa(
     PUT,
 );
 
+/// `description`, `tags`, `identity` of a compute instance or an attachment: a change replaces
+/// (a compute instance is not updated by PUT; an attachment is detached and attached again).
+const DESCRIPTION_R: Field = Field {
+    policy: REPLACE,
+    ..DESCRIPTION
+};
+const TAGS_R: Field = Field {
+    policy: REPLACE,
+    ..TAGS
+};
+const IDENTITY_R: Field = Field {
+    policy: REPLACE,
+    ..IDENTITY_F
+};
+
 const NETWORK: &[Field] = &[
     f(
         "vnet_name",
@@ -491,7 +506,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "compute_start_stop list",
         "",
         "…schedules.computeStartStop",
-        PUT,
+        REPLACE,
     ),
     fa(
         "setup_scripts",
@@ -549,10 +564,10 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "…enableOSPatching",
         REPLACE,
     ),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 const VM_SSH: &[Field] = &[
@@ -586,10 +601,10 @@ pub const VIRTUALMACHINE: &[Field] = &[
         "properties.properties.{administratorAccount,sshPort}",
         REPLACE,
     )),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 /// `type: hdinsight`.
@@ -603,10 +618,10 @@ pub const HDINSIGHT: &[Field] = &[
         "properties.properties.{administratorAccount,sshPort}",
         REPLACE,
     )),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 /// `type: kubernetes`.
@@ -628,14 +643,14 @@ pub const KUBERNETES: &[Field] = &[
         "properties.properties.*",
         REPLACE,
     ),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 /// `type: synapsespark`.
-pub const SYNAPSESPARK: &[Field] = &[RESOURCE_ID, IDENTITY_F, DESCRIPTION, LOCATION, TAGS];
+pub const SYNAPSESPARK: &[Field] = &[RESOURCE_ID, IDENTITY_R, DESCRIPTION_R, LOCATION, TAGS_R];
 
 /// `type: databricks`.
 pub const DATABRICKS: &[Field] = &[
@@ -656,10 +671,10 @@ pub const DATABRICKS: &[Field] = &[
         "properties.properties.workspaceUrl",
         REPLACE,
     ),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 /// `type: datalakeanalytics`.
@@ -673,10 +688,10 @@ pub const DATALAKEANALYTICS: &[Field] = &[
         "properties.properties.dataLakeStoreAccountName",
         REPLACE,
     ),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 const SSL: &[Field] = &[
@@ -716,7 +731,7 @@ pub const AKS: &[Field] = &[
         "number of agents",
         "",
         "properties.properties.agentCount",
-        PUT,
+        REPLACE,
     ),
     fa(
         "agent_vm_size",
@@ -764,17 +779,17 @@ pub const AKS: &[Field] = &[
         "properties.properties.loadBalancerSubnet",
         REPLACE,
     ),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 /// `type: datafactory`.
-pub const DATAFACTORY: &[Field] = &[RESOURCE_ID, IDENTITY_F, DESCRIPTION, LOCATION, TAGS];
+pub const DATAFACTORY: &[Field] = &[RESOURCE_ID, IDENTITY_R, DESCRIPTION_R, LOCATION, TAGS_R];
 
 /// `type: batch` (legacy SDK v1 shape).
-pub const BATCH: &[Field] = &[RESOURCE_ID, DESCRIPTION, LOCATION, TAGS];
+pub const BATCH: &[Field] = &[RESOURCE_ID, DESCRIPTION_R, LOCATION, TAGS_R];
 
 /// The key table of a compute type.
 pub fn fields_of(t: ComputeType) -> &'static [Field] {

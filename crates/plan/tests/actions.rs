@@ -259,13 +259,15 @@ fn cases() -> Vec<Case> {
     });
     let mut sched = ci_spec();
     sched["schedules"]["compute_start_stop"][0]["action"] = json!("start");
+    // Issue #14 rule 4: a compute instance is never updated by PUT; a schedule change is a
+    // gated replace with the home-directory warning (this case was an in-place PUT before).
     v.push(Case {
-        actions: &[Action::Update, Action::Start],
-        steps: &[("PUT", "", None), ("POST", "/start", None)],
-        reason: "in place (PUT); instance is Stopped",
+        actions: &[Action::Replace],
+        steps: &[("DELETE", "", Some("Delete")), ("PUT", "", None)],
+        reason: "schedules.compute_start_stop changed forces replacement (compute instances are not updated by PUT): delete then create again (WARNING: a compute instance holds its user's home directory",
         ..case(
-            "update then start",
-            Some(with_state(ci(sched), DesiredState::Running)),
+            "instance schedule change replaces",
+            Some(allow_replace(with_state(ci(sched), DesiredState::Running))),
             Some(instance(lci(ci_spec()), "Stopped")),
         )
     });
@@ -294,8 +296,23 @@ fn cases() -> Vec<Case> {
         steps: &[("PUT", "", None)],
         reason: "live provisioningState is Canceled",
         ..case(
-            "canceled → send the manifest again, even for an instance that never left Creating",
-            Some(with_state(ci(ci_spec()), DesiredState::Running)),
+            "canceled cluster → send the manifest again",
+            Some(aml(aml_spec())),
+            Some(in_state(laml(aml_spec()), "Canceled")),
+        )
+    });
+    // A compute instance is never updated by PUT (issue #14 rule 4): a canceled create is
+    // replaced like a failed one (this case was a PUT before).
+    v.push(Case {
+        actions: &[Action::Replace],
+        steps: &[("DELETE", "", Some("Delete")), ("PUT", "", None)],
+        reason: "live provisioningState is Canceled (no error details) and it never worked",
+        ..case(
+            "canceled instance that never left Creating → replace",
+            Some(allow_replace(with_state(
+                ci(ci_spec()),
+                DesiredState::Running,
+            ))),
             Some(instance(in_state(lci(ci_spec()), "Canceled"), "Creating")),
         )
     });
@@ -778,11 +795,13 @@ fn secret_looking_live_values_are_redacted() {
     assert!(!text.contains("sb://leak"), "{text}");
     assert!(text.contains("\"vc\""), "non-secret values stay");
     // An in-place update sends the live object back: never with the secret-looking value.
-    let t = target(
-        Kubernetes,
-        "k8s",
-        json!({"namespace": "default", "description": "x"}),
-    );
+    // (Only clusters change in place now: attachments are detached and attached again.)
+    let mut leaky = aml_spec();
+    leaky["ssh_settings"] = json!({"admin_username": "u", "admin_password": "sb://leak"});
+    let l = laml(leaky);
+    let mut descr = aml_spec();
+    descr["description"] = json!("x");
+    let t = aml(descr);
     let plan = run(&[t], vec![l], false, &PlanOptions::default());
     assert_eq!(plan.entries[0].actions, [Action::Update]);
     let text = serde_json::to_string(&plan).expect("json");
