@@ -634,16 +634,23 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
         }
         Some(n) => match &n.kind {
             Kind::Str(s) => {
+                // The service rule binds creates only: a compute that already exists under
+                // another name shape (older rules, the portal) is managed as it is, so this is a
+                // warning here (an error with --strict) and the planner refuses only a create.
                 if let Err(why) = check_compute_name(s) {
-                    ctx.err(
-                        n,
-                        "name",
-                        format!("invalid compute name {}: {why}", show(n)),
-                        Some(
-                            "names match ^[a-zA-Z](?![a-zA-Z0-9-]*-\\d+$)[a-zA-Z0-9\\-]{2,23}$"
-                                .into(),
-                        ),
+                    let msg = format!(
+                        "invalid compute name {} for a new compute: {why}; the service refuses to create it (an existing compute of this name is managed as it is)",
+                        show(n)
                     );
+                    let hint = Some(
+                        "names of new computes match ^[a-zA-Z](?![a-zA-Z0-9-]*-\\d+$)[a-zA-Z0-9\\-]{2,23}$"
+                            .into(),
+                    );
+                    if ctx.strict {
+                        ctx.err(n, "name", msg, hint);
+                    } else {
+                        ctx.warn(n, "name", msg, hint);
+                    }
                 }
                 Some((s.clone(), n.clone()))
             }

@@ -628,6 +628,25 @@ fn plan_target(
     let replace_requested = requested(cx.opts, &t.workspace, &t.name);
 
     let Some(lc) = lc else {
+        // Names: the service rule binds creates only (issue #14 rule 9); a compute that exists
+        // live is never refused for its name.
+        if let Err(why) = amlctl_manifest::check_compute_name(&t.name) {
+            return Err(PlanError {
+                address: address.clone(),
+                message: format!(
+                    "{} does not exist yet and its name cannot be created: {why}",
+                    t.name
+                ),
+                hint: Some(
+                    "rename the target: names of new computes match ^[a-zA-Z](?![a-zA-Z0-9-]*-\\d+$)[a-zA-Z0-9\\-]{2,23}$".into(),
+                ),
+                source: t
+                    .key_locations
+                    .get("name")
+                    .cloned()
+                    .or_else(|| Some(t.source.clone())),
+            });
+        }
         let (action, verb) = if t.compute_type.is_attached() {
             (Action::Attach, "not attached yet: attach")
         } else {

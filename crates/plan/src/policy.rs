@@ -60,6 +60,7 @@ const SRC_IGNORED: &str =
     "azure-ai-ml 1.35.2 `AmlCompute._to_rest_object`: `resource_id` is accepted but never sent";
 const SRC_RESOURCE: &str = "service: an attachment cannot point at another resource (`properties.resourceId` is fixed; the emulator refuses it); detach and attach again";
 const SRC_ATTACH_FIXED: &str = "conservative: `az ml compute update` changes only identity and tags of an attachment, terraform azurerm's attach resources are ForceNew; detach and attach again (harmless to the attached resource, still gated)";
+const SRC_OS_IMAGE: &str = "spec 2025-12-01 AmlCompute `osType` (Linux default, Windows) and `virtualMachineImage` (\"Virtual Machine image for Windows AML Compute\"); conservative: no source documents changing either on an existing cluster, and the PATCH body holds scale settings only";
 const SRC_TF_DLA: &str = "conservative: no source documents an in-place change; replace (detach and attach again) is the safe default";
 const SRC_TF_AKS: &str = "terraform azurerm `machine_learning_inference_cluster`: ForceNew";
 
@@ -201,6 +202,20 @@ const TABLE: &[PolicyRow] = &[
         WriteOnlySecret,
         "",
         SRC_SECRET,
+    ),
+    row(
+        AML,
+        "os_type",
+        Replace,
+        "the operating system of a cluster is fixed at creation",
+        SRC_OS_IMAGE,
+    ),
+    row(
+        AML,
+        "virtual_machine_image",
+        Replace,
+        "the node image of a cluster is fixed at creation",
+        SRC_OS_IMAGE,
     ),
     row(AML, "resource_id", Ignored, "", SRC_IGNORED),
     // Compute instance: every setting is fixed at creation except the ones in every type above

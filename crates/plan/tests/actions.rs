@@ -89,7 +89,7 @@ fn cases() -> Vec<Case> {
         ..case(
             "attach",
             Some(with_secret(
-                target(VirtualMachine, "vm", vm_spec()),
+                target(VirtualMachine, "dsvm-a", vm_spec()),
                 "ssh_settings.admin_password",
                 "VM_PW",
             )),
@@ -208,11 +208,11 @@ fn cases() -> Vec<Case> {
         ..case(
             "replace an attachment: detach, never delete",
             Some(allow_replace(with_secret(
-                target(VirtualMachine, "vm", moved),
+                target(VirtualMachine, "dsvm-a", moved),
                 "ssh_settings.admin_password",
                 "PW",
             ))),
-            Some(live(VirtualMachine, "vm", vm_live_spec())),
+            Some(live(VirtualMachine, "dsvm-a", vm_live_spec())),
         )
     });
     v.push(Case {
@@ -343,11 +343,11 @@ fn cases() -> Vec<Case> {
         ..case(
             "a secret is never diffable",
             Some(with_secret(
-                target(VirtualMachine, "vm", vm_spec()),
+                target(VirtualMachine, "dsvm-a", vm_spec()),
                 "ssh_settings.admin_password",
                 "PW",
             )),
-            Some(live(VirtualMachine, "vm", vm_live_spec())),
+            Some(live(VirtualMachine, "dsvm-a", vm_live_spec())),
         )
     });
     v.push(Case {
@@ -597,7 +597,7 @@ fn attached_types_are_detached_never_deleted() {
 #[test]
 fn secrets_never_show_and_never_leak() {
     let t = with_secret(
-        target(VirtualMachine, "vm", vm_spec()),
+        target(VirtualMachine, "dsvm-a", vm_spec()),
         "ssh_settings.admin_password",
         "PW",
     );
@@ -613,7 +613,7 @@ fn secrets_never_show_and_never_leak() {
     assert_eq!(pw.policy, Policy::WriteOnlySecret);
     assert_eq!(pw.after, Some(json!(REDACTED)));
     // Existing: never a change, whatever the live side says.
-    let mut l = live(VirtualMachine, "vm", vm_live_spec());
+    let mut l = live(VirtualMachine, "dsvm-a", vm_live_spec());
     l.spec["ssh_settings"]["admin_password"] = json!("something-else");
     let plan = plan1(t, Some(l));
     assert_eq!(plan.entries[0].actions, [Action::NoOp]);
@@ -766,8 +766,8 @@ fn summary_and_has_changes() {
 #[test]
 fn entries_are_sorted_and_the_plan_is_deterministic() {
     let targets = vec![
-        target(AmlCompute, "b", json!({})),
-        target(AmlCompute, "a", json!({})),
+        target(AmlCompute, "bbb", json!({})),
+        target(AmlCompute, "aaa", json!({})),
     ];
     let p1 = run(&targets, vec![], false, &PlanOptions::default());
     let rev: Vec<Target> = targets.iter().rev().cloned().collect();
@@ -778,7 +778,7 @@ fn entries_are_sorted_and_the_plan_is_deterministic() {
             .iter()
             .map(|e| e.address.as_str())
             .collect::<Vec<_>>(),
-        ["dev/a", "dev/b"]
+        ["dev/aaa", "dev/bbb"]
     );
 }
 

@@ -384,3 +384,112 @@ fn ci(spec: Value) -> amlctl_manifest::Target {
 fn lci(spec: Value) -> LiveCompute {
     live(ComputeInstance, "ci-alice", spec)
 }
+
+// ---------------------------------------------------------------- rule 9
+
+#[test]
+fn the_name_of_a_compute_that_exists_live_is_never_rejected() {
+    // Too short and ending in `-<digits>`: both break the create rule, both exist live.
+    for name in ["x1", "cluster-1"] {
+        let plan = plan1(
+            target(AmlCompute, name, aml_spec()),
+            Some(live(AmlCompute, name, aml_spec())),
+        );
+        assert!(plan.errors.is_empty(), "{name}: {:?}", plan.errors);
+        assert_eq!(plan.entries[0].actions, [Action::NoOp], "{name}");
+    }
+}
+
+#[test]
+fn a_create_follows_the_service_name_rule_at_the_name_location() {
+    let mut t = target(AmlCompute, "cluster-1", aml_spec());
+    let at = amlctl_manifest::SourceLocation {
+        file: "manifests/cluster-1.yaml".into(),
+        line: 2,
+        column: 7,
+    };
+    t.key_locations.insert("name".into(), at.clone());
+    let plan = plan1(t, None);
+    let msg = one_error(&plan);
+    assert!(
+        msg.contains("must not end with '-' followed by digits"),
+        "{msg}"
+    );
+    assert_eq!(plan.errors[0].source, Some(at));
+    assert!(
+        plan.errors[0]
+            .hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("rename")
+    );
+}
+
+#[test]
+fn windows_and_custom_image_clusters_round_trip() {
+    let image = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/win/versions/1.0.0";
+    let t = target(
+        AmlCompute,
+        "win-cluster",
+        json!({"size": "Standard_D4_v3", "max_instances": 2, "os_type": "windows", "virtual_machine_image": image}),
+    );
+    let body = t.to_arm(&ws("dev", false)).body;
+    assert_eq!(body["properties"]["properties"]["osType"], "Windows");
+    assert_eq!(
+        body["properties"]["properties"]["virtualMachineImage"]["id"],
+        image
+    );
+    // What GET returns (the body, settled) reads back as the same manifest keys: no diff.
+    let mut got = body.clone();
+    got["name"] = json!("win-cluster");
+    got["properties"]["provisioningState"] = json!("Succeeded");
+    let lc = from_arm(&got).expect("compute");
+    assert_eq!(lc.spec["os_type"], "windows");
+    assert_eq!(lc.spec["virtual_machine_image"], image);
+    let plan = plan1(t.clone(), Some(lc.clone()));
+    assert_eq!(
+        plan.entries[0].actions,
+        [Action::NoOp],
+        "{}",
+        plan.entries[0].reason
+    );
+    // Linux by default, and a change of OS replaces.
+    let linux = target(
+        AmlCompute,
+        "win-cluster",
+        json!({"size": "Standard_D4_v3", "max_instances": 2, "os_type": "linux", "virtual_machine_image": image}),
+    );
+    let plan = plan1(allow_replace(linux), Some(lc));
+    assert_eq!(plan.entries[0].actions, [Action::Replace]);
+    let plain = target(AmlCompute, "c-linux", json!({}));
+    assert_eq!(
+        plain.to_arm(&ws("dev", false)).body["properties"]["properties"]["osType"],
+        "Linux"
+    );
+}
+
+#[test]
+fn the_loader_warns_about_a_name_it_cannot_create_and_refuses_it_only_with_strict() {
+    use amlctl_manifest::{LoadOptions, load_str};
+    let file = std::path::Path::new("manifests/legacy.yml");
+    let text = "name: cluster-1\ntype: amlcompute\n";
+    let (targets, warnings) =
+        load_str(file, text, &ws("dev", false), &LoadOptions::default()).expect("loads");
+    assert_eq!(targets[0].name, "cluster-1");
+    assert!(
+        warnings.iter().any(|w| w
+            .to_string()
+            .contains("invalid compute name 'cluster-1' for a new compute")),
+        "{warnings:?}"
+    );
+    let strict = LoadOptions {
+        strict: true,
+        ..LoadOptions::default()
+    };
+    let errs = load_str(file, text, &ws("dev", false), &strict).expect_err("strict refuses");
+    assert!(
+        errs.iter()
+            .any(|e| e.to_string().contains("legacy.yml:1:7")),
+        "{errs:?}"
+    );
+}

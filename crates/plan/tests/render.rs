@@ -378,7 +378,7 @@ fn huge_plans_split_into_comment_sized_chunks() {
         .map(|i| {
             let mut t = target(
                 AmlCompute,
-                &format!("cluster-{i:04}"),
+                &format!("cluster-{i:04}x"),
                 json!({"size": "Standard_DS3_v2", "description": format!("{long} {i}"), "tags": {"n": i.to_string()}}),
             );
             if i % 2 == 0 {
