@@ -467,3 +467,34 @@ fn a_replace_whose_create_keeps_failing_fails_loudly_with_the_command_that_recre
     );
     assert_eq!(deleted.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn import_of_an_instance_sends_nothing_and_says_how_ownership_works() {
+    let project = Project::example();
+    let emu = EmulatorProcess::start(project.dir.path(), &project.fixture, &[]);
+    let r = root(&project);
+    // An instance made outside amlctl (no ownership tag) that a manifest declares.
+    let (status, body) = http_send(
+        "PUT",
+        &format!(
+            "{}{}?api-version=2024-04-01",
+            emu.url,
+            compute_path("alice-notebook")
+        ),
+        Some(&serde_json::json!({
+            "location": "eastus",
+            "properties": {"computeType": "ComputeInstance", "properties": {"vmSize": "Standard_DS3_v2"}}
+        })),
+    );
+    assert!(status == 200 || status == 201, "{status} {body}");
+    let puts = emu.count("PUT", "/computes/alice-notebook");
+    let out = run(&emu.url, &["import", "alice-notebook", &r], 1);
+    let text = stdout(&out) + &stderr(&out);
+    assert!(text.contains("is a compute instance"), "{text}");
+    assert!(text.contains("ownership tag"), "{text}");
+    assert_eq!(
+        emu.count("PUT", "/computes/alice-notebook"),
+        puts,
+        "import sent no PUT to the instance"
+    );
+}
