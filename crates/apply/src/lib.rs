@@ -344,10 +344,32 @@ async fn run_entry(
         .join("+");
     reporter.event(&entry.address, EventKind::Started, &label);
     let mut last_body = None;
+    let replacing = entry.actions.contains(&Action::Replace);
+    let mut deleted = false;
     for step in &entry.steps {
-        match run_step(step, entry, client, opts, reporter).await {
+        let result = if replacing && deleted && step.method == "PUT" {
+            create_after_delete(step, entry, client, opts, reporter).await
+        } else {
+            run_step(step, entry, client, opts, reporter).await
+        };
+        match result {
             Ok(body) => last_body = body.or(last_body),
             Err(message) => {
+                let message = if replacing && deleted {
+                    stranded(entry, &message)
+                } else {
+                    message
+                };
+                reporter.event(&entry.address, EventKind::Failed, &message);
+                return Outcome::Failed { message };
+            }
+        }
+        if replacing && step.method == "DELETE" {
+            deleted = true;
+            // The DELETE's operation can report Succeeded while GET still finds the compute:
+            // create only once GET says 404 (issue #14 rule 8).
+            if let Err(message) = wait_until_gone(client, entry, opts, reporter).await {
+                let message = stranded(entry, &message);
                 reporter.event(&entry.address, EventKind::Failed, &message);
                 return Outcome::Failed { message };
             }
@@ -372,6 +394,23 @@ async fn run_step(
     opts: &ApplyOptions,
     reporter: &Reporter,
 ) -> Result<Option<serde_json::Value>, String> {
+    run_step_inner(step, entry, client, opts, reporter)
+        .await
+        .map_err(|e| match e {
+            StepError::Arm(e) => describe(&e),
+            StepError::Other(m) => m,
+        })
+}
+
+/// One request, with secrets resolved and conflicts waited out; ARM errors are returned as
+/// they are, so the caller can decide to retry.
+async fn run_step_inner(
+    step: &Step,
+    entry: &PlanEntry,
+    client: &ArmClient,
+    opts: &ApplyOptions,
+    reporter: &Reporter,
+) -> Result<Option<serde_json::Value>, StepError> {
     let mut body = step.body.clone();
     if let Some(body) = body.as_mut() {
         for slot in &step.secrets {
@@ -379,15 +418,15 @@ async fn run_step(
                 .secrets
                 .resolve(&slot.secret)
                 .await
-                .map_err(|e| format!("{}: {e}", slot.describe()))?;
+                .map_err(|e| StepError::Other(format!("{}: {e}", slot.describe())))?;
             client.register_secret(value.expose());
             match body.pointer_mut(&slot.pointer) {
                 Some(target) => *target = serde_json::Value::String(value.expose().to_string()),
                 None => {
-                    return Err(format!(
+                    return Err(StepError::Other(format!(
                         "internal error: secret slot {} is not in the request body",
                         slot.pointer
-                    ));
+                    )));
                 }
             }
         }
@@ -418,14 +457,116 @@ async fn run_step(
                     EventKind::Progress,
                     "another operation is already in progress on this compute; waiting for it",
                 );
-                let (_, was_busy) = wait_until_settled(client, entry, opts).await?;
+                let (_, was_busy) = wait_until_settled(client, entry, opts)
+                    .await
+                    .map_err(StepError::Other)?;
                 if !was_busy {
                     unexplained += 1;
                 }
             }
-            Err(e) => return Err(describe(&e)),
+            Err(e) => return Err(StepError::Arm(e)),
         }
     }
+}
+
+/// The failure message of a replace that deleted (or detached) the compute but could not create
+/// (or attach) it again: loud, with the exact command that recreates it.
+fn stranded(entry: &PlanEntry, message: &str) -> String {
+    let (gone, back) = if entry.compute_type.is_some_and(|c| c.is_attached()) {
+        ("detached", "attach it again")
+    } else {
+        ("deleted", "create it again")
+    };
+    format!(
+        "{message}\n  {} was {gone} but could not be recreated: it does not exist now. To {back}, run in the repository:\n    amlctl apply --target {}",
+        entry.address, entry.address
+    )
+}
+
+/// True for the service's "name not available" refusal of a create (HTTP 400, e.g. "Compute name
+/// 'x' is not available. Reason: AlreadyExists"), which a name still held after a delete gives.
+fn name_not_available(e: &ArmError) -> bool {
+    e.status() == Some(400) && e.to_string().to_ascii_lowercase().contains("not available")
+}
+
+/// Polls GET until the compute is gone (404), within the wait timeout.
+async fn wait_until_gone(
+    client: &ArmClient,
+    entry: &PlanEntry,
+    opts: &ApplyOptions,
+    reporter: &Reporter,
+) -> Result<(), String> {
+    let Some(ws) = opts.workspaces.get(&entry.workspace).cloned() else {
+        return Err(format!(
+            "workspace {} of {} is unknown",
+            entry.workspace, entry.address
+        ));
+    };
+    let deadline = Instant::now() + opts.wait_timeout;
+    let mut said = false;
+    loop {
+        match client.get_compute(&ws, &entry.name).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(_)) => {
+                if Instant::now() >= deadline {
+                    return Err(format!(
+                        "{} still exists {}s after its delete finished",
+                        entry.address,
+                        opts.wait_timeout.as_secs()
+                    ));
+                }
+                if !said {
+                    reporter.event(
+                        &entry.address,
+                        EventKind::Progress,
+                        "waiting until GET no longer finds the old compute",
+                    );
+                    said = true;
+                }
+            }
+            Err(e) => return Err(describe(&e)),
+        }
+        tokio::time::sleep(opts.poll_interval).await;
+    }
+}
+
+/// The create of a replace: a 400 "not available" (the name is still held after the delete) is
+/// retried until the wait timeout.
+async fn create_after_delete(
+    step: &Step,
+    entry: &PlanEntry,
+    client: &ArmClient,
+    opts: &ApplyOptions,
+    reporter: &Reporter,
+) -> Result<Option<serde_json::Value>, String> {
+    let deadline = Instant::now() + opts.wait_timeout;
+    let mut said = false;
+    loop {
+        match run_step_inner(step, entry, client, opts, reporter).await {
+            Err(StepError::Arm(e)) if name_not_available(&e) && Instant::now() < deadline => {
+                if !said {
+                    reporter.event(
+                        &entry.address,
+                        EventKind::Progress,
+                        "the service still holds the name after the delete; retrying the create",
+                    );
+                    said = true;
+                }
+                tokio::time::sleep(opts.poll_interval).await;
+            }
+            Err(StepError::Arm(e)) => return Err(describe(&e)),
+            Err(StepError::Other(m)) => return Err(m),
+            Ok(body) => return Ok(body),
+        }
+    }
+}
+
+/// Why one request failed.
+enum StepError {
+    /// ARM answered with an error.
+    Arm(ArmError),
+    /// Anything else (a secret that cannot be resolved, a conflict that did not clear).
+    Other(String),
 }
 
 fn describe(e: &ArmError) -> String {

@@ -83,6 +83,15 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
         session.close().await;
         return 0;
     }
+    // A compute instance is not updated by PUT (issue #14 rule 4): the ownership tag can only
+    // be written when amlctl creates it. Nothing is sent.
+    if live_compute.compute_type == Some(amlctl_manifest::ComputeType::ComputeInstance) {
+        output::error(&format!(
+            "not imported: {address} is a compute instance, and the service does not let an existing instance be changed (its tags included), so the ownership tag `{OWNERSHIP_TAG}: {OWNERSHIP_TAG_VALUE}` cannot be added. Its manifest still manages it (`amlctl plan`/`apply`: start, stop, gated replace); only `prune` leaves it alone, since prune deletes instances that amlctl created (they carry the tag from their creation). To hand it to prune, recreate it with `amlctl apply --replace {address}` (the instance holds its user's home directory: save it first)."
+        ));
+        session.close().await;
+        return 1;
+    }
     let opts = PlanOptions {
         targets: vec![address.clone()],
         root: Some(project.config.root.clone()),
@@ -138,6 +147,7 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
         steps: vec![step],
         live_fingerprint: Some(amlctl_plan::fingerprint(live_compute)),
         source: Some(target.source.clone()),
+        unverifiable: Vec::new(),
     });
     let (_cancel_tx, cancel_rx) = watch::channel(false);
     let apply_opts = ApplyOptions {

@@ -414,8 +414,12 @@ pub(crate) fn fill_defaults(
                 let resolved = if has_subnet { "Disabled" } else { "Enabled" };
                 p.insert("remoteLoginPortPublicAccess".into(), json!(resolved));
             }
-            p.insert("allocationState".into(), json!("Steady"));
-            p.insert("allocationStateTransitionTime".into(), json!(now));
+            // Unset until the create succeeds (the real create-PUT response has them `null`:
+            // arm-recordings cli-ml-compute_aml [0]; left out here, since the spec does not
+            // allow `null`); the planner reads a set transition time as "this cluster worked", so
+            // a Failed one is a failed update, not a failed create.
+            p.remove("allocationState");
+            p.remove("allocationStateTransitionTime");
             p.insert("currentNodeCount".into(), json!(0));
             p.insert("targetNodeCount".into(), json!(0));
             p.insert("nodeStateCounts".into(), node_counts(0));

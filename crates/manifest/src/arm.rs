@@ -252,7 +252,16 @@ impl Target {
                     "enableNodePublicIp".into(),
                     Value::Bool(b.bool("enable_node_public_ip").unwrap_or(true)),
                 );
-                props.insert("osType".into(), Value::String("Linux".into()));
+                props.insert(
+                    "osType".into(),
+                    Value::String(
+                        b.str("os_type")
+                            .map_or_else(|| "Linux".to_string(), |o| snake_to_pascal(&o)),
+                    ),
+                );
+                if let Some(id) = b.str("virtual_machine_image") {
+                    props.insert("virtualMachineImage".into(), json!({ "id": id }));
+                }
                 outer.insert("properties".into(), Value::Object(props));
                 outer.insert(
                     "disableLocalAuth".into(),
@@ -790,6 +799,18 @@ pub fn from_arm(resource: &Value) -> Result<LiveCompute, String> {
                 &mut spec,
                 "enable_node_public_ip",
                 r.bool(&format!("{p}.enableNodePublicIp")),
+            );
+            put(
+                &mut spec,
+                "os_type",
+                r.at(&format!("{p}.osType"))
+                    .and_then(Value::as_str)
+                    .map(|s| Value::String(s.to_ascii_lowercase())),
+            );
+            put(
+                &mut spec,
+                "virtual_machine_image",
+                r.str(&format!("{p}.virtualMachineImage.id")),
             );
         }
         Some(ComputeType::ComputeInstance) => {

@@ -173,6 +173,21 @@ const IDENTITY_F: Field = fa(
     PUT,
 );
 
+/// `description`, `tags`, `identity` of a compute instance or an attachment: a change replaces
+/// (a compute instance is not updated by PUT; an attachment is detached and attached again).
+const DESCRIPTION_R: Field = Field {
+    policy: REPLACE,
+    ..DESCRIPTION
+};
+const TAGS_R: Field = Field {
+    policy: REPLACE,
+    ..TAGS
+};
+const IDENTITY_R: Field = Field {
+    policy: REPLACE,
+    ..IDENTITY_F
+};
+
 const NETWORK: &[Field] = &[
     f(
         "vnet_name",
@@ -279,6 +294,25 @@ pub const AMLCOMPUTE: &[Field] = &[
         "nodes get public IPs",
         "true",
         "…enableNodePublicIp",
+        REPLACE,
+    ),
+    fa(
+        "os_type",
+        Kind::Enum {
+            values: &["linux", "windows"],
+            camel: false,
+        },
+        "operating system of the nodes",
+        "linux",
+        "…osType",
+        REPLACE,
+    ),
+    fa(
+        "virtual_machine_image",
+        Kind::Str,
+        "ARM id of a custom node image",
+        "",
+        "…virtualMachineImage.id",
         REPLACE,
     ),
     IDENTITY_F,
@@ -523,7 +557,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "compute_start_stop list",
         "",
         "…schedules.computeStartStop",
-        PUT,
+        REPLACE,
     ),
     fa(
         "setup_scripts",
@@ -581,10 +615,10 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "…enableOSPatching",
         REPLACE,
     ),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 const VM_SSH: &[Field] = &[
@@ -625,10 +659,10 @@ pub const VIRTUALMACHINE: &[Field] = &[
         "properties.properties.{administratorAccount,sshPort}",
         REPLACE,
     )),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 /// `type: hdinsight`.
@@ -642,10 +676,10 @@ pub const HDINSIGHT: &[Field] = &[
         "properties.properties.{administratorAccount,sshPort}",
         REPLACE,
     )),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 /// `type: kubernetes`.
@@ -667,14 +701,14 @@ pub const KUBERNETES: &[Field] = &[
         "properties.properties.*",
         REPLACE,
     ),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 /// `type: synapsespark`.
-pub const SYNAPSESPARK: &[Field] = &[RESOURCE_ID, IDENTITY_F, DESCRIPTION, LOCATION, TAGS];
+pub const SYNAPSESPARK: &[Field] = &[RESOURCE_ID, IDENTITY_R, DESCRIPTION_R, LOCATION, TAGS_R];
 
 /// `type: databricks`.
 pub const DATABRICKS: &[Field] = &[
@@ -695,10 +729,10 @@ pub const DATABRICKS: &[Field] = &[
         "properties.properties.workspaceUrl",
         REPLACE,
     ),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 /// `type: datalakeanalytics`.
@@ -712,10 +746,10 @@ pub const DATALAKEANALYTICS: &[Field] = &[
         "properties.properties.dataLakeStoreAccountName",
         REPLACE,
     ),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 const SSL: &[Field] = &[
@@ -756,7 +790,7 @@ pub const AKS: &[Field] = &[
         "number of agents",
         "",
         "properties.properties.agentCount",
-        PUT,
+        REPLACE,
     ),
     fa(
         "agent_vm_size",
@@ -804,17 +838,17 @@ pub const AKS: &[Field] = &[
         "properties.properties.loadBalancerSubnet",
         REPLACE,
     ),
-    IDENTITY_F,
-    DESCRIPTION,
+    IDENTITY_R,
+    DESCRIPTION_R,
     LOCATION,
-    TAGS,
+    TAGS_R,
 ];
 
 /// `type: datafactory`.
-pub const DATAFACTORY: &[Field] = &[RESOURCE_ID, IDENTITY_F, DESCRIPTION, LOCATION, TAGS];
+pub const DATAFACTORY: &[Field] = &[RESOURCE_ID, IDENTITY_R, DESCRIPTION_R, LOCATION, TAGS_R];
 
 /// `type: batch` (legacy SDK v1 shape).
-pub const BATCH: &[Field] = &[RESOURCE_ID, DESCRIPTION, LOCATION, TAGS];
+pub const BATCH: &[Field] = &[RESOURCE_ID, DESCRIPTION_R, LOCATION, TAGS_R];
 
 /// The key table of a compute type.
 pub fn fields_of(t: ComputeType) -> &'static [Field] {

@@ -662,16 +662,23 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
         }
         Some(n) => match &n.kind {
             Kind::Str(s) => {
+                // The service rule binds creates only: a compute that already exists under
+                // another name shape (older rules, the portal) is managed as it is, so this is a
+                // warning here (an error with --strict) and the planner refuses only a create.
                 if let Err(why) = check_compute_name(s) {
-                    ctx.err(
-                        n,
-                        "name",
-                        format!("invalid compute name {}: {why}", show(n)),
-                        Some(
-                            "a compute name is 3 to 24 letters, digits and hyphens, starts with a letter, and does not end in a hyphen followed only by digits (e.g. gpu-cluster, cpu-v2)"
-                                .into(),
-                        ),
+                    let msg = format!(
+                        "invalid compute name {} for a new compute: {why}; the service refuses to create it (an existing compute of this name is managed as it is)",
+                        show(n)
                     );
+                    let hint = Some(
+                        "a new compute's name is 3 to 24 letters, digits and hyphens, starts with a letter, and does not end in a hyphen followed only by digits (e.g. gpu-cluster, cpu-v2)"
+                            .into(),
+                    );
+                    if ctx.strict {
+                        ctx.err(n, "name", msg, hint);
+                    } else {
+                        ctx.warn(n, "name", msg, hint);
+                    }
                 }
                 Some((s.clone(), n.clone()))
             }

@@ -146,7 +146,6 @@ fn every_error_at_once_located_with_hints() {
         3,
         "min_instances (5) is greater than max_instances (2)",
     );
-    has("d.yml", 1, "invalid compute name 'cluster-1'");
     has("e.yml", 3, "undefined workspace `devv`");
     has("e.yml", 3, "did you mean `dev`?");
     has("f.yml", 3, "`size` must be a string");

@@ -185,6 +185,10 @@ pub struct PlanEntry {
     pub live_fingerprint: Option<String>,
     /// Where the manifest document starts.
     pub source: Option<SourceLocation>,
+    /// Declared keys the service does not return (absent or `null` on GET, no documented
+    /// default): never a diff, never a replace; the plan names them once per target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unverifiable: Vec<String>,
 }
 
 impl PlanEntry {

@@ -348,11 +348,59 @@ fn owned(lc: &LiveCompute) -> bool {
         })
 }
 
+/// What a live value that is absent or `null` means for a declared key.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Absent {
+    /// The service does not return the key (at some api-versions, or ever): the declared value
+    /// cannot be checked after creation. Never a diff, never a replace.
+    Unverifiable,
+    /// The service returns the key whenever it is set, so absence means this value (`None`:
+    /// unset); compared like any other live value.
+    Means(Option<Value>),
+}
+
+/// Keys the real service returns on every GET, `null` when unset (arm-recordings: every GET
+/// carries `properties.description`; `identity` and `location` come back whenever they are
+/// set). Until the manifest field table records "returned on GET" per key (issue #14 rules 2,
+/// 3), this short list is the only evidence.
+const RETURNED_ON_GET: &[&str] = &["description", "identity", "location"];
+
+/// Decides what an absent or `null` live value of a declared key means: the one place where a
+/// per-key documented default plugs in. Everything not known to be returned on GET is
+/// unverifiable (issue #14 rule 1: compute-instance flags missing at some api-versions,
+/// `adminPublicKey: null` although a key was sent, `enableNodePublicIp` missing from compute
+/// instance GETs, passwords always `null`).
+pub(crate) fn when_absent(_compute_type: ComputeType, key: &str) -> Absent {
+    if RETURNED_ON_GET.iter().any(|k| covers(k, key)) {
+        Absent::Means(None)
+    } else {
+        Absent::Unverifiable
+    }
+}
+
+/// The live value to compare a declared key with: `Ok(value)`, or `Err(())` when the key is
+/// unverifiable (see [`when_absent`]).
+fn live_value<'a>(
+    compute_type: ComputeType,
+    key: &str,
+    live: Option<&'a Value>,
+) -> Result<Option<std::borrow::Cow<'a, Value>>, ()> {
+    match live {
+        Some(v) if !v.is_null() => Ok(Some(std::borrow::Cow::Borrowed(v))),
+        _ => match when_absent(compute_type, key) {
+            Absent::Unverifiable => Err(()),
+            Absent::Means(v) => Ok(v.map(std::borrow::Cow::Owned)),
+        },
+    }
+}
+
 /// Differences between a target and its live compute, in manifest terms; the keys whose drift
-/// `ignore_changes` hides are returned apart.
-fn diff(t: &Target, lc: &LiveCompute) -> (Vec<Change>, Vec<String>) {
+/// `ignore_changes` hides, and the declared keys the service does not return, are returned
+/// apart.
+fn diff(t: &Target, lc: &LiveCompute) -> (Vec<Change>, Vec<String>, Vec<String>) {
     let mut changes = Vec::new();
     let mut hidden = Vec::new();
+    let mut unverifiable = Vec::new();
     let mut push = |key: String, before: Option<Value>, after: Option<Value>, policy: Policy| {
         if ignored(t, &key) {
             hidden.push(key);
@@ -379,12 +427,15 @@ fn diff(t: &Target, lc: &LiveCompute) -> (Vec<Change>, Vec<String>) {
         if !policy.is_compared() {
             continue;
         }
-        let live = lookup(&lc.spec, &path);
+        let Ok(live) = live_value(t.compute_type, &key, lookup(&lc.spec, &path)) else {
+            unverifiable.push(key);
+            continue;
+        };
         let segs: Vec<&str> = path.iter().map(String::as_str).collect();
-        if same(&segs, &desired, live) {
+        if same(&segs, &desired, live.as_deref()) {
             continue;
         }
-        push(key, live.cloned(), Some(desired), policy);
+        push(key, live.map(|v| v.into_owned()), Some(desired), policy);
     }
     if let Some(want) = t.spec.get("tags") {
         let want = tags_of(Some(want));
@@ -402,12 +453,14 @@ fn diff(t: &Target, lc: &LiveCompute) -> (Vec<Change>, Vec<String>) {
             push(key, h.map(|x| x.1.clone()), w.map(|x| x.1.clone()), policy);
         }
     }
-    (changes, hidden)
+    (changes, hidden, unverifiable)
 }
 
+/// `Creating`, `Updating`, `Deleting`, and `Unknown` (issue #14 rule 7: a state the service
+/// reports while it has not settled; plan again later).
 fn transitional(ps: Option<&str>) -> bool {
     ps.is_some_and(|s| {
-        ["Creating", "Updating", "Deleting"]
+        ["Creating", "Updating", "Deleting", "Unknown"]
             .iter()
             .any(|t| s.eq_ignore_ascii_case(t))
     })
@@ -433,6 +486,54 @@ fn provisioning_errors(lc: &LiveCompute) -> String {
         "no error details".to_string()
     } else {
         parts.join("; ")
+    }
+}
+
+/// Appended to the reason of a compute-instance replace.
+const HOME_WARNING: &str = " (WARNING: a compute instance holds its user's home directory; files not saved elsewhere are lost)";
+
+/// Appended to the reason of a detach and re-attach.
+const DETACH_WARNING: &str =
+    " (breaks, until attached again: jobs and online deployments that name this compute)";
+
+/// True when GET shows that a Failed (or Canceled) compute worked before, so its state is a
+/// failed *update*, not a failed create (issue #14 rule 7). What GET offers:
+/// * compute instance: `properties.properties.lastOperation` names the last operation; anything
+///   but a `Create` (`Start`, `Stop`, `Restart`, `Reimage`), or a `Create` whose status is
+///   `Succeeded`, means it ran (arm-recordings py-aiml-ci_stop_start_restart [11], [16], [23]).
+///   No `lastOperation` (it is `null` until the create settles) means it never ran.
+/// * cluster: `allocationState` and `allocationStateTransitionTime` are `null` in the create
+///   response and set on the first GET after the cluster was provisioned (arm-recordings
+///   cli-ml-compute_aml [0] vs [2]); ASSUMPTION: a failed create leaves them `null`, so a
+///   transition time means the cluster worked.
+/// * attached types: nothing in GET tells; ASSUMPTION: a Failed attachment is a failed attach
+///   (amlctl never updates an attachment in place), and detaching does not touch the resource.
+fn has_worked(lc: &LiveCompute) -> bool {
+    let p = lc.raw.pointer("/properties/properties");
+    let set = |key: &str| p.and_then(|p| p.get(key)).is_some_and(|v| !v.is_null());
+    match lc.compute_type {
+        Some(ComputeType::ComputeInstance) => {
+            let last = p.and_then(|p| p.get("lastOperation"));
+            let name = last
+                .and_then(|l| l.get("operationName"))
+                .and_then(Value::as_str);
+            let status = last
+                .and_then(|l| l.get("operationStatus"))
+                .and_then(Value::as_str);
+            let state = p.and_then(|p| p.get("state")).and_then(Value::as_str);
+            if state.is_some_and(|s| s.eq_ignore_ascii_case("CreateFailed")) {
+                return false;
+            }
+            match name {
+                None => false,
+                Some(n) if n.eq_ignore_ascii_case("Create") => {
+                    status.is_some_and(|s| s.eq_ignore_ascii_case("Succeeded"))
+                }
+                Some(_) => true,
+            }
+        }
+        Some(ComputeType::AmlCompute) => set("allocationStateTransitionTime"),
+        _ => false,
     }
 }
 
@@ -522,12 +623,32 @@ fn plan_target(
         steps: Vec::new(),
         live_fingerprint: lc.map(fingerprint),
         source: Some(t.source.clone()),
+        unverifiable: Vec::new(),
     };
     let is_ci = t.compute_type == ComputeType::ComputeInstance;
     let stop_after_create = is_ci && t.state == Some(DesiredState::Stopped);
     let replace_requested = requested(cx.opts, &t.workspace, &t.name);
 
     let Some(lc) = lc else {
+        // Names: the service rule binds creates only (issue #14 rule 9); a compute that exists
+        // live is never refused for its name.
+        if let Err(why) = amlctl_manifest::check_compute_name(&t.name) {
+            return Err(PlanError {
+                address: address.clone(),
+                message: format!(
+                    "{} does not exist yet and its name cannot be created: {why}",
+                    t.name
+                ),
+                hint: Some(
+                    "rename the target: names of new computes match ^[a-zA-Z](?![a-zA-Z0-9-]*-\\d+$)[a-zA-Z0-9\\-]{2,23}$".into(),
+                ),
+                source: t
+                    .key_locations
+                    .get("name")
+                    .cloned()
+                    .or_else(|| Some(t.source.clone())),
+            });
+        }
         let (action, verb) = if t.compute_type.is_attached() {
             (Action::Attach, "not attached yet: attach")
         } else {
@@ -587,9 +708,11 @@ fn plan_target(
     }
     // A canceled operation leaves the compute half-done (a canceled create never reaches
     // Running): send the manifest again. The service takes a PUT on a Canceled compute, unlike a
-    // Failed one, and it is not destructive.
+    // Failed one, and it is not destructive. Not for a compute instance: those are never updated
+    // by PUT (a canceled instance is handled like a failed one below).
     if ps.is_some_and(|s| s.eq_ignore_ascii_case("Canceled"))
         && lc.compute_type == Some(t.compute_type)
+        && !is_ci
     {
         let arm = update_body(t, lc, ws);
         entry.actions.push(Action::Update);
@@ -625,19 +748,35 @@ fn plan_target(
             t.compute_type
         ));
     }
-    let failed = ps.is_some_and(|s| s.eq_ignore_ascii_case("Failed"));
+    let failed =
+        ps.is_some_and(|s| s.eq_ignore_ascii_case("Failed") || s.eq_ignore_ascii_case("Canceled"));
     if failed {
+        let state = ps.unwrap_or_default();
+        if has_worked(lc) && !replace_requested {
+            return Err(error(
+                format!(
+                    "live provisioningState is {state}, but {} has worked before (a failed update, not a failed create), so amlctl does not delete it; the service says: {}",
+                    lc.name,
+                    provisioning_errors(lc)
+                ),
+                Some(format!(
+                    "fix the cause the service names (or revert the change that failed), then plan again; to delete and create it anyway run with `--replace {address}`"
+                )),
+                None,
+            ));
+        }
         replace_why.push(format!(
-            "live provisioningState is Failed ({}); the service does not reuse a failed name, so it must be replaced",
+            "live provisioningState is {state} ({}) and it never worked (a failed create); the service does not reuse a failed name, so it must be replaced",
             provisioning_errors(lc)
         ));
     }
 
-    let (changes, hidden) = if type_changed {
-        (Vec::new(), Vec::new())
+    let (changes, hidden, unverifiable) = if type_changed {
+        (Vec::new(), Vec::new(), Vec::new())
     } else {
         diff(t, lc)
     };
+    entry.unverifiable = unverifiable;
     for c in changes.iter().filter(|c| c.policy == Policy::Replace) {
         let note = replace_note(t.compute_type, &c.key);
         let mut s = format!("{} forces replacement", describe_change(c));
@@ -699,6 +838,11 @@ fn plan_target(
             ("delete", "create")
         };
         entry.reason = format!("{why}: {gone} then {back} again{hidden_note}");
+        if lc.compute_type == Some(ComputeType::ComputeInstance) {
+            entry.reason.push_str(HOME_WARNING);
+        } else if lc.compute_type.is_some_and(ComputeType::is_attached) {
+            entry.reason.push_str(DETACH_WARNING);
+        }
         if stop_after_create {
             entry.actions.push(Action::Stop);
             entry
@@ -945,6 +1089,7 @@ pub fn plan(
                             steps: Vec::new(),
                             live_fingerprint: Some(fingerprint(lc)),
                             source: None,
+                            unverifiable: Vec::new(),
                         });
                         continue;
                     }
@@ -1002,6 +1147,7 @@ pub fn plan(
                         steps: vec![delete_step(action, ws, &lc.name, Some(ct))],
                         live_fingerprint: Some(fingerprint(lc)),
                         source: None,
+                        unverifiable: Vec::new(),
                     });
                     continue;
                 }
@@ -1108,7 +1254,8 @@ pub fn fingerprint(live: &LiveCompute) -> String {
 
 /// The dotted keys of a desired manifest (`PlanEntry::after`) that a live manifest does not
 /// satisfy, compared exactly as [`plan`] compares them (same normalisation, same field
-/// policies; secrets, create-only and ignored keys skipped; tags without the ownership tag).
+/// policies; secrets, create-only, ignored and unverifiable keys skipped; tags without the
+/// ownership tag).
 /// For the executor's read-back after a replace or update.
 pub fn unmet_keys(
     compute_type: ComputeType,
@@ -1127,8 +1274,12 @@ pub fn unmet_keys(
         if desired.as_str() == Some(REDACTED) || !policy_for(compute_type, &key).is_compared() {
             continue;
         }
+        let Ok(have) = live_value(compute_type, &key, lookup(live, &path)) else {
+            // The service does not return it: nothing to check (issue #14 rule 1).
+            continue;
+        };
         let segs: Vec<&str> = path.iter().map(String::as_str).collect();
-        if !same(&segs, &desired, lookup(live, &path)) {
+        if !same(&segs, &desired, have.as_deref()) {
             out.push(key);
         }
     }

@@ -26,6 +26,9 @@ use ComputeType::*;
 
 const ALL: &[ComputeType] = &ComputeType::ALL;
 const AML: &[ComputeType] = &[AmlCompute];
+/// Types whose envelope (description, tags, identity) changes in place: clusters only (compute
+/// instances are not updated by PUT; attached computes are detached and attached again).
+const IN_PLACE_ENVELOPE: &[ComputeType] = &[AmlCompute];
 const CI: &[ComputeType] = &[ComputeInstance];
 const ATTACHED: &[ComputeType] = &[
     VirtualMachine,
@@ -47,15 +50,17 @@ const SRC_CREATE: &str = "spec 2025-12-01: `Compute.computeLocation` is x-ms-mut
 const SRC_TF_CLUSTER: &str = "terraform azurerm `machine_learning_compute_cluster`: ForceNew (its Update covers identity, scale settings and tags only, since provider PRs #26404 and #29878); the service refuses the change on an existing cluster";
 const SRC_REMOTE_LOGIN: &str = "spec 2025-12-01 `remoteLoginPortPublicAccess`: \"can be default only during cluster creation time\"; terraform azurerm `ssh_public_access_enabled` ForceNew";
 const SRC_CI: &str = "service: compute instance settings are fixed at creation; terraform azurerm `machine_learning_compute_instance`: every argument ForceNew";
-const SRC_CI_SCHED: &str = "service: schedules of an existing compute instance are edited in place (portal, `az ml compute update`); the emulator accepts them in a PUT";
+const SRC_CI_PUT: &str = "issue #14 rule 4: the service refuses a PUT that changes an existing compute instance (400 UserError); no recording shows a compute instance updated by PUT (arm-recordings: every CI PUT is a create), and the only CI actions at the chosen api-version are start/stop/restart (spec 2025-12-01; `updateSchedules`/`updateIdleShutdownSetting` are not in stable and never recorded); terraform azurerm `machine_learning_compute_instance`: every argument ForceNew, tags included";
+const SRC_CI_SCHED: &str = "as above; the earlier in-place policy cited only the emulator (spec 2025-12-01 has no schedule update action; `updateSchedules` is not recorded anywhere)";
+const SRC_ATTACH_ENVELOPE: &str = "issue #14 rule 5: a change to an attachment is a detach and re-attach (no recording shows an attachment updated; terraform azurerm's attach resources are ForceNew); detaching breaks jobs and online deployments that name the compute until it is attached again";
+const SRC_AKS_PUT_REJECTED: &str = "issue #14 rule 5 (properties of an attachment change by detach and re-attach); spec 2025-12-01 example \"Update an AKS Compute\" shows a PUT with a new `agentCount`, but no recording confirms the service accepts it";
 const SRC_SECRET: &str = "spec 2025-12-01: x-ms-secret, never returned by GET (\"Any secrets … are not returned\"); a new value needs `--replace`";
 const SRC_SECRET_PRACTICE: &str = "spec 2025-12-01: secret in practice (not returned by GET, listed by `listKeys`); a new value needs `--replace`";
 const SRC_IGNORED: &str =
     "azure-ai-ml 1.35.2 `AmlCompute._to_rest_object`: `resource_id` is accepted but never sent";
 const SRC_RESOURCE: &str = "service: an attachment cannot point at another resource (`properties.resourceId` is fixed; the emulator refuses it); detach and attach again";
 const SRC_ATTACH_FIXED: &str = "conservative: `az ml compute update` changes only identity and tags of an attachment, terraform azurerm's attach resources are ForceNew; detach and attach again (harmless to the attached resource, still gated)";
-const SRC_AKS_PUT: &str =
-    "spec 2025-12-01 example \"Update an AKS Compute\": PUT with a new `agentCount`";
+const SRC_OS_IMAGE: &str = "spec 2025-12-01 AmlCompute `osType` (Linux default, Windows) and `virtualMachineImage` (\"Virtual Machine image for Windows AML Compute\"); conservative: no source documents changing either on an existing cluster, and the PATCH body holds scale settings only";
 const SRC_TF_DLA: &str = "conservative: no source documents an in-place change; replace (detach and attach again) is the safe default";
 const SRC_TF_AKS: &str = "terraform azurerm `machine_learning_inference_cluster`: ForceNew";
 
@@ -80,9 +85,51 @@ use Policy::{Ignored, InPlacePatch, InPlacePut, Replace, WriteOnlySecret};
 /// The rows. Keys are canonical manifest keys (see `amlctl_manifest::Target::spec`).
 const TABLE: &[PolicyRow] = &[
     // Every type.
-    row(ALL, "description", InPlacePut, "", SRC_PUT),
-    row(ALL, "tags", InPlacePut, "", SRC_PUT),
-    row(ALL, "identity", InPlacePut, "", SRC_PUT),
+    row(IN_PLACE_ENVELOPE, "description", InPlacePut, "", SRC_PUT),
+    row(IN_PLACE_ENVELOPE, "tags", InPlacePut, "", SRC_PUT),
+    row(IN_PLACE_ENVELOPE, "identity", InPlacePut, "", SRC_PUT),
+    row(
+        CI,
+        "description",
+        Replace,
+        "compute instances are not updated by PUT",
+        SRC_CI_PUT,
+    ),
+    row(
+        CI,
+        "tags",
+        Replace,
+        "compute instances are not updated by PUT",
+        SRC_CI_PUT,
+    ),
+    row(
+        CI,
+        "identity",
+        Replace,
+        "compute instances are not updated by PUT",
+        SRC_CI_PUT,
+    ),
+    row(
+        ATTACHED,
+        "description",
+        Replace,
+        "an attachment changes only by detach and re-attach",
+        SRC_ATTACH_ENVELOPE,
+    ),
+    row(
+        ATTACHED,
+        "tags",
+        Replace,
+        "an attachment changes only by detach and re-attach",
+        SRC_ATTACH_ENVELOPE,
+    ),
+    row(
+        ATTACHED,
+        "identity",
+        Replace,
+        "an attachment changes only by detach and re-attach",
+        SRC_ATTACH_ENVELOPE,
+    ),
     row(
         ALL,
         "location",
@@ -156,10 +203,30 @@ const TABLE: &[PolicyRow] = &[
         "",
         SRC_SECRET,
     ),
+    row(
+        AML,
+        "os_type",
+        Replace,
+        "the operating system of a cluster is fixed at creation",
+        SRC_OS_IMAGE,
+    ),
+    row(
+        AML,
+        "virtual_machine_image",
+        Replace,
+        "the node image of a cluster is fixed at creation",
+        SRC_OS_IMAGE,
+    ),
     row(AML, "resource_id", Ignored, "", SRC_IGNORED),
     // Compute instance: every setting is fixed at creation except the ones in every type above
     // and the schedules.
-    row(CI, "schedules", InPlacePut, "", SRC_CI_SCHED),
+    row(
+        CI,
+        "schedules",
+        Replace,
+        "compute instances are not updated by PUT",
+        SRC_CI_SCHED,
+    ),
     row(
         CI,
         "size",
@@ -336,7 +403,13 @@ const TABLE: &[PolicyRow] = &[
         "the settings of an attachment are fixed",
         SRC_ATTACH_FIXED,
     ),
-    row(&[Aks], "agent_count", InPlacePut, "", SRC_AKS_PUT),
+    row(
+        &[Aks],
+        "agent_count",
+        Replace,
+        "an attachment changes only by detach and re-attach",
+        SRC_AKS_PUT_REJECTED,
+    ),
     row(&[Aks], "ssl.cert", WriteOnlySecret, "", SRC_SECRET),
     row(&[Aks], "ssl.key", WriteOnlySecret, "", SRC_SECRET),
     row(
@@ -517,8 +590,15 @@ mod tests {
             (AmlCompute, "something_new", Replace),
             (AmlCompute, "sizes", Replace),
             (ComputeInstance, "size", Replace),
-            (ComputeInstance, "schedules", InPlacePut),
-            (ComputeInstance, "schedules.compute_start_stop", InPlacePut),
+            (ComputeInstance, "schedules", Replace),
+            (ComputeInstance, "schedules.compute_start_stop", Replace),
+            (ComputeInstance, "tags", Replace),
+            (ComputeInstance, "tags.team", Replace),
+            (ComputeInstance, "description", Replace),
+            (ComputeInstance, "identity.type", Replace),
+            (VirtualMachine, "tags.team", Replace),
+            (Aks, "agent_count", Replace),
+            (Aks, "description", Replace),
             (ComputeInstance, "min_instances", Replace),
             (VirtualMachine, "resource_id", Replace),
             (VirtualMachine, "ssh_settings.ssh_port", Replace),
@@ -528,7 +608,7 @@ mod tests {
                 WriteOnlySecret,
             ),
             (Kubernetes, "namespace", Replace),
-            (Kubernetes, "tags", InPlacePut),
+            (Kubernetes, "tags", Replace),
             (Databricks, "access_token", WriteOnlySecret),
             (Batch, "resource_id", Replace),
             (Batch, "namespace", Replace),

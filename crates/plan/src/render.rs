@@ -748,6 +748,19 @@ pub fn text(plan: &Plan, color: bool) -> String {
             if unchanged == 1 { "" } else { "s" }
         ));
     }
+    let unverifiable = unverifiable_lines(plan);
+    if !unverifiable.is_empty() {
+        out.push_str(&bold(UNVERIFIABLE_HEAD));
+        out.push('\n');
+        for (address, keys) in &unverifiable {
+            out.push_str(&format!(
+                "    {}: {}\n",
+                escape(address),
+                escape(&keys.join(", "))
+            ));
+        }
+        out.push('\n');
+    }
     if !plan.unmanaged.is_empty() {
         out.push_str(&bold("Unmanaged computes (left alone):"));
         out.push('\n');
@@ -813,6 +826,18 @@ pub fn text(plan: &Plan, color: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Heading of the list of declared keys the service does not return.
+const UNVERIFIABLE_HEAD: &str = "Cannot be verified after creation (the service does not return these declared keys; never a diff):";
+
+/// `(address, keys)` of every entry with declared keys that cannot be verified, by address.
+fn unverifiable_lines(plan: &Plan) -> Vec<(&str, &[String])> {
+    plan.entries
+        .iter()
+        .filter(|e| !e.unverifiable.is_empty())
+        .map(|e| (e.address.as_str(), e.unverifiable.as_slice()))
+        .collect()
 }
 
 fn html_escape(s: &str) -> String {
@@ -951,6 +976,15 @@ pub fn markdown(plan: &Plan) -> Vec<String> {
     }
     for w in &plan.warnings {
         head.push_str(&format!("> [!NOTE]\n> {}\n\n", md_text(w)));
+    }
+    let unverifiable = unverifiable_lines(plan);
+    if !unverifiable.is_empty() {
+        head.push_str(&format!("> [!NOTE]\n> {}\n", md_text(UNVERIFIABLE_HEAD)));
+        for (address, keys) in &unverifiable {
+            let keys: Vec<String> = keys.iter().map(|k| md_code(k)).collect();
+            head.push_str(&format!("> - {}: {}\n", md_code(address), keys.join(", ")));
+        }
+        head.push('\n');
     }
     for piece in split_text(&head) {
         blocks.push(piece);
@@ -1123,6 +1157,7 @@ pub fn json(plan: &Plan) -> Value {
                 "request": request,
                 "live_fingerprint": e.live_fingerprint,
                 "source": e.source,
+                "unverifiable": e.unverifiable,
             })
         })
         .collect();

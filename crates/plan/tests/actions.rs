@@ -89,7 +89,7 @@ fn cases() -> Vec<Case> {
         ..case(
             "attach",
             Some(with_secret(
-                target(VirtualMachine, "vm", vm_spec()),
+                target(VirtualMachine, "dsvm-a", vm_spec()),
                 "ssh_settings.admin_password",
                 "VM_PW",
             )),
@@ -208,11 +208,11 @@ fn cases() -> Vec<Case> {
         ..case(
             "replace an attachment: detach, never delete",
             Some(allow_replace(with_secret(
-                target(VirtualMachine, "vm", moved),
+                target(VirtualMachine, "dsvm-a", moved),
                 "ssh_settings.admin_password",
                 "PW",
             ))),
-            Some(live(VirtualMachine, "vm", vm_live_spec())),
+            Some(live(VirtualMachine, "dsvm-a", vm_live_spec())),
         )
     });
     v.push(Case {
@@ -259,13 +259,15 @@ fn cases() -> Vec<Case> {
     });
     let mut sched = ci_spec();
     sched["schedules"]["compute_start_stop"][0]["action"] = json!("start");
+    // Issue #14 rule 4: a compute instance is never updated by PUT; a schedule change is a
+    // gated replace with the home-directory warning (this case was an in-place PUT before).
     v.push(Case {
-        actions: &[Action::Update, Action::Start],
-        steps: &[("PUT", "", None), ("POST", "/start", None)],
-        reason: "in place (PUT); instance is Stopped",
+        actions: &[Action::Replace],
+        steps: &[("DELETE", "", Some("Delete")), ("PUT", "", None)],
+        reason: "schedules.compute_start_stop changed forces replacement (compute instances are not updated by PUT): delete then create again (WARNING: a compute instance holds its user's home directory",
         ..case(
-            "update then start",
-            Some(with_state(ci(sched), DesiredState::Running)),
+            "instance schedule change replaces",
+            Some(allow_replace(with_state(ci(sched), DesiredState::Running))),
             Some(instance(lci(ci_spec()), "Stopped")),
         )
     });
@@ -294,8 +296,23 @@ fn cases() -> Vec<Case> {
         steps: &[("PUT", "", None)],
         reason: "live provisioningState is Canceled",
         ..case(
-            "canceled → send the manifest again, even for an instance that never left Creating",
-            Some(with_state(ci(ci_spec()), DesiredState::Running)),
+            "canceled cluster → send the manifest again",
+            Some(aml(aml_spec())),
+            Some(in_state(laml(aml_spec()), "Canceled")),
+        )
+    });
+    // A compute instance is never updated by PUT (issue #14 rule 4): a canceled create is
+    // replaced like a failed one (this case was a PUT before).
+    v.push(Case {
+        actions: &[Action::Replace],
+        steps: &[("DELETE", "", Some("Delete")), ("PUT", "", None)],
+        reason: "live provisioningState is Canceled (no error details) and it never worked",
+        ..case(
+            "canceled instance that never left Creating → replace",
+            Some(allow_replace(with_state(
+                ci(ci_spec()),
+                DesiredState::Running,
+            ))),
             Some(instance(in_state(lci(ci_spec()), "Canceled"), "Creating")),
         )
     });
@@ -326,11 +343,11 @@ fn cases() -> Vec<Case> {
         ..case(
             "a secret is never diffable",
             Some(with_secret(
-                target(VirtualMachine, "vm", vm_spec()),
+                target(VirtualMachine, "dsvm-a", vm_spec()),
                 "ssh_settings.admin_password",
                 "PW",
             )),
-            Some(live(VirtualMachine, "vm", vm_live_spec())),
+            Some(live(VirtualMachine, "dsvm-a", vm_live_spec())),
         )
     });
     v.push(Case {
@@ -580,7 +597,7 @@ fn attached_types_are_detached_never_deleted() {
 #[test]
 fn secrets_never_show_and_never_leak() {
     let t = with_secret(
-        target(VirtualMachine, "vm", vm_spec()),
+        target(VirtualMachine, "dsvm-a", vm_spec()),
         "ssh_settings.admin_password",
         "PW",
     );
@@ -596,7 +613,7 @@ fn secrets_never_show_and_never_leak() {
     assert_eq!(pw.policy, Policy::WriteOnlySecret);
     assert_eq!(pw.after, Some(json!(REDACTED)));
     // Existing: never a change, whatever the live side says.
-    let mut l = live(VirtualMachine, "vm", vm_live_spec());
+    let mut l = live(VirtualMachine, "dsvm-a", vm_live_spec());
     l.spec["ssh_settings"]["admin_password"] = json!("something-else");
     let plan = plan1(t, Some(l));
     assert_eq!(plan.entries[0].actions, [Action::NoOp]);
@@ -761,8 +778,8 @@ fn summary_and_has_changes() {
 #[test]
 fn entries_are_sorted_and_the_plan_is_deterministic() {
     let targets = vec![
-        target(AmlCompute, "b", json!({})),
-        target(AmlCompute, "a", json!({})),
+        target(AmlCompute, "bbb", json!({})),
+        target(AmlCompute, "aaa", json!({})),
     ];
     let p1 = run(&targets, vec![], false, &PlanOptions::default());
     let rev: Vec<Target> = targets.iter().rev().cloned().collect();
@@ -773,7 +790,7 @@ fn entries_are_sorted_and_the_plan_is_deterministic() {
             .iter()
             .map(|e| e.address.as_str())
             .collect::<Vec<_>>(),
-        ["dev/a", "dev/b"]
+        ["dev/aaa", "dev/bbb"]
     );
 }
 
@@ -790,11 +807,13 @@ fn secret_looking_live_values_are_redacted() {
     assert!(!text.contains("sb://leak"), "{text}");
     assert!(text.contains("\"vc\""), "non-secret values stay");
     // An in-place update sends the live object back: never with the secret-looking value.
-    let t = target(
-        Kubernetes,
-        "k8s",
-        json!({"namespace": "default", "description": "x"}),
-    );
+    // (Only clusters change in place now: attachments are detached and attached again.)
+    let mut leaky = aml_spec();
+    leaky["ssh_settings"] = json!({"admin_username": "u", "admin_password": "sb://leak"});
+    let l = laml(leaky);
+    let mut descr = aml_spec();
+    descr["description"] = json!("x");
+    let t = aml(descr);
     let plan = run(&[t], vec![l], false, &PlanOptions::default());
     assert_eq!(plan.entries[0].actions, [Action::Update]);
     let text = serde_json::to_string(&plan).expect("json");

@@ -418,15 +418,17 @@ fn round_trip_sees_one_changed_key_per_policy_class() {
             "k8s",
             &["description"],
             json!("shared"),
-            Action::Update,
-            "PUT",
+            // Issue #14 rule 5: an attachment changes by detach and re-attach (was a PUT).
+            Action::Replace,
+            "DELETE",
         ),
         (
             "ci-alice",
             &["schedules"],
             json!({"compute_start_stop": [{"action": "start", "trigger": {"type": "cron", "expression": "0 8 * * *"}}]}),
-            Action::Update,
-            "PUT",
+            // Issue #14 rule 4: a compute instance is not updated by PUT (was a PUT).
+            Action::Replace,
+            "DELETE",
         ),
         (
             "cpu-cluster",
@@ -444,7 +446,7 @@ fn round_trip_sees_one_changed_key_per_policy_class() {
             Action::Replace,
             "DELETE",
         ),
-        ("aks", &["agent_count"], json!(5), Action::Update, "PUT"),
+        ("aks", &["agent_count"], json!(5), Action::Replace, "DELETE"),
     ];
     for (name, path, value, action, method) in cases {
         let mut changed = targets.clone();
