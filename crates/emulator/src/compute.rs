@@ -434,7 +434,7 @@ pub(crate) fn fill_defaults(
             if let Some(Value::Object(ssh)) = p.get_mut("sshSettings") {
                 default(ssh, "sshPublicAccess", json!("Disabled"));
                 ssh.insert("adminUserName".into(), json!("azureuser"));
-                ssh.insert("sshPort".into(), json!(50000));
+                ssh.insert("sshPort".into(), json!(4000));
             }
             if let Some(Value::Array(list)) = p
                 .get_mut("schedules")

@@ -105,6 +105,7 @@ mod net;
 mod schema;
 mod secrets;
 mod server;
+mod shape;
 mod state;
 
 use std::net::SocketAddr;
@@ -114,9 +115,11 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{EmulatorConfig, FaultKind, FaultSpec, Quirks, RateLimit};
+pub use config::{
+    DEFAULT_NAME_HOLD_MS, EmulatorConfig, FaultKind, FaultSpec, POLICY_TAGS, Quirks, RateLimit,
+};
 pub use error::EmulatorError;
-pub use fixture::{Fixture, FixtureWorkspace};
+pub use fixture::{Fixture, FixtureWorkspace, RawCompute};
 pub use secrets::{SECRET_MARKER_PREFIX, secret_marker};
 pub use server::{API_VERSIONS, PRIMARY_API_VERSION};
 
@@ -267,6 +270,10 @@ pub struct ServeArgs {
     pub rate_limit: Option<String>,
     /// How long the `slow` fault delays a response, in milliseconds.
     pub slow_ms: Option<u64>,
+    /// The old, lenient behaviour (see [`EmulatorConfig::lenient`]).
+    pub lenient: bool,
+    /// How long a deleted compute instance's name stays unavailable, in milliseconds.
+    pub name_hold_ms: Option<u64>,
 }
 
 impl ServeArgs {
@@ -323,6 +330,10 @@ impl ServeArgs {
         }
         if let Some(ms) = self.slow_ms {
             c.slow_ms = ms;
+        }
+        c.lenient = self.lenient;
+        if let Some(ms) = self.name_hold_ms {
+            c.name_hold_ms = ms;
         }
         Ok(c)
     }
