@@ -331,9 +331,9 @@ fn ci_get(inner: &Map<String, Value>, sh: &Shape) -> Map<String, Value> {
 fn created_by(inner: &Map<String, Value>) -> Value {
     match inner.get("createdBy") {
         Some(Value::Object(c)) => {
-            // `userName` is in the spec's example, not in the (sanitized) recordings.
+            // `userName` is in the spec's example but in no recording.
             let mut o = Map::new();
-            for k in ["userName", "userOrgId", "userId"] {
+            for k in ["userOrgId", "userId"] {
                 if let Some(v) = c.get(k) {
                     o.insert(k.into(), v.clone());
                 }
@@ -365,6 +365,14 @@ fn schedules_view(s: Option<&Value>) -> Value {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    // The service reorders: Start schedules before Stop ones (cli-ml-compute_instance_with_schedules
+    // [1] → [7]; an assumption that the order is by action).
+    let mut list = list;
+    list.sort_by_key(|s| {
+        s.get("action")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.eq_ignore_ascii_case("stop"))
+    });
     let items: Vec<Value> = list
         .iter()
         .map(|item| {
@@ -468,7 +476,7 @@ fn write_view(
         or(get(props, "isAttachedCompute"), json!(false)),
     );
     let inner = match ctype.as_str() {
-        "AmlCompute" => aml_put(s, sh),
+        "AmlCompute" => aml_put(s, stored_inner, update, sh),
         "ComputeInstance" => ci_put(s, stored_inner, sh),
         // No recording of other types: the stored properties (server defaults filled,
         // secrets removed by `render`) the spec defines.
@@ -484,10 +492,21 @@ fn write_view(
 }
 
 /// AmlCompute PUT/PATCH response properties.
-fn aml_put(s: &Map<String, Value>, sh: &Shape) -> Map<String, Value> {
+fn aml_put(
+    s: &Map<String, Value>,
+    stored: &Map<String, Value>,
+    update: bool,
+    sh: &Shape,
+) -> Map<String, Value> {
     let mut o = Map::new();
     o.insert("vmSize".into(), upper(get(s, "vmSize")));
-    o.insert("vmPriority".into(), get(s, "vmPriority"));
+    // An update answer shows the stored priority when the request did not send one (ps-New [3]).
+    let priority = if update {
+        or(get(s, "vmPriority"), get(stored, "vmPriority"))
+    } else {
+        get(s, "vmPriority")
+    };
+    o.insert("vmPriority".into(), priority);
     let scale = match s.get("scaleSettings") {
         Some(Value::Object(sc)) => json!({
             "maxNodeCount": get(sc, "maxNodeCount"),
@@ -560,10 +579,11 @@ fn ci_put(s: &Map<String, Value>, stored: &Map<String, Value>, sh: &Shape) -> Ma
         get(s, "personalComputeInstanceSettings"),
     );
     o.insert("setupScripts".into(), get(s, "setupScripts"));
-    o.insert(
-        "enableNodePublicIp".into(),
-        or(get(s, "enableNodePublicIp"), json!(true)),
-    );
+    // Echoed only when sent (py-aiml-ci_stop_start_restart [1] vs
+    // cli-ml-compute_instance_with_schedules [1]).
+    if let Some(v) = s.get("enableNodePublicIp") {
+        o.insert("enableNodePublicIp".into(), v.clone());
+    }
     for k in [
         "dataMounts",
         "dataDisks",

@@ -21,7 +21,7 @@ use serde_json::Value;
 /// Total matched keys over all recordings, as measured when this test was written. When the
 /// emulator answers more like the service, the test prints a higher total: raise this constant
 /// to it (never lower it) in the same commit.
-const MATCHED_AT_LEAST: usize = 2487;
+const MATCHED_AT_LEAST: usize = 2596;
 
 /// Markers around the generated table in `REPLAY.md`.
 const TABLE_START: &str = "<!-- replay-table:start (written by UPDATE_REPLAY=1) -->";

@@ -41,8 +41,16 @@ pub(super) fn get_workspace(
                     "storageHnsEnabled": false, "linkedModelInventoryArmId": null,
                     "privateLinkCount": 0, "publicNetworkAccess": "Enabled",
                     "discoveryUrl": format!("https://{loc}.api.azureml.ms/discovery"),
-                    "sasGetterUri": "", "enableDataIsolation": false
+                    "sasGetterUri": "", "enableDataIsolation": false,
+                    "workspaceId": "00000000-0000-0000-0000-0000000a0003",
+                    "sdkTelemetryAppInsightsKey": "00000000-0000-0000-0000-0000000a0004",
+                    "notebookInfo": {"resourceId": "00000000000000000000000000a00005", "fqdn": format!("ml-{name}-{loc}.{loc}.notebooks.azure.net"), "isPrivateLinkEnabled": false, "notebookPreparationError": null},
+                    "mlFlowTrackingUri": format!("azureml://{loc}.api.azureml.ms/mlflow/v1.0{prefix}"),
+                    "storageAccount": format!("{}/providers/Microsoft.Storage/storageAccounts/st{}", rg_prefix(&prefix), name.replace('-', "")),
+                    "keyVault": format!("{}/providers/Microsoft.Keyvault/vaults/kv-{name}", rg_prefix(&prefix)),
+                    "applicationInsights": format!("{}/providers/Microsoft.insights/components/appi-{name}", rg_prefix(&prefix))
                 },
+                "systemData": {"createdAt": "2025-01-01T00:00:00Z", "createdBy": "emulator-user", "createdByType": "User", "lastModifiedAt": "2025-01-01T00:00:00Z", "lastModifiedBy": "emulator-user", "lastModifiedByType": "User"},
                 "identity": {"type": "SystemAssigned", "principalId": "00000000-0000-0000-0000-0000000a0001", "tenantId": tenant},
                 "sku": {"name": "Basic", "tier": "Basic"},
             }),
@@ -194,4 +202,12 @@ pub(super) fn list_nodes(
         body["nextLink"] = link;
     }
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The resource-group part (`/subscriptions/…/resourceGroups/…`) of a workspace id.
+fn rg_prefix(workspace_id: &str) -> &str {
+    match workspace_id.to_ascii_lowercase().find("/providers/") {
+        Some(i) => &workspace_id[..i],
+        None => workspace_id,
+    }
 }
