@@ -574,7 +574,12 @@ pub(crate) fn check_immutable(
         let Some(nv) = get_path(new, path) else {
             continue;
         };
-        if norm(get_path(old, path)) != norm(Some(nv)) {
+        let mut ov = norm(get_path(old, path));
+        if ov.is_none() && path == &["disableLocalAuth"] {
+            // The server default, which GET shows.
+            ov = Some(Value::Bool(false));
+        }
+        if ov != norm(Some(nv)) {
             return fail(format!("properties.{}", path.join(".")));
         }
     }

@@ -434,3 +434,23 @@ async fn lenient_brings_the_old_behaviour_back() {
     assert!(b.get("systemData").is_some());
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_put_of_what_get_shows_is_accepted() {
+    // `amlctl import` writes a tag by PUTting back what GET shows, server defaults included
+    // (`disableLocalAuth: false` of a compute created without it).
+    let emu = start(config()).await;
+    let url = compute_url(&emu, WS, "cpu");
+    assert_eq!(put(&url, &aml_body("Standard_DS3_v2", 0, 2)).await.0, 201);
+    let g = wait_terminal(&url).await;
+    assert_eq!(g["properties"]["disableLocalAuth"], false);
+    let mut back = json!({"location": g["location"], "tags": {"managed-by": "amlctl"},
+        "properties": g["properties"].clone()});
+    back["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("provisioningState");
+    let (s, _, b) = put(&url, &back).await;
+    assert_eq!(s, 201, "{b}");
+    emu.shutdown().await;
+}

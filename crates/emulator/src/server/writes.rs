@@ -128,13 +128,19 @@ pub(super) fn patch(
             &compute::render(&rec.resource, &ctx.shared.config.quirks),
         )
     } else {
-        // 202 with a body (ps-New-AzMLWorkspaceCompute [3]).
+        // 202 with a body (ps-New-AzMLWorkspaceCompute [3], api-version 2024-04-01); older
+        // api-versions, whose specs (and SDKs) allow only 200, get 200 (an assumption).
         let sent = rec
             .sent
             .clone()
             .unwrap_or_else(|| rec.resource["properties"].clone());
+        let status = if crate::shape::since(version, "2024-04-01") {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
+        };
         json_response(
-            StatusCode::ACCEPTED,
+            status,
             &crate::shape::patch_view(&rec.resource, &sent, &ctx.shape(version)),
         )
     };
