@@ -268,6 +268,28 @@ fn resource_ids(dir: &Path, out: &mut Vec<String>) {
     }
 }
 
+/// `(vnet_name, subnet)` of every manifest under `dir` whose `network_settings` names its
+/// subnet (not by full id).
+fn subnet_names(dir: &Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            subnet_names(&p, out);
+        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            let text = std::fs::read_to_string(&p).expect("read");
+            let Ok(doc) = serde_saphyr::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            let ns = &doc["network_settings"];
+            if let (Some(v), Some(s)) = (ns["vnet_name"].as_str(), ns["subnet"].as_str())
+                && !s.starts_with('/')
+            {
+                out.push((v.to_string(), s.to_string()));
+            }
+        }
+    }
+}
+
 impl Project {
     /// Copies the repository's `manifests/` example.
     pub fn example() -> Project {
@@ -312,6 +334,21 @@ impl Project {
         }
         let mut ids = Vec::new();
         resource_ids(&self.root, &mut ids);
+        // Subnets named by `vnet_name` + `subnet`: the emulator refuses references to subnets
+        // that do not exist, so declare them in every workspace's resource group.
+        let mut pairs = Vec::new();
+        subnet_names(&self.root, &mut pairs);
+        if let Some(ws) = config["workspaces"].as_object() {
+            for w in ws.values() {
+                for (vnet, subnet) in &pairs {
+                    ids.push(format!(
+                        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/virtualNetworks/{vnet}/subnets/{subnet}",
+                        w["subscription_id"].as_str().expect("sub"),
+                        w["resource_group"].as_str().expect("rg"),
+                    ));
+                }
+            }
+        }
         ids.extend(extra.iter().map(|s| s.to_string()));
         ids.sort();
         ids.dedup();

@@ -40,7 +40,17 @@ pub async fn after_replace(
     let (Some(compute_type), Some(after)) = (entry.compute_type, after.as_object()) else {
         return Ok(());
     };
-    let unmet = amlctl_plan::unmet_keys(compute_type, after, &live.spec);
+    // Keys the manifest's lifecycle.ignore_changes hides are not compared here either (the plan
+    // never compares them; the service may reshape them, e.g. compute-instance schedules).
+    let ignored = |key: &str| {
+        entry.ignore_changes.iter().any(|i| {
+            key == i || (key.starts_with(i.as_str()) && key.as_bytes().get(i.len()) == Some(&b'.'))
+        })
+    };
+    let unmet: Vec<String> = amlctl_plan::unmet_keys(compute_type, after, &live.spec)
+        .into_iter()
+        .filter(|k| !ignored(k))
+        .collect();
     if unmet.is_empty() {
         Ok(())
     } else {

@@ -115,7 +115,14 @@ async fn lro_azure_async_operation_for_put_patch_delete_and_actions() {
 
 #[tokio::test]
 async fn lro_location_style_when_no_async_operation_header() {
-    let emu = start(config()).await;
+    // The Location style needs an ARM that sends `Location`: the emulator's lenient mode does
+    // (the realistic default sends only Azure-AsyncOperation, as the recorded service does).
+    // This tests the client's transport, not a plan or an apply.
+    let emu = start(amlctl_emulator::EmulatorConfig {
+        lenient: true,
+        ..config()
+    })
+    .await;
     let proxy = start_proxy(emu.addr(), Strip::AsyncOperation).await;
     let c = client(&format!("http://{proxy}"));
     let ws = ws();

@@ -308,7 +308,8 @@ pub struct ServeArgs {
     /// Latency added to every ARM request, in milliseconds (at most a day).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=DAY_MILLIS))]
     pub latency_ms: u64,
-    /// Faults, KIND=RATE,… with KIND one of 429, 500, 503, reset, slow, lro-failed, lro-canceled.
+    /// Faults, KIND=RATE,… with KIND one of 429, 500, 503, reset, slow, lro-failed, lro-canceled,
+    /// update-failed, unknown.
     #[arg(long)]
     pub faults: Option<String>,
     /// Seed of the fault sequence.
@@ -318,7 +319,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=DAY_SECS))]
     pub retry_after: u64,
     /// Service quirks: all, none, or a comma list of upper-vm-size, vnet-casing, duration-format,
-    /// location-case, stale-size-on-recreate (the last is not part of `all`).
+    /// location-case, stale-size-on-recreate, policy-tags (the last two are not part of `all`).
     #[arg(long)]
     pub quirks: Option<String>,
     /// Items per list page (1-10000).
@@ -339,4 +340,13 @@ pub struct ServeArgs {
     /// How long the `slow` fault delays a response, in milliseconds (at most a day).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=DAY_MILLIS))]
     pub slow_ms: Option<u64>,
+    /// The old, lenient emulator: echoes every property at every api-version, merges a PUT
+    /// into the stored compute, accepts changed compute instances, holds no deleted names.
+    /// Not for plan/apply tests: the default answers like the real service.
+    #[arg(long)]
+    pub lenient: bool,
+    /// How long a deleted compute instance's name stays unavailable, in milliseconds
+    /// (default 3000).
+    #[arg(long, value_name = "MS")]
+    pub name_hold_ms: Option<u64>,
 }

@@ -679,6 +679,8 @@ async fn serve(args: ServeArgs) -> u8 {
         quota: args.quota,
         rate_limit: args.rate_limit,
         slow_ms: args.slow_ms,
+        lenient: args.lenient,
+        name_hold_ms: args.name_hold_ms,
     };
     match amlctl_emulator::run_serve(serve_args).await {
         Ok(()) => 0,

@@ -148,6 +148,7 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
         live_fingerprint: Some(amlctl_plan::fingerprint(live_compute)),
         source: Some(target.source.clone()),
         unverifiable: Vec::new(),
+        ignore_changes: Vec::new(),
     });
     let (_cancel_tx, cancel_rx) = watch::channel(false);
     let apply_opts = ApplyOptions {

@@ -26,6 +26,8 @@ async fn main() {
         quota: Vec::new(),
         rate_limit: None,
         slow_ms: None,
+        lenient: false,
+        name_hold_ms: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;

@@ -438,7 +438,7 @@ pub(crate) fn fill_defaults(
             if let Some(Value::Object(ssh)) = p.get_mut("sshSettings") {
                 default(ssh, "sshPublicAccess", json!("Disabled"));
                 ssh.insert("adminUserName".into(), json!("azureuser"));
-                ssh.insert("sshPort".into(), json!(50000));
+                ssh.insert("sshPort".into(), json!(4000));
             }
             if let Some(Value::Array(list)) = p
                 .get_mut("schedules")
@@ -578,7 +578,12 @@ pub(crate) fn check_immutable(
         let Some(nv) = get_path(new, path) else {
             continue;
         };
-        if norm(get_path(old, path)) != norm(Some(nv)) {
+        let mut ov = norm(get_path(old, path));
+        if ov.is_none() && path == &["disableLocalAuth"] {
+            // The server default, which GET shows.
+            ov = Some(Value::Bool(false));
+        }
+        if ov != norm(Some(nv)) {
             return fail(format!("properties.{}", path.join(".")));
         }
     }

@@ -38,7 +38,19 @@ pub struct EmulatorConfig {
     pub quota: BTreeMap<String, u32>,
     /// How long the `slow` fault delays a response, in milliseconds (default 3000).
     pub slow_ms: u64,
+    /// The old, lenient behaviour (`--lenient`): every property echoed at every api-version,
+    /// PUT merged into the stored compute, changed compute instances accepted, no name hold,
+    /// responses with `systemData`, `Location` and `Retry-After`. Off by default; no plan or
+    /// apply test may use it.
+    pub lenient: bool,
+    /// How long the name of a deleted compute instance stays unavailable, in milliseconds
+    /// (`--name-hold-ms`; default [`DEFAULT_NAME_HOLD_MS`]).
+    pub name_hold_ms: u64,
 }
+
+/// Default of [`EmulatorConfig::name_hold_ms`] (an assumption: the service's hold time is not
+/// recorded; see the emulator README).
+pub const DEFAULT_NAME_HOLD_MS: u64 = 3000;
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -57,6 +69,8 @@ impl Default for EmulatorConfig {
             rate_limit: None,
             quota: BTreeMap::new(),
             slow_ms: 3000,
+            lenient: false,
+            name_hold_ms: DEFAULT_NAME_HOLD_MS,
         }
     }
 }
@@ -90,11 +104,16 @@ pub enum FaultKind {
     LroFailed,
     /// A long-running operation started by this request ends `Canceled`.
     LroCanceled,
+    /// An update (PUT over an existing compute, or PATCH) fails: the compute ends `Failed` and
+    /// an existing cluster keeps its nodes.
+    UpdateFailed,
+    /// A GET of a compute answers `provisioningState: "Unknown"`.
+    Unknown,
 }
 
 impl FaultKind {
     /// All kinds, in the fixed order used to map an RNG draw to a kind.
-    pub const ALL: [FaultKind; 7] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::TooManyRequests,
         FaultKind::InternalError,
         FaultKind::Unavailable,
@@ -102,6 +121,8 @@ impl FaultKind {
         FaultKind::Slow,
         FaultKind::LroFailed,
         FaultKind::LroCanceled,
+        FaultKind::UpdateFailed,
+        FaultKind::Unknown,
     ];
 
     /// The name used in `--faults` specs.
@@ -114,6 +135,8 @@ impl FaultKind {
             FaultKind::Slow => "slow",
             FaultKind::LroFailed => "lro-failed",
             FaultKind::LroCanceled => "lro-canceled",
+            FaultKind::UpdateFailed => "update-failed",
+            FaultKind::Unknown => "unknown",
         }
     }
 }
@@ -138,7 +161,7 @@ impl FaultSpec {
                 .find(|k| k.name().eq_ignore_ascii_case(kind.trim()))
                 .ok_or_else(|| {
                     format!(
-                        "unknown fault kind `{}` (expected one of 429, 500, 503, reset, slow, lro-failed, lro-canceled)",
+                        "unknown fault kind `{}` (expected one of 429, 500, 503, reset, slow, lro-failed, lro-canceled, update-failed, unknown)",
                         kind.trim()
                     )
                 })?;
@@ -195,7 +218,16 @@ pub struct Quirks {
     /// A compute created under the name of one deleted before keeps the deleted one's VM size
     /// (reported once for the real service). Not part of `all`: it is a bug, not a formatting quirk.
     pub stale_size_on_recreate: bool,
+    /// Azure Policy adds tags on every write (`policy-tags`): each PUT/PATCH stores the tags
+    /// [`POLICY_TAGS`] besides those sent. Not part of `all`.
+    pub policy_tags: bool,
 }
+
+/// The tags the `policy-tags` quirk adds on every write (name, value).
+pub const POLICY_TAGS: &[(&str, &str)] = &[
+    ("CostCenter", "policy-default"),
+    ("CreatedVia", "azure-policy"),
+];
 
 impl Quirks {
     /// Parses `all`, `none` or a comma list of `upper-vm-size`, `vnet-casing`,
@@ -216,9 +248,10 @@ impl Quirks {
                 "duration-format" => q.duration_format = true,
                 "location-case" => q.location_case = true,
                 "stale-size-on-recreate" => q.stale_size_on_recreate = true,
+                "policy-tags" => q.policy_tags = true,
                 other => {
                     return Err(format!(
-                        "unknown quirk `{other}` (expected all, none, upper-vm-size, vnet-casing, duration-format, location-case)"
+                        "unknown quirk `{other}` (expected all, none, upper-vm-size, vnet-casing, duration-format, location-case, stale-size-on-recreate, policy-tags)"
                     ));
                 }
             }
@@ -234,6 +267,7 @@ impl Quirks {
             duration_format: true,
             location_case: true,
             stale_size_on_recreate: false,
+            policy_tags: false,
         }
     }
 }

@@ -42,6 +42,10 @@ pub(crate) struct ApiError {
     pub code: String,
     pub message: String,
     pub target: Option<String>,
+    /// Set for the service's own validation errors: the body gets the recorded `UserError`
+    /// envelope (`correlation`, `environment`, `location`, `time`, `componentName`) of this
+    /// region.
+    pub service_region: Option<String>,
 }
 
 impl ApiError {
@@ -51,7 +55,15 @@ impl ApiError {
             code: code.to_string(),
             message: message.into(),
             target: None,
+            service_region: None,
         }
+    }
+    /// A 400 `UserError` in the shape the compute service answers its validation failures
+    /// (cli-ml-compute_instance_no_public_ip_400 [1]).
+    pub fn user_error(message: impl Into<String>, region: &str) -> ApiError {
+        let mut e = ApiError::bad_request("UserError", message);
+        e.service_region = Some(region.to_string());
+        e
     }
     pub fn bad_request(code: &str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
@@ -64,6 +76,22 @@ impl ApiError {
         self
     }
     pub fn body(&self) -> Value {
+        if let Some(region) = &self.service_region {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            return json!({
+                "error": {
+                    "code": self.code, "severity": null, "message": self.message,
+                    "messageFormat": null, "messageParameters": null, "referenceCode": null,
+                    "detailsUri": null, "target": self.target, "details": [], "innerError": null,
+                    "debugInfo": null, "additionalInfo": null
+                },
+                "correlation": {"operation": id, "request": &id[..16]},
+                "environment": region,
+                "location": region,
+                "time": crate::server::now_rfc3339(),
+                "componentName": "machinelearningcompute"
+            });
+        }
         let mut e = json!({"code": self.code, "message": self.message});
         if let Some(t) = &self.target {
             e["target"] = json!(t);

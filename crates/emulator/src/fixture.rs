@@ -20,7 +20,7 @@ pub struct FixtureWorkspace {
 }
 
 /// Workspaces and underlying resources (ARM ids) that exist. Unknown keys are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Fixture {
     /// Workspaces.
     #[serde(default)]
@@ -28,6 +28,25 @@ pub struct Fixture {
     /// ARM ids of underlying resources (VMs, clusters, subnets, identities, ...).
     #[serde(default)]
     pub resources: Vec<String>,
+    /// Raw ARM compute bodies (any shape, e.g. a recorded GET body) served exactly as given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub raw_computes: Vec<RawCompute>,
+    /// Names of workspaces that have a private endpoint (a compute instance without a public
+    /// IP is refused in the others, as the service does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_link_workspaces: Vec<String>,
+}
+
+/// A compute seeded as a raw ARM body: GET, list and the write routes see it as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawCompute {
+    /// Name of a fixture workspace (case-insensitive).
+    pub workspace: String,
+    /// The compute's name.
+    pub name: String,
+    /// The ARM body (`properties.computeType` should be set; `id`/`name`/`type` are filled
+    /// in when absent).
+    pub body: serde_json::Value,
 }
 
 impl Fixture {
@@ -60,5 +79,18 @@ mod tests {
         assert_eq!(f.workspaces[0].location, "eastus");
         assert_eq!(f.resources.len(), 1);
         assert!(Fixture::from_yaml_str("workspaces: 3").is_err());
+    }
+
+    #[test]
+    fn parses_raw_computes() {
+        let f = Fixture::from_yaml_str(
+            "raw_computes:\n  - workspace: mlw-dev\n    name: old\n    body: {location: eastus, properties: {computeType: AmlCompute, provisioningState: Succeeded}}\n",
+        )
+        .unwrap();
+        assert_eq!(f.raw_computes.len(), 1);
+        assert_eq!(
+            f.raw_computes[0].body["properties"]["computeType"],
+            "AmlCompute"
+        );
     }
 }

@@ -8,6 +8,13 @@
 //! switchable quirks, seeded fault injection, ARM-style rate limiting, and atomic JSON state
 //! persistence. It is used by tests, benchmarks, demos and `amlctl --sandbox`.
 //!
+//! By default it answers like the real service as recorded in `tests/recordings/`: response
+//! shapes per api-version (`shape`), PUT replaces, compute instances cannot be changed by PUT,
+//! deleted compute-instance names are held, references must exist. The rules and their sources
+//! are in the crate's `README.md`; `REPLAY.md` measures the match. [`EmulatorConfig::lenient`]
+//! (`--lenient`) restores the old, forgiving behaviour, which the descriptions of headers and
+//! status codes below call "lenient".
+//!
 //! # Module layout
 //! Imports point one way (top to bottom); no module imports one that imports it back, and
 //! the crate shares no code with the manifest/plan/arm crates.
@@ -38,7 +45,9 @@
 //!   (`Azure-AsyncOperation`: always 200 with `status` InProgress|Succeeded|Failed|Canceled) and
 //!   `…/computeOperationsResults/{id}` (`Location`: 202 while running, then the final result:
 //!   the resource for PUT/PATCH, 204 for DELETE, 200 for start/stop/restart, 400 with the error
-//!   when the operation failed or was canceled). LRO URLs are absolute, built from the `Host`
+//!   when the operation failed or was canceled). Writes answer with `Azure-AsyncOperation` only
+//!   (lenient: also `Location` and `Retry-After`); the status body is exactly `{"status"}` (plus
+//!   `percentComplete: 100.0` on success, `error` on failure). LRO URLs are absolute, built from the `Host`
 //!   header the client used. LRO deadlines are wall-clock times in the state file, so they
 //!   survive a restart; transitions are applied lazily when a request looks at the state.
 //! * No token, no faults, no latency: `GET /msi/token?api-version=2019-08-01&resource=…` with
@@ -80,9 +89,10 @@
 //! | 400 | `InvalidRequestContent` | body not JSON, no `properties`, unknown `computeType`, a PUT body that violates the spec's `ComputeResource`/subtype schema (nulls ignored, enums checked case-insensitively for the fields the service enforces; `target` names the location, the value is never echoed), bad PATCH shape |
 //! | 400 | `InvalidComputeName` | name rules (3–32 chars; compute instances 3–24, no `-<digits>` end) |
 //! | 400 | `InvalidScaleSettings` | `minNodeCount > maxNodeCount`, negative counts, bad duration |
-//! | 400 | `ComputeFieldImmutable` | PUT over an existing compute changes computeType, resourceId, vmSize, vmPriority, subnet, osType, … or any compute-instance setting (`target` names the field) |
+//! | 400 | `ComputeFieldImmutable` | PUT over an existing compute changes computeType, resourceId, vmSize, vmPriority, subnet, osType, … (lenient: also any compute-instance setting; `target` names the field) |
 //! | 400 | `ComputeNameInFailedState` | PUT on the name of a `Failed` compute |
-//! | 400 | `UnderlyingResourceNotFound` / `MissingResourceId` | attach of a resource not in the fixture / attach type without `resourceId` |
+//! | 400 | `UserError` (the service's envelope for its own checks: `correlation`, `environment`, `componentName`) | a PUT that changes an existing compute instance; a held compute-instance name; a compute instance without public IP outside a private-link workspace; a `resourceId`, subnet or user-assigned identity not in the fixture (lenient: `UnderlyingResourceNotFound`) |
+//! | 400 | `MissingResourceId` | attach type without `resourceId` |
 //! | 400 | `UnsupportedComputeType` | `Batch` outside api-version 2020-02-02, or another type on 2020-02-02 |
 //! | 400 | `UnsupportedOperation` | PATCH of a non-AmlCompute, start/stop/restart of a non-instance, listNodes of a non-AmlCompute |
 //! | 400 | `MissingRequiredQueryParameter` / `InvalidQueryParameterValue` | DELETE without / with a bad `underlyingResourceAction` |
@@ -93,7 +103,9 @@
 //! | 429 | `SubscriptionRequestsThrottled` | rate limit bucket empty |
 //!
 //! LRO outcomes: `QuotaExceeded` (configured quota), `InternalServerError` (`lro-failed` fault),
-//! `OperationCanceled` (`lro-canceled`).
+//! `OperationCanceled` (`lro-canceled`), `ClusterUpdateFailed` (`update-failed`: the compute
+//! stays `Failed` with its nodes). The `unknown` fault makes a compute GET answer
+//! `provisioningState: "Unknown"`.
 
 #![warn(missing_docs)]
 
@@ -105,6 +117,7 @@ mod net;
 mod schema;
 mod secrets;
 mod server;
+mod shape;
 mod state;
 
 use std::net::SocketAddr;
@@ -114,9 +127,11 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{EmulatorConfig, FaultKind, FaultSpec, Quirks, RateLimit};
+pub use config::{
+    DEFAULT_NAME_HOLD_MS, EmulatorConfig, FaultKind, FaultSpec, POLICY_TAGS, Quirks, RateLimit,
+};
 pub use error::EmulatorError;
-pub use fixture::{Fixture, FixtureWorkspace};
+pub use fixture::{Fixture, FixtureWorkspace, RawCompute};
 pub use secrets::{SECRET_MARKER_PREFIX, secret_marker};
 pub use server::{API_VERSIONS, PRIMARY_API_VERSION};
 
@@ -151,6 +166,12 @@ impl Emulator {
         // persisted below, without the values).
         for c in &mut state.computes {
             secrets::mask_resource(&mut c.resource);
+            // The last PUT's properties (kept for the PUT/PATCH answers) hold secrets too.
+            if let Some(sent) = c.sent.take() {
+                let mut wrapped = serde_json::json!({ "properties": sent });
+                secrets::mask_resource(&mut wrapped);
+                c.sent = wrapped.get_mut("properties").map(serde_json::Value::take);
+            }
         }
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -267,6 +288,10 @@ pub struct ServeArgs {
     pub rate_limit: Option<String>,
     /// How long the `slow` fault delays a response, in milliseconds.
     pub slow_ms: Option<u64>,
+    /// The old, lenient behaviour (see [`EmulatorConfig::lenient`]).
+    pub lenient: bool,
+    /// How long a deleted compute instance's name stays unavailable, in milliseconds.
+    pub name_hold_ms: Option<u64>,
 }
 
 impl ServeArgs {
@@ -323,6 +348,10 @@ impl ServeArgs {
         }
         if let Some(ms) = self.slow_ms {
             c.slow_ms = ms;
+        }
+        c.lenient = self.lenient;
+        if let Some(ms) = self.name_hold_ms {
+            c.name_hold_ms = ms;
         }
         Ok(c)
     }

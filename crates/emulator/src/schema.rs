@@ -139,6 +139,44 @@ pub(crate) fn validate_put(body: &Value, compute_type: &str) -> Result<(), ApiEr
     }
 }
 
+/// The names the 2025-12-01 spec defines for `properties.properties` of a compute type
+/// (`None` when the spec has no such definition). Realistic responses drop other names.
+pub(crate) fn known_properties(compute_type: &str) -> Option<Vec<String>> {
+    static KNOWN: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
+    KNOWN
+        .get_or_init(|| {
+            let mut out = HashMap::new();
+            let Ok(spec) = serde_json::from_str::<Value>(SPEC) else {
+                return out;
+            };
+            let defs = &spec["definitions"];
+            let resolve = |v: &Value| -> Value {
+                match v.get("$ref").and_then(Value::as_str) {
+                    Some(r) => r
+                        .rsplit('/')
+                        .next()
+                        .map(|name| defs[name].clone())
+                        .unwrap_or(Value::Null),
+                    None => v.clone(),
+                }
+            };
+            for t in crate::compute::COMPUTE_TYPES {
+                let schema = if t == "SynapseSpark" {
+                    defs[t].clone()
+                } else {
+                    defs[format!("{t}Schema").as_str()].clone()
+                };
+                let inner = resolve(&schema["properties"]["properties"]);
+                if let Some(m) = inner["properties"].as_object() {
+                    out.insert(t.to_string(), m.keys().cloned().collect());
+                }
+            }
+            out
+        })
+        .get(compute_type)
+        .cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

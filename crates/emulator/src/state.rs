@@ -25,6 +25,20 @@ pub(crate) struct State {
     /// VM size of each deleted compute, by lower-cased ARM id (for the `stale-size-on-recreate` quirk).
     #[serde(default)]
     pub deleted_sizes: std::collections::BTreeMap<String, String>,
+    /// Compute instances deleted, for the name hold (`name_hold_ms`).
+    #[serde(default)]
+    pub deleted_instances: Vec<DeletedName>,
+    /// Workspaces (names, case-insensitive) with a private endpoint.
+    #[serde(default)]
+    pub private_link_workspaces: Vec<String>,
+}
+
+/// A deleted compute instance's name and when its delete finished.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct DeletedName {
+    pub name: String,
+    pub location: String,
+    pub deleted_at_ms: i64,
 }
 
 /// A token issued by `/msi/token`.
@@ -47,6 +61,13 @@ pub(crate) struct ComputeRec {
     /// A transition in flight.
     #[serde(default)]
     pub pending: Option<Pending>,
+    /// `properties` as the last PUT sent them (read-only fields stripped, secrets masked):
+    /// the PUT/PATCH responses echo these, not the server defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<Value>,
+    /// Seeded from the fixture's `raw_computes`: served exactly as stored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub raw: bool,
 }
 
 /// Kind of a long-running operation.
@@ -169,6 +190,67 @@ impl State {
         for r in &fixture.resources {
             self.ensure_resource(r);
         }
+        for w in &fixture.private_link_workspaces {
+            if !self
+                .private_link_workspaces
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(w))
+            {
+                self.private_link_workspaces.push(w.clone());
+            }
+        }
+        for raw in &fixture.raw_computes {
+            self.seed_raw(raw);
+        }
+    }
+
+    /// Seeds a raw compute body under its fixture workspace (unless a compute of that name
+    /// exists); a workspace not in the state is skipped.
+    fn seed_raw(&mut self, raw: &crate::fixture::RawCompute) {
+        let Some(ws) = self
+            .workspaces
+            .iter()
+            .find(|w| w.name.eq_ignore_ascii_case(&raw.workspace))
+            .cloned()
+        else {
+            return;
+        };
+        if self
+            .compute_index(&ws.subscription_id, &ws.resource_group, &ws.name, &raw.name)
+            .is_some()
+        {
+            return;
+        }
+        let mut body = raw.body.clone();
+        if let Value::Object(m) = &mut body {
+            m.entry("id").or_insert_with(|| {
+                Value::String(format!(
+                    "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.MachineLearningServices/workspaces/{}/computes/{}",
+                    ws.subscription_id, ws.resource_group, ws.name, raw.name
+                ))
+            });
+            m.entry("name")
+                .or_insert_with(|| Value::String(raw.name.clone()));
+            m.entry("type").or_insert_with(|| {
+                Value::String("Microsoft.MachineLearningServices/workspaces/computes".into())
+            });
+        }
+        let location = body
+            .get("location")
+            .and_then(Value::as_str)
+            .unwrap_or(&ws.location)
+            .to_string();
+        self.computes.push(ComputeRec {
+            subscription_id: ws.subscription_id.clone(),
+            resource_group: ws.resource_group.clone(),
+            workspace: ws.name.clone(),
+            name: raw.name.clone(),
+            location,
+            resource: body,
+            pending: None,
+            sent: None,
+            raw: true,
+        });
     }
 
     /// Adds a workspace if absent (case-insensitive match on sub/rg/name).

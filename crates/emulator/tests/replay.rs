@@ -14,14 +14,18 @@ mod compare;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use amlctl_emulator::{EmulatorConfig, Fixture, FixtureWorkspace};
+use amlctl_emulator::{EmulatorConfig, Fixture, FixtureWorkspace, RawCompute};
 use common::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Total matched keys over all recordings, as measured when this test was written. When the
 /// emulator answers more like the service, the test prints a higher total: raise this constant
 /// to it (never lower it) in the same commit.
-const MATCHED_AT_LEAST: usize = 1865;
+const MATCHED_AT_LEAST: usize = 2596;
+
+/// Markers around the generated table in `REPLAY.md`.
+const TABLE_START: &str = "<!-- replay-table:start (written by UPDATE_REPLAY=1) -->";
+const TABLE_END: &str = "<!-- replay-table:end -->";
 
 /// The api-version the `az ml` cassettes really used (they sanitized it to `0000-00-00`).
 const SANITIZED_API_VERSION: &str = "2022-10-01-preview";
@@ -122,9 +126,46 @@ fn fixture_for(entries: &[Entry]) -> Fixture {
             });
         }
     }
+    // Computes a list shows that existed before the recording: seeded as the recorded raw
+    // bodies (not those the recording creates itself).
+    let created: Vec<String> = entries
+        .iter()
+        .filter(|e| e.method == "PUT")
+        .filter_map(|e| seg_after(&segments(&e.path), "computes").map(str::to_ascii_lowercase))
+        .collect();
+    let mut raw_computes = Vec::new();
+    for e in entries.iter().filter(|e| e.method == "GET") {
+        let segs = segments(&e.path);
+        if segs
+            .last()
+            .is_none_or(|s| !s.eq_ignore_ascii_case("computes"))
+        {
+            continue;
+        }
+        let Some(ws) = seg_after(&segs, "workspaces") else {
+            continue;
+        };
+        for item in e.response_body["value"].as_array().into_iter().flatten() {
+            let Some(name) = item["name"].as_str() else {
+                continue;
+            };
+            if created.contains(&name.to_ascii_lowercase())
+                || raw_computes.iter().any(|r: &RawCompute| r.name == name)
+            {
+                continue;
+            }
+            raw_computes.push(RawCompute {
+                workspace: ws.to_string(),
+                name: name.to_string(),
+                body: item.clone(),
+            });
+        }
+    }
     Fixture {
         workspaces,
         resources: Vec::new(),
+        raw_computes,
+        ..Fixture::default()
     }
 }
 
@@ -183,16 +224,6 @@ async fn seed(base: &str, entries: &[Entry]) {
             if action == "start" {
                 let stop = format!("{base}/{prefix}/{name}/stop?api-version={api}");
                 call("POST", &stop, &Value::Null).await;
-            }
-        } else if e.method == "GET" {
-            // A list of computes that existed before the recording: PUT each recorded item.
-            for item in e.response_body["value"].as_array().into_iter().flatten() {
-                let Some(name) = item["name"].as_str() else {
-                    continue;
-                };
-                let url = format!("{base}/{prefix}/{name}?api-version={api}");
-                let body = json!({"location": item["location"], "properties": item["properties"]});
-                call("PUT", &url, &body).await;
             }
         }
     }
@@ -303,6 +334,27 @@ async fn replay_real_service_recordings() {
         println!("  {name}: {m}/{t}");
     }
     println!("TOTAL: {matched}/{total} keys match the real service");
+    let mut table = String::from("| recording | matched / total keys |\n|---|---|\n");
+    for (name, (m, t)) in &summary {
+        table.push_str(&format!("| {name} | {m} / {t} |\n"));
+    }
+    table.push_str(&format!("| **total** | **{matched} / {total}** |\n"));
+    let doc_path = crate_dir().join("REPLAY.md");
+    let doc = std::fs::read_to_string(&doc_path).expect("REPLAY.md");
+    let (Some(a), Some(b)) = (doc.find(TABLE_START), doc.find(TABLE_END)) else {
+        panic!("REPLAY.md lacks the {TABLE_START} … {TABLE_END} markers");
+    };
+    let current = &doc[a + TABLE_START.len()..b];
+    let wanted = format!("\n{table}");
+    if std::env::var_os("UPDATE_REPLAY").is_some() {
+        let updated = format!("{}{wanted}{}", &doc[..a + TABLE_START.len()], &doc[b..]);
+        std::fs::write(&doc_path, updated).expect("write REPLAY.md");
+    } else {
+        assert_eq!(
+            current, wanted,
+            "REPLAY.md's table is stale: run `UPDATE_REPLAY=1 cargo test -p amlctl-emulator --test replay` and commit it"
+        );
+    }
     assert!(
         matched >= MATCHED_AT_LEAST,
         "replay got worse: {matched} keys match, the ratchet says at least {MATCHED_AT_LEAST}"

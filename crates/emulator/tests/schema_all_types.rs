@@ -25,23 +25,22 @@ async fn all_compute_types_validate_against_the_spec() {
         rid("Microsoft.Kubernetes/connectedClusters", "arc1"),
         rid("Microsoft.Synapse/workspaces", "syn1/bigDataPools/pool1"),
     ];
-    let mut cfg = config();
-    cfg.fixture
-        .as_mut()
-        .unwrap()
-        .resources
-        .extend(resources.iter().cloned());
-    let emu = start(EmulatorConfig {
-        page_size: 3,
-        ..cfg
-    })
-    .await;
     let subnet = format!(
         "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/virtualNetworks/v/subnets/s"
     );
     let uai = format!(
         "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
     );
+    let mut cfg = config();
+    // The subnet and identity the bodies reference must exist (the emulator refuses others).
+    let fixture = cfg.fixture.as_mut().unwrap();
+    fixture.resources.extend(resources.iter().cloned());
+    fixture.resources.extend([subnet.clone(), uai.clone()]);
+    let emu = start(EmulatorConfig {
+        page_size: 3,
+        ..cfg
+    })
+    .await;
     let bodies: Vec<(&str, Value)> = vec![
         (
             "amlcluster",

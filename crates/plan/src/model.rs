@@ -189,6 +189,10 @@ pub struct PlanEntry {
     /// default): never a diff, never a replace; the plan names them once per target.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unverifiable: Vec<String>,
+    /// The target's `lifecycle.ignore_changes` keys: never compared, also not by the read-back
+    /// after a replace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_changes: Vec<String>,
 }
 
 impl PlanEntry {

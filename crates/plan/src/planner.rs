@@ -624,6 +624,7 @@ fn plan_target(
         live_fingerprint: lc.map(fingerprint),
         source: Some(t.source.clone()),
         unverifiable: Vec::new(),
+        ignore_changes: t.lifecycle.ignore_changes.clone(),
     };
     let is_ci = t.compute_type == ComputeType::ComputeInstance;
     let stop_after_create = is_ci && t.state == Some(DesiredState::Stopped);
@@ -1090,6 +1091,7 @@ pub fn plan(
                             live_fingerprint: Some(fingerprint(lc)),
                             source: None,
                             unverifiable: Vec::new(),
+                            ignore_changes: Vec::new(),
                         });
                         continue;
                     }
@@ -1148,6 +1150,7 @@ pub fn plan(
                         live_fingerprint: Some(fingerprint(lc)),
                         source: None,
                         unverifiable: Vec::new(),
+                        ignore_changes: Vec::new(),
                     });
                     continue;
                 }

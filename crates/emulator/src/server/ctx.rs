@@ -26,6 +26,26 @@ pub(super) struct Ctx<'a> {
     pub body: &'a Bytes,
     /// The outcome an injected LRO fault imposes on an operation this request starts.
     pub lro_fault: Option<Outcome>,
+    /// The `update-failed` fault: an update this request starts ends `Failed`.
+    pub update_failed: bool,
+    /// The `unknown` fault: a compute GET answers `provisioningState: "Unknown"`.
+    pub unknown_state: bool,
+}
+
+impl Ctx<'_> {
+    /// How responses are rendered for this request.
+    pub fn shape<'v>(&'v self, version: &'v str) -> crate::shape::Shape<'v> {
+        crate::shape::Shape {
+            version,
+            quirks: &self.shared.config.quirks,
+            lenient: self.shared.config.lenient,
+        }
+    }
+
+    /// Whether the emulator runs with `--lenient`.
+    pub fn lenient(&self) -> bool {
+        self.shared.config.lenient
+    }
 }
 
 /// Case-insensitive ASCII comparison (ARM names and segments).

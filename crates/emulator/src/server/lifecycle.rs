@@ -12,6 +12,7 @@ pub(super) fn settle(state: &mut State, now: i64) -> bool {
     let mut remove = Vec::new();
     let mut remove_resources = Vec::new();
     let mut deleted_sizes = Vec::new();
+    let mut deleted_instances = Vec::new();
     for (i, rec) in state.computes.iter_mut().enumerate() {
         let Some(p) = rec.pending.clone() else {
             continue;
@@ -34,6 +35,13 @@ pub(super) fn settle(state: &mut State, now: i64) -> bool {
         match (&p.kind, &p.outcome) {
             (OpKind::Delete, Outcome::Succeeded) => {
                 remove.push(i);
+                if ctype == "ComputeInstance" {
+                    deleted_instances.push(crate::state::DeletedName {
+                        name: rec.name.clone(),
+                        location: rec.location.clone(),
+                        deleted_at_ms: p.ends_at_ms,
+                    });
+                }
                 if let Some(size) = props
                     .get("properties")
                     .and_then(|p| p.get("vmSize"))
@@ -117,6 +125,12 @@ pub(super) fn settle(state: &mut State, now: i64) -> bool {
         state.computes.remove(i);
     }
     state.deleted_sizes.extend(deleted_sizes);
+    state.deleted_instances.extend(deleted_instances);
+    // Keep the hold list bounded.
+    if state.deleted_instances.len() > 1000 {
+        let excess = state.deleted_instances.len() - 1000;
+        state.deleted_instances.drain(..excess);
+    }
     for r in remove_resources {
         state.resources.retain(|x| !same_id(x, &r));
     }

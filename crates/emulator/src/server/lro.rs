@@ -10,7 +10,6 @@ use super::ctx::{Ctx, eq};
 use super::http::{empty_response, json_response, set_header};
 use super::lifecycle::settle;
 use super::shared::Inner;
-use crate::compute;
 use crate::error::ApiError;
 use crate::state::{OpKind, OpRec, Outcome, Pending, same_id};
 
@@ -85,6 +84,10 @@ pub(super) fn lro_headers(
 ) {
     let (status, result) = lro_urls(ctx, sub, loc, op_id, version);
     set_header(r, "azure-asyncoperation", &status);
+    if !ctx.lenient() {
+        // The service sends only Azure-AsyncOperation (recordings README).
+        return;
+    }
     if with_location {
         set_header(r, "location", &result);
     }
@@ -122,6 +125,23 @@ pub(super) fn operation(
         })?;
     let now = now_ms();
     let done = now >= op.ends_at_ms;
+    if is_status && !ctx.lenient() {
+        // Exactly the recorded bodies.
+        let body = if !done {
+            json!({"status": "InProgress"})
+        } else {
+            match &op.outcome {
+                Outcome::Succeeded => json!({"status": "Succeeded", "percentComplete": 100.0}),
+                Outcome::Failed { code, message } => {
+                    json!({"status": "Failed", "error": {"code": code, "message": message}})
+                }
+                Outcome::Canceled => {
+                    json!({"status": "Canceled", "error": {"code": "OperationCanceled", "message": "The operation was canceled."}})
+                }
+            }
+        };
+        return Ok(json_response(StatusCode::OK, &body));
+    }
     if is_status {
         let mut body = json!({
             "id": format!("/subscriptions/{}/providers/Microsoft.MachineLearningServices/locations/{}/computeOperationsStatus/{}", op.subscription_id, op.location, op.id),
@@ -183,7 +203,7 @@ pub(super) fn operation(
                 match found {
                     Some(c) => Ok(json_response(
                         StatusCode::OK,
-                        &compute::render(&c.resource, &ctx.shared.config.quirks),
+                        &crate::shape::get_view(&c.resource, &ctx.shape(version), c.raw),
                     )),
                     None => Ok(empty_response(StatusCode::NO_CONTENT)),
                 }

@@ -31,6 +31,11 @@ use axum::response::Response;
 use crate::net::ConnHandle;
 
 pub(crate) use shared::Shared;
+
+/// The current time as RFC 3339 (for error bodies).
+pub(crate) fn now_rfc3339() -> String {
+    clock::rfc3339(clock::now_ms())
+}
 pub use versions::{API_VERSIONS, PRIMARY_API_VERSION};
 
 /// The axum app: a single fallback handler (routing is done by hand, case-insensitively).
@@ -89,6 +94,8 @@ async fn handle(
         params: &params,
         body: &body,
         lro_fault: gate::lro_outcome(fault),
+        update_failed: fault == Some(crate::config::FaultKind::UpdateFailed),
+        unknown_state: fault == Some(crate::config::FaultKind::Unknown),
     };
 
     let is_read = method == Method::GET || method == Method::HEAD;

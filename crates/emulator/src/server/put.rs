@@ -12,8 +12,9 @@ use super::http::json_response;
 use super::lro::{lro_headers, start_op};
 use super::shared::Inner;
 use super::validate::{
-    PutRequest, check_attach, check_existing, check_instance_name, norm_loc, provisioning_state,
-    quota_units, validate_request, vm_size,
+    PutRequest, check_attach, check_existing, check_instance_name, check_instance_unchanged,
+    check_name_hold, check_references, norm_loc, provisioning_state, quota_units, validate_request,
+    vm_size,
 };
 use super::versions::COMPUTE_RESOURCE_TYPE;
 use crate::compute;
@@ -49,6 +50,8 @@ pub(super) fn put(
     if let Some(Value::Object(inner)) = props.get_mut("properties") {
         crate::secrets::mask_secrets(ctype, inner);
     }
+    let sent = Value::Object(props.clone());
+    let lenient = ctx.lenient();
     let location = body
         .get("location")
         .and_then(Value::as_str)
@@ -71,16 +74,51 @@ pub(super) fn put(
     let overwrite = old
         .as_ref()
         .is_some_and(|o| provisioning_state(o) != "Canceled");
-    let (resource_id, attached) = check_attach(&g, &props, ctype, name)?;
+    let (resource_id, attached) = check_attach(&g, &props, ctype, name, lenient)?;
+    if !lenient {
+        check_references(&g, &body, &props, &t.location)?;
+        let no_public_ip = props
+            .get("properties")
+            .and_then(|p| p.get("enableNodePublicIp"))
+            .and_then(Value::as_bool)
+            == Some(false);
+        let private_link = g
+            .state
+            .private_link_workspaces
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(ws));
+        if ctype == "ComputeInstance" && no_public_ip && !private_link {
+            // cli-ml-compute_instance_no_public_ip_400 [1].
+            return Err(ApiError::user_error(
+                "Provided EnableNodePublicIp 'False' requires workspace private endpoint.",
+                &ws_loc,
+            ));
+        }
+    }
     if let Some(o) = &old
         && overwrite
     {
         let mut with_type = props.clone();
         with_type.insert("computeType".into(), json!(ctype));
-        compute::check_immutable(ctype, &o.resource["properties"], &Value::Object(with_type))?;
+        let was_instance =
+            compute::compute_type_of(&o.resource).as_deref() == Some("ComputeInstance");
+        if !lenient && ctype == "ComputeInstance" && was_instance {
+            check_instance_unchanged(o, &body, &with_type, &t.location)?;
+        } else {
+            compute::check_immutable(ctype, &o.resource["properties"], &Value::Object(with_type))?;
+        }
     }
     if ctype == "ComputeInstance" {
         check_instance_name(&g, existing, name, &t.location)?;
+        if !lenient && !overwrite {
+            check_name_hold(
+                &g,
+                name,
+                &t.location,
+                ctx.shared.config.name_hold_ms,
+                now_ms(),
+            )?;
+        }
     }
 
     // On overwrite, keep create-time fields the client did not resend (and secrets), fill
@@ -95,6 +133,7 @@ pub(super) fn put(
             &o.resource["properties"],
             old_inner.as_ref(),
             ctype,
+            lenient,
         );
     }
     server_fields(&mut props, &t, ctype, overwrite, attached);
@@ -117,9 +156,16 @@ pub(super) fn put(
     if !overwrite && ctx.shared.config.quirks.stale_size_on_recreate {
         stale_size(&g, &t, &mut props);
     }
-    let resource = envelope(body, props, &t, &display_name, old_identity.as_ref());
+    let mut resource = envelope(body, props, &t, &display_name, old_identity.as_ref());
+    if !lenient && let Value::Object(m) = &mut resource {
+        m.remove("systemData");
+    }
+    if ctx.shared.config.quirks.policy_tags {
+        add_policy_tags(&mut resource);
+    }
     let outcome = match ctx.lro_fault.clone() {
         Some(o) => o,
+        None if overwrite && ctx.update_failed => update_failed_outcome(&display_name),
         None => quota_outcome(ctx, &g, existing, &t, &resource),
     };
     store(
@@ -132,7 +178,35 @@ pub(super) fn put(
         outcome,
         overwrite,
         version,
+        sent,
     )
+}
+
+/// The outcome of the `update-failed` fault: the update ends `Failed`, the compute keeps its
+/// nodes (an assumption about how a failed cluster update looks; see the README).
+pub(super) fn update_failed_outcome(name: &str) -> Outcome {
+    Outcome::Failed {
+        code: "ClusterUpdateFailed".into(),
+        message: format!(
+            "The update of compute '{name}' failed (injected fault update-failed); the cluster keeps its nodes and is in state Failed. Delete and re-create it, or retry the update."
+        ),
+    }
+}
+
+/// The `policy-tags` quirk: adds [`crate::config::POLICY_TAGS`] to the resource's tags.
+pub(super) fn add_policy_tags(resource: &mut Value) {
+    let Value::Object(m) = resource else {
+        return;
+    };
+    let tags = m.entry("tags").or_insert_with(|| json!({}));
+    if !tags.is_object() {
+        *tags = json!({});
+    }
+    if let Value::Object(t) = tags {
+        for (k, v) in crate::config::POLICY_TAGS {
+            t.insert((*k).into(), json!(v));
+        }
+    }
 }
 
 /// Copies fields of the stored compute the overwriting PUT did not resend (create-time fields
@@ -142,6 +216,7 @@ fn keep_previous(
     old_props: &Value,
     old_inner: Option<&Map<String, Value>>,
     ctype: &str,
+    lenient: bool,
 ) {
     for k in [
         "computeLocation",
@@ -160,6 +235,8 @@ fn keep_previous(
         props.entry("properties").or_insert_with(|| json!({})),
     ) {
         for (k, v) in old_inner {
+            // Realistic: PUT replaces; only fields that can never change (and secrets, below)
+            // survive a PUT that omits them.
             let keep_if_absent = matches!(
                 k.as_str(),
                 "vmSize"
@@ -169,9 +246,11 @@ fn keep_previous(
                     | "virtualMachineImage"
                     | "isolatedNetwork"
                     | "enableNodePublicIp"
-                    | "remoteLoginPortPublicAccess"
-                    | "userAccountCredentials"
-            );
+            ) || (lenient
+                && matches!(
+                    k.as_str(),
+                    "remoteLoginPortPublicAccess" | "userAccountCredentials"
+                ));
             if keep_if_absent && !inner.contains_key(k) {
                 inner.insert(k.clone(), v.clone());
             }
@@ -344,6 +423,7 @@ fn store(
     outcome: Outcome,
     overwrite: bool,
     version: &str,
+    sent: Value,
 ) -> Result<Response, ApiError> {
     let rec = ComputeRec {
         subscription_id: t.sub.to_string(),
@@ -353,6 +433,8 @@ fn store(
         location: t.location.clone(),
         resource,
         pending: None,
+        sent: Some(sent.clone()),
+        raw: false,
     };
     let idx = match existing {
         Some(i) => {
@@ -371,14 +453,20 @@ fn store(
     };
     let op_id = start_op(ctx, g, idx, kind, outcome, None, None);
     ctx.shared.persist(&g.state)?;
-    let status = if overwrite {
+    // The service answers every PUT 201 "Creating", even an update (recordings README).
+    let status = if overwrite && ctx.lenient() {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
     let mut r = json_response(
         status,
-        &compute::render(&g.state.computes[idx].resource, &ctx.shared.config.quirks),
+        &crate::shape::put_view(
+            &g.state.computes[idx].resource,
+            &sent,
+            overwrite,
+            &ctx.shape(version),
+        ),
     );
     lro_headers(ctx, &mut r, t.sub, &t.location, &op_id, version, false);
     Ok(r)

@@ -54,7 +54,7 @@ fn arm_inner(ctx: &Ctx) -> Result<Response, ApiError> {
         [] if *m == Method::GET => get_workspace(ctx, sub, rg, ws),
         [c] if eq(c, "computes") && *m == Method::GET => list(ctx, sub, rg, ws, version),
         [c, name] if eq(c, "computes") => match *m {
-            Method::GET => get(ctx, sub, rg, ws, name),
+            Method::GET => get(ctx, sub, rg, ws, name, version),
             Method::PUT => put(ctx, sub, rg, ws, name, version),
             Method::PATCH => patch(ctx, sub, rg, ws, name, version),
             Method::DELETE => delete(ctx, sub, rg, ws, name, version),

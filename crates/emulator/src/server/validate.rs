@@ -117,6 +117,7 @@ pub(super) fn check_attach(
     props: &Map<String, Value>,
     ctype: &str,
     name: &str,
+    lenient: bool,
 ) -> Result<(Option<String>, bool), ApiError> {
     let resource_id = props
         .get("resourceId")
@@ -125,6 +126,9 @@ pub(super) fn check_attach(
     let mut attached = false;
     match &resource_id {
         Some(rid) if !rid.is_empty() => {
+            if !g.state.has_resource(rid) && !lenient {
+                return Err(missing_resource(rid, "properties.resourceId"));
+            }
             if !g.state.has_resource(rid) {
                 return Err(ApiError::bad_request(
                     "UnderlyingResourceNotFound",
@@ -230,4 +234,169 @@ pub(super) fn quota_units(props: &Value) -> u64 {
         Some("ComputeInstance") => 1,
         _ => 0,
     }
+}
+
+/// The error for a referenced ARM resource that does not exist: 400 `UserError` naming the
+/// resource the way ARM's `ResourceNotFound` does (an assumption: no attach of a missing
+/// resource was recorded; see the README).
+fn missing_resource(id: &str, field: &str) -> ApiError {
+    let segs: Vec<&str> = id.split('/').filter(|s| !s.is_empty()).collect();
+    let rg = segs
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case("resourceGroups"))
+        .and_then(|i| segs.get(i + 1))
+        .copied()
+        .unwrap_or("?");
+    let what = segs
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case("providers"))
+        .map(|i| segs[i + 1..].join("/"))
+        .unwrap_or_else(|| id.to_string());
+    ApiError::bad_request(
+        "UserError",
+        format!(
+            "The Resource '{what}' under resource group '{rg}' was not found (referenced by {field}). Create it first or correct the id."
+        ),
+    )
+    .target(field)
+}
+
+/// Realistic checks of the ARM ids a PUT references besides `resourceId`: the subnet
+/// (`properties.properties.subnet.id`) and user-assigned identities must exist.
+pub(super) fn check_references(
+    g: &Inner,
+    body: &Map<String, Value>,
+    props: &Map<String, Value>,
+    region: &str,
+) -> Result<(), ApiError> {
+    let inner = props.get("properties");
+    let subnet = inner
+        .and_then(|p| p.get("subnet"))
+        .and_then(|s| s.get("id"))
+        .and_then(Value::as_str);
+    if let Some(id) = subnet.filter(|s| !s.is_empty())
+        && !g.state.has_resource(id)
+    {
+        let mut e = missing_resource(id, "properties.properties.subnet.id");
+        e.service_region = Some(region.to_string());
+        return Err(e);
+    }
+    if let Some(Value::Object(uai)) = body
+        .get("identity")
+        .and_then(|i| i.get("userAssignedIdentities"))
+    {
+        for id in uai.keys() {
+            if !g.state.has_resource(id) {
+                let mut e = missing_resource(id, "identity.userAssignedIdentities");
+                e.service_region = Some(region.to_string());
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn norm_json(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.to_ascii_lowercase()),
+        Value::Array(a) => Value::Array(a.iter().map(norm_json).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.to_ascii_lowercase(), norm_json(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A PUT over an existing compute instance must not change anything: the service refuses
+/// compute-instance updates (issue #13: Azure support's "use UpdateSchedules API instead",
+/// Terraform's ForceNew arguments, azure-ai-ml's refusal). An identical PUT is accepted.
+pub(super) fn check_instance_unchanged(
+    old: &ComputeRec,
+    body: &Map<String, Value>,
+    new_props: &Map<String, Value>,
+    region: &str,
+) -> Result<(), ApiError> {
+    let empty = Map::new();
+    let before = old
+        .sent
+        .as_ref()
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let mut changed: Vec<String> = Vec::new();
+    let inner_new = new_props
+        .get("properties")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let inner_old = before
+        .get("properties")
+        .and_then(Value::as_object)
+        .or_else(|| old.resource["properties"]["properties"].as_object())
+        .unwrap_or(&empty);
+    let mut keys: Vec<&String> = inner_new.keys().chain(inner_old.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let a = inner_old.get(k).map(norm_json).unwrap_or(Value::Null);
+        let b = inner_new.get(k).map(norm_json).unwrap_or(Value::Null);
+        if a != b {
+            changed.push(format!("properties.properties.{k}"));
+        }
+    }
+    for k in ["description", "disableLocalAuth"] {
+        let a = before.get(k).map(norm_json).unwrap_or(Value::Null);
+        let b = new_props.get(k).map(norm_json).unwrap_or(Value::Null);
+        if a != b {
+            changed.push(format!("properties.{k}"));
+        }
+    }
+    let id_type = |v: Option<&Value>| {
+        v.and_then(|i| i.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("None")
+            .to_ascii_lowercase()
+    };
+    if id_type(old.resource.get("identity")) != id_type(body.get("identity")) {
+        changed.push("identity".into());
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::user_error(
+        format!(
+            "Compute instance '{}' already exists and cannot be updated ({} would change). Use start/stop/restart for its state and the UpdateSchedules / UpdateIdleShutdownSetting APIs for schedules and idle shutdown; to change anything else, delete it and create it again.",
+            old.name,
+            changed.join(", ")
+        ),
+        region,
+    )
+    .target(changed[0].clone()))
+}
+
+/// The name of a compute instance deleted less than `hold_ms` ago is not available in its
+/// region (issue #13; the hold time is an assumption).
+pub(super) fn check_name_hold(
+    g: &Inner,
+    name: &str,
+    region: &str,
+    hold_ms: u64,
+    now: i64,
+) -> Result<(), ApiError> {
+    let held = g.state.deleted_instances.iter().any(|d| {
+        eq(&d.name, name)
+            && norm_loc(&d.location) == norm_loc(region)
+            && now < d.deleted_at_ms.saturating_add(hold_ms as i64)
+    });
+    if held {
+        return Err(ApiError::user_error(
+            format!(
+                "Compute name '{name}' is not available. Reason: AlreadyExists. A compute instance of this name was deleted recently in '{region}'; its name is released after a while. Retry later or choose another name."
+            ),
+            region,
+        )
+        .target("computeName"));
+    }
+    Ok(())
 }

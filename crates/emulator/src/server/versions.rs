@@ -3,7 +3,7 @@
 /// Primary api-version.
 pub const PRIMARY_API_VERSION: &str = "2025-12-01";
 
-/// The api-versions served (stable and preview, 2020-08-01 … 2025-12-01, plus 2020-02-02 for
+/// The api-versions served (stable and preview, 2020-08-01 … 2026-09-01, plus 2020-02-02 for
 /// the legacy `Batch` shape).
 pub const API_VERSIONS: &[&str] = &[
     "2020-02-02",
@@ -40,6 +40,10 @@ pub const API_VERSIONS: &[&str] = &[
     "2025-09-01",
     "2025-10-01-preview",
     "2025-12-01",
+    "2026-03-01",
+    "2026-05-01",
+    "2026-07-01",
+    "2026-09-01",
 ];
 
 /// Versions whose PATCH body is `{"properties":{"scaleSettings":…}}` (one level shallower).

@@ -80,6 +80,7 @@ pub(super) fn patch(
         .as_object()
         .cloned()
         .unwrap_or_default();
+    let scale_keys_sent: Vec<String> = scale_new.keys().cloned().collect();
     for (k, v) in scale_new {
         merged.insert(k, v);
     }
@@ -89,17 +90,60 @@ pub(super) fn patch(
     let location = rec.location.clone();
     {
         let rec = &mut g.state.computes[idx];
+        if let Some(sent) = rec.sent.as_mut()
+            && let Some(Value::Object(inner)) = sent.get_mut("properties")
+        {
+            let mut s = inner
+                .get("scaleSettings")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            if let Value::Object(new) = &merged {
+                for (k, v) in new {
+                    if scale_keys_sent.contains(k) {
+                        s.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            inner.insert("scaleSettings".into(), Value::Object(s));
+        }
         rec.resource["properties"]["properties"]["scaleSettings"] = merged;
         rec.resource["properties"]["provisioningState"] = json!("Updating");
         rec.resource["properties"]["modifiedOn"] = json!(ts);
+        if ctx.shared.config.quirks.policy_tags {
+            super::put::add_policy_tags(&mut rec.resource);
+        }
     }
-    let outcome = ctx.lro_fault.clone().unwrap_or(Outcome::Succeeded);
+    let outcome = if ctx.update_failed {
+        super::put::update_failed_outcome(&g.state.computes[idx].name)
+    } else {
+        ctx.lro_fault.clone().unwrap_or(Outcome::Succeeded)
+    };
     let op_id = start_op(ctx, &mut g, idx, OpKind::Update, outcome, None, None);
     ctx.shared.persist(&g.state)?;
-    let mut r = json_response(
-        StatusCode::OK,
-        &compute::render(&g.state.computes[idx].resource, &ctx.shared.config.quirks),
-    );
+    let rec = &g.state.computes[idx];
+    let mut r = if ctx.lenient() {
+        json_response(
+            StatusCode::OK,
+            &compute::render(&rec.resource, &ctx.shared.config.quirks),
+        )
+    } else {
+        // 202 with a body (ps-New-AzMLWorkspaceCompute [3], api-version 2024-04-01); older
+        // api-versions, whose specs (and SDKs) allow only 200, get 200 (an assumption).
+        let sent = rec
+            .sent
+            .clone()
+            .unwrap_or_else(|| rec.resource["properties"].clone());
+        let status = if crate::shape::since(version, "2024-04-01") {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
+        };
+        json_response(
+            status,
+            &crate::shape::patch_view(&rec.resource, &sent, &ctx.shape(version)),
+        )
+    };
     lro_headers(ctx, &mut r, sub, &location, &op_id, version, true);
     Ok(r)
 }
