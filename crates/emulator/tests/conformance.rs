@@ -115,6 +115,7 @@ fn example_fixture() -> Fixture {
             location: "eastus".into(),
         }],
         resources,
+        ..Default::default()
     }
 }
 

@@ -125,6 +125,7 @@ fn fixture_for(entries: &[Entry]) -> Fixture {
     Fixture {
         workspaces,
         resources: Vec::new(),
+        ..Default::default()
     }
 }
 

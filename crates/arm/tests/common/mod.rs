@@ -32,6 +32,7 @@ pub fn config() -> EmulatorConfig {
                 location: "eastus".into(),
             }],
             resources: vec![],
+            ..Default::default()
         }),
         accepted_tokens: vec![TOKEN.into()],
         lro_ms: 150,

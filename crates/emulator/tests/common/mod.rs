@@ -40,6 +40,7 @@ pub fn fixture() -> Fixture {
             },
         ],
         resources: vec![vm_id("dsvm"), aks_id("aks1")],
+        ..Default::default()
     }
 }
 
