@@ -70,6 +70,12 @@ fn add_secret_manifests(p: &mut Project) {
     ));
 }
 
+/// Drops the Key Vault manifest again (for tests whose stand-in ARM serves no vault).
+fn without_key_vault(p: &mut Project) {
+    std::fs::remove_file(p.path("vm3-kv.yml")).expect("remove vm3-kv.yml");
+    p.write_fixture(&[]);
+}
+
 fn manifests(dir: &Path, out: &mut Vec<String>) {
     for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
         let p = e.path();
@@ -401,6 +407,7 @@ fn service_errors_echoing_the_request_body_are_redacted() {
     let server = LoopbackServer::start(handler);
     let mut p = Project::example();
     add_secret_manifests(&mut p);
+    without_key_vault(&mut p);
     let r = p.root.to_string_lossy().to_string();
     let mut hay = Haystack::default();
     for trace in [false, true] {
@@ -431,6 +438,7 @@ fn service_errors_echoing_the_request_body_are_redacted() {
 fn saved_plan_with_literal_secrets_sends_the_literals() {
     let mut p = Project::example();
     add_secret_manifests(&mut p);
+    without_key_vault(&mut p);
     let emu = EmulatorProcess::start(p.dir.path(), &p.fixture, &["--lro-ms", "30"]);
     let r = p.root.to_string_lossy().to_string();
     let pf = p.dir.path().join("plan.json").to_string_lossy().to_string();
