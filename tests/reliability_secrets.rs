@@ -1,5 +1,5 @@
 //! Reliability: secrets (issue 8). Distinctive secret values from the environment, from a
-//! `{ file: … }` and as literals go through validate/render/plan/show/apply/export at `-vvv` and
+//! `{ file: … }`, from Key Vault (the emulator's vault, through `--key-vault-endpoint`) and as literals go through validate/render/plan/show/apply/export at `-vvv` and
 //! `RUST_LOG=trace`, against the emulator and `--sandbox`; then every stdout/stderr, the saved plan,
 //! the step summary, the exported manifests and the emulator's request log are searched for them:
 //! zero hits. The emulator's state files (and the sandbox's) are searched too: the emulator stores
@@ -17,14 +17,22 @@ const FILE_SECRET: &str = "File-Secret-Passw0rd-4471";
 const LITERAL_CLUSTER: &str = "Literal-Cluster-Passw0rd-6620";
 const LITERAL_TOKEN: &str = "dapi-Literal-Token-5588";
 const ROTATED: &str = "Rotated-VM-Passw0rd-3390";
+const KEY_VAULT_SECRET: &str = "Key-Vault-VM-Passw0rd-5182";
 
 fn secrets() -> Vec<&'static str> {
     let mut v: Vec<&str> = SECRET_ENV.iter().map(|(_, s)| *s).collect();
-    v.extend([FILE_SECRET, LITERAL_CLUSTER, LITERAL_TOKEN, ROTATED]);
+    v.extend([
+        FILE_SECRET,
+        LITERAL_CLUSTER,
+        LITERAL_TOKEN,
+        ROTATED,
+        KEY_VAULT_SECRET,
+    ]);
     v
 }
 
-/// Adds manifests with a file secret and literal secrets to the example project.
+/// Adds manifests with a file secret, a Key Vault secret and literal secrets to the example
+/// project (and the vault to the fixture).
 fn add_secret_manifests(p: &mut Project) {
     std::fs::create_dir_all(p.path("secrets")).expect("mkdir");
     std::fs::write(
@@ -51,6 +59,20 @@ fn add_secret_manifests(p: &mut Project) {
         ),
     )
     .expect("write");
+    std::fs::write(
+        p.path("vm3-kv.yml"),
+        "name: vm-keyvault\ntype: virtualmachine\nresource_id: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.Compute/virtualMachines/vm03\nssh_settings:\n  admin_username: azureuser\n  admin_password: { key_vault: \"https://kv-ml.vault.azure.net/secrets/vm3-password\" }\n  ssh_port: 22\n",
+    )
+    .expect("write");
+    p.write_fixture(&[]);
+    p.add_key_vaults(&format!(
+        "  - name: kv-ml\n    secrets:\n      - name: vm3-password\n        value: {KEY_VAULT_SECRET}\n"
+    ));
+}
+
+/// Drops the Key Vault manifest again (for tests whose stand-in ARM serves no vault).
+fn without_key_vault(p: &mut Project) {
+    std::fs::remove_file(p.path("vm3-kv.yml")).expect("remove vm3-kv.yml");
     p.write_fixture(&[]);
 }
 
@@ -123,6 +145,8 @@ fn run_v(url: &str, args: &[&str], trace_env: bool, extra_env: &[(&str, &str)]) 
         all.push("-vvv");
     }
     let mut c = cmd(url, &all);
+    // Key Vault references are read from the emulator's vaults.
+    c.env("AMLCTL_KEY_VAULT_ENDPOINT", url);
     if trace_env {
         c.env("RUST_LOG", "trace");
     }
@@ -202,6 +226,7 @@ fn secrets_never_appear_in_outputs_plan_files_exports_or_the_request_log() {
             // `apply PLANFILE` finds the repository from the current directory.
             cmd(&emu.url, &["apply", &pf, "--auto-approve"])
                 .env("RUST_LOG", "trace")
+                .env("AMLCTL_KEY_VAULT_ENDPOINT", &emu.url)
                 .current_dir(&p.root)
                 .output()
                 .expect("run amlctl")
@@ -310,6 +335,7 @@ fn secrets_never_appear_in_outputs_plan_files_exports_or_the_request_log() {
         ("lit-cluster", LITERAL_CLUSTER),
         ("databricks", "dapi-Sup3r-Secret-Token-9953"),
         ("hdi-spark", "Sup3r-Secret-HDI-Passw0rd-8842"),
+        ("vm-keyvault", KEY_VAULT_SECRET),
     ] {
         let (status, body) = http_send(
             "POST",
@@ -381,6 +407,7 @@ fn service_errors_echoing_the_request_body_are_redacted() {
     let server = LoopbackServer::start(handler);
     let mut p = Project::example();
     add_secret_manifests(&mut p);
+    without_key_vault(&mut p);
     let r = p.root.to_string_lossy().to_string();
     let mut hay = Haystack::default();
     for trace in [false, true] {
@@ -411,6 +438,7 @@ fn service_errors_echoing_the_request_body_are_redacted() {
 fn saved_plan_with_literal_secrets_sends_the_literals() {
     let mut p = Project::example();
     add_secret_manifests(&mut p);
+    without_key_vault(&mut p);
     let emu = EmulatorProcess::start(p.dir.path(), &p.fixture, &["--lro-ms", "30"]);
     let r = p.root.to_string_lossy().to_string();
     let pf = p.dir.path().join("plan.json").to_string_lossy().to_string();

@@ -291,14 +291,33 @@ fn subnet_names(dir: &Path, out: &mut Vec<(String, String)>) {
 }
 
 impl Project {
-    /// Copies the repository's `manifests/` example.
+    /// Copies the repository's `manifests/` example, with the HDInsight password read from the
+    /// environment instead of Key Vault (see [`Project::example_with_key_vault`]).
     pub fn example() -> Project {
+        Self::copy_example(true)
+    }
+
+    /// Copies the repository's `manifests/` example as it is: `hdi.yml` reads its password from
+    /// `https://kv-ml.vault.azure.net/secrets/hdi-ssh-password` (serve it with
+    /// [`Project::add_key_vaults`] and `--key-vault-endpoint`).
+    pub fn example_with_key_vault() -> Project {
+        Self::copy_example(false)
+    }
+
+    /// Appends a `key_vaults:` list (YAML items, indented by two spaces) to the fixture.
+    pub fn add_key_vaults(&self, items: &str) {
+        let mut text = std::fs::read_to_string(&self.fixture).expect("fixture");
+        text.push_str("key_vaults:\n");
+        text.push_str(items);
+        std::fs::write(&self.fixture, text).expect("fixture");
+    }
+
+    fn copy_example(env_instead_of_key_vault: bool) -> Project {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("repo");
         copy_dir(&repo_root().join("manifests"), &root);
-        // Key Vault is not reachable from the tests: read the HDInsight password from the environment.
         let hdi = root.join("hdi.yml");
-        if let Ok(text) = std::fs::read_to_string(&hdi) {
+        if env_instead_of_key_vault && let Ok(text) = std::fs::read_to_string(&hdi) {
             let replaced: String = text
                 .lines()
                 .map(|l| match l.find("{ key_vault:") {

@@ -58,6 +58,7 @@ impl KeyVaultClient {
         }
         let parsed =
             url::Url::parse(url).map_err(|e| format!("key_vault URL is not a URL: {e}"))?;
+        let vault_host = parsed.host_str().unwrap_or_default().to_string();
         let mut request_url = match &self.endpoint {
             Some(base) => base
                 .join(parsed.path().trim_start_matches('/'))
@@ -71,30 +72,104 @@ impl KeyVaultClient {
             .await
             .map_err(|e| format!("no token for Key Vault: {e}"))?;
         request_url.set_query(Some("api-version=7.4"));
-        let response = self
-            .http
-            .get(request_url)
-            .bearer_auth(token.token.secret())
-            .send()
-            .await
-            .map_err(|e| format!("Key Vault request failed: {}", e.without_url()))?;
-        let status = response.status();
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|_| format!("Key Vault answered {status} with a body that is not JSON"))?;
-        if !status.is_success() {
-            let code = body
-                .pointer("/error/code")
-                .and_then(|c| c.as_str())
-                .unwrap_or("unknown");
-            return Err(format!("Key Vault answered {status} ({code}) for {url}"));
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut request = self
+                .http
+                .get(request_url.clone())
+                .bearer_auth(token.token.secret());
+            if self.endpoint.is_some() {
+                // The stand-in learns which vault is meant from the vault's own host, as a
+                // vault would see it on the wire.
+                request = request.header(reqwest::header::HOST, vault_host.as_str());
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) if attempt < KV_MAX_ATTEMPTS => {
+                    tracing::debug!("Key Vault request failed ({}), retrying", e.without_url());
+                    tokio::time::sleep(kv_backoff(attempt, None)).await;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "Key Vault request for {url} failed: {}",
+                        e.without_url()
+                    ));
+                }
+            };
+            let status = response.status();
+            if KV_RETRY_STATUSES.contains(&status.as_u16()) && attempt < KV_MAX_ATTEMPTS {
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                tracing::debug!(
+                    "Key Vault answered {status} for {url}; retrying (attempt {attempt})"
+                );
+                tokio::time::sleep(kv_backoff(attempt, retry_after)).await;
+                continue;
+            }
+            let body: serde_json::Value = response.json().await.map_err(|_| {
+                format!("Key Vault answered {status} for {url} with a body that is not JSON")
+            })?;
+            if !status.is_success() {
+                return Err(kv_failure(url, status, &body));
+            }
+            return body
+                .get("value")
+                .and_then(|v| v.as_str())
+                .map(SecretString::new)
+                .ok_or_else(|| format!("Key Vault secret {url} has no value"));
         }
-        body.get("value")
-            .and_then(|v| v.as_str())
-            .map(SecretString::new)
-            .ok_or_else(|| format!("Key Vault secret {url} has no value"))
     }
+}
+
+/// Tries per secret (the first and up to three retries), as the Azure SDKs' default policy.
+const KV_MAX_ATTEMPTS: u32 = 4;
+/// Statuses the Azure SDKs retry for Key Vault.
+const KV_RETRY_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
+
+/// The wait before retry `attempt`: `Retry-After` when the vault sent one (at most 60 s), else
+/// exponential from 800 ms.
+fn kv_backoff(attempt: u32, retry_after_s: Option<u64>) -> std::time::Duration {
+    match retry_after_s {
+        Some(s) => std::time::Duration::from_secs(s.min(60)),
+        None => std::time::Duration::from_millis(800u64 << attempt.saturating_sub(1).min(6)),
+    }
+}
+
+/// One line for a vault's error answer: status, code (inner code), and what to do. The vault's
+/// message is not repeated (it never holds the value, but it is not ours to vouch for).
+fn kv_failure(url: &str, status: reqwest::StatusCode, body: &serde_json::Value) -> String {
+    let code = body
+        .pointer("/error/code")
+        .and_then(|c| c.as_str())
+        .unwrap_or("unknown");
+    let inner = body
+        .pointer("/error/innererror/code")
+        .or_else(|| body.pointer("/error/innerError/code"))
+        .and_then(|c| c.as_str());
+    let codes = match inner {
+        Some(i) => format!("{code}/{i}"),
+        None => code.to_string(),
+    };
+    let hint = match (status.as_u16(), inner) {
+        (404, _) => {
+            "the secret (or that version) does not exist in the vault: check the name and version"
+        }
+        (403, Some("SecretDisabled")) => {
+            "the secret is disabled: enable it, or name an enabled version"
+        }
+        (403, _) => {
+            "the apply identity may not read this secret: give it the Key Vault Secrets User role on the vault or the secret (or a Get access policy)"
+        }
+        (401, _) => "the vault refused the token: check that the identity's tenant owns the vault",
+        (429, _) => "the vault kept throttling; try again later",
+        _ => "check the vault and try again",
+    };
+    format!("Key Vault answered {status} ({codes}) for {url}: {hint}")
 }
 
 /// Turns [`SecretRef`]s into values. [`SecretResolver::prepare`] resolves every reference a plan
@@ -102,7 +177,6 @@ impl KeyVaultClient {
 #[derive(Clone, Default)]
 pub struct SecretResolver {
     key_vault: Option<KeyVaultClient>,
-    sandbox: bool,
     /// `{ file: … }` references must resolve inside this folder (the repository root).
     confine_to: Option<std::path::PathBuf>,
     /// Values resolved by [`SecretResolver::prepare`], by [`cache_key`].
@@ -119,18 +193,6 @@ impl SecretResolver {
     pub fn new(key_vault: Option<KeyVaultClient>) -> Self {
         SecretResolver {
             key_vault,
-            sandbox: false,
-            confine_to: None,
-            resolved: Arc::default(),
-        }
-    }
-
-    /// A resolver for `--sandbox`: there is no real Key Vault, so `key_vault` references send a
-    /// fixed placeholder to the local emulator (environment and file references are still read).
-    pub fn sandbox() -> Self {
-        SecretResolver {
-            key_vault: None,
-            sandbox: true,
             confine_to: None,
             resolved: Arc::default(),
         }
@@ -194,7 +256,6 @@ impl SecretResolver {
         }
         Ok(SecretResolver {
             key_vault: self.key_vault.clone(),
-            sandbox: self.sandbox,
             confine_to: self.confine_to.clone(),
             resolved: Arc::new(resolved),
         })
@@ -206,9 +267,6 @@ impl SecretResolver {
             return Ok(value.clone());
         }
         match secret {
-            SecretRef::KeyVault(_) if self.sandbox => {
-                Ok(SecretString::new("sandbox-placeholder-for-key-vault"))
-            }
             SecretRef::KeyVault(url) => match &self.key_vault {
                 Some(kv) => kv.get(url).await,
                 None => Err(format!(

@@ -127,14 +127,26 @@ pub(crate) fn failure_messages(
 /// A fixed bearer token (for `--sandbox` and tests against the emulator). `Debug` never prints it.
 pub struct StaticTokenCredential {
     token: azure_core::credentials::Secret,
+    /// Tokens for particular scopes (the first scope asked for decides), before `token`.
+    per_scope: Vec<(String, azure_core::credentials::Secret)>,
     calls: std::sync::atomic::AtomicU64,
 }
 
 impl StaticTokenCredential {
     /// Wraps `token`; it is valid for a day from each request.
     pub fn new(token: String) -> Arc<Self> {
+        Self::scoped(token, Vec::new())
+    }
+
+    /// Like [`StaticTokenCredential::new`], answering `per_scope`'s token for its scope (e.g. a
+    /// Key Vault token for `https://vault.azure.net/.default`) and `token` for any other.
+    pub fn scoped(token: String, per_scope: Vec<(String, String)>) -> Arc<Self> {
         let this = Arc::new(Self {
             token: azure_core::credentials::Secret::new(token),
+            per_scope: per_scope
+                .into_iter()
+                .map(|(scope, t)| (scope, azure_core::credentials::Secret::new(t)))
+                .collect(),
             calls: std::sync::atomic::AtomicU64::new(0),
         });
         let weak: Weak<dyn SourceInfo> = Arc::downgrade(&(this.clone() as Arc<dyn SourceInfo>));
@@ -169,13 +181,17 @@ impl SourceInfo for StaticTokenCredential {
 impl TokenCredential for StaticTokenCredential {
     async fn get_token(
         &self,
-        _scopes: &[&str],
+        scopes: &[&str],
         _options: Option<TokenRequestOptions<'_>>,
     ) -> azure_core::Result<AccessToken> {
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let token = scopes
+            .first()
+            .and_then(|s| self.per_scope.iter().find(|(scope, _)| scope == s))
+            .map_or(&self.token, |(_, t)| t);
         Ok(AccessToken::new(
-            self.token.clone(),
+            token.clone(),
             time::OffsetDateTime::now_utc() + time::Duration::days(1),
         ))
     }

@@ -236,12 +236,8 @@ async fn prepare_secrets(
     plan: &Plan,
     only: Option<&[String]>,
 ) -> Option<SecretResolver> {
-    let resolver = if args.arm.sandbox {
-        SecretResolver::sandbox()
-    } else {
-        SecretResolver::new(session.key_vault())
-    }
-    .confined_to((!args.plan.allow_outside_repo).then(|| root.to_path_buf()));
+    let resolver = SecretResolver::new(session.key_vault())
+        .confined_to((!args.plan.allow_outside_repo).then(|| root.to_path_buf()));
     match resolver.prepare(plan, only).await {
         Ok(r) => Some(r),
         Err(lines) => {

@@ -16,7 +16,7 @@ pub struct Session {
     pub client: ArmClient,
     /// Concurrency per subscription.
     pub parallelism: usize,
-    /// The credential (for Key Vault secrets); `None` in the sandbox.
+    /// The credential (for Key Vault secrets); in the sandbox, tokens of the embedded emulator.
     pub credential: Option<std::sync::Arc<dyn azure_core::credentials::TokenCredential>>,
     /// The selected cloud (Key Vault hosts and token scopes derive from it).
     pub cloud: Cloud,
@@ -27,7 +27,7 @@ pub struct Session {
 }
 
 impl Session {
-    /// A Key Vault client for this session (`None` in the sandbox, which sends placeholders).
+    /// A Key Vault client for this session (in the sandbox: the embedded emulator's vaults).
     pub fn key_vault(&self) -> Option<amlctl_apply::KeyVaultClient> {
         self.credential.clone().map(|cred| {
             amlctl_apply::KeyVaultClient::for_cloud(
@@ -105,6 +105,34 @@ fn referenced_resources(target: &Target) -> Vec<String> {
         &mut out,
     );
     out
+}
+
+/// Every `{ key_vault: URL }` reference of a target.
+fn key_vault_references(target: &Target) -> Vec<String> {
+    target
+        .secrets
+        .values()
+        .filter_map(|s| match s {
+            amlctl_manifest::SecretRef::KeyVault(url) => Some(url.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `(vault, secret, version)` of a public-cloud secret URL the sandbox can seed.
+fn sandbox_vault_secret(url: &str) -> Option<(String, String, Option<String>)> {
+    let parsed = url::Url::parse(url).ok()?;
+    let vault = parsed
+        .host_str()?
+        .strip_suffix(Cloud::Public.key_vault_suffix())?
+        .to_string();
+    let mut segs = parsed.path_segments()?.filter(|s| !s.is_empty());
+    if segs.next()? != "secrets" {
+        return None;
+    }
+    let name = segs.next()?.to_string();
+    let version = segs.next().map(str::to_string);
+    Some((vault, name, version))
 }
 
 /// What a session needs to know about the project.
@@ -246,10 +274,12 @@ async fn connect_sandbox(
         ensure_gitignore(dir)?;
     }
     let token = format!("sandbox-{}", uuid_like());
+    let vault_token = format!("sandbox-vault-{}", uuid_like());
     let config = EmulatorConfig {
         state_path: Some(state.clone()),
         lro_ms: 300,
         accepted_tokens: vec![token.clone()],
+        accepted_vault_tokens: vec![vault_token.clone()],
         ..EmulatorConfig::default()
     };
     let listen = "127.0.0.1:0"
@@ -275,13 +305,26 @@ async fn connect_sandbox(
             }
         }
     }
+    // The vaults the manifests name get their secrets, with example values, so that `apply`
+    // reads them from a (local) Key Vault like it would in Azure.
+    for target in project.targets {
+        for url in key_vault_references(target) {
+            if let Some((vault, name, version)) = sandbox_vault_secret(&url) {
+                let value = format!("sandbox-example-{name}");
+                emulator.ensure_key_vault_secret(&vault, &name, version.as_deref(), &value);
+            }
+        }
+    }
     let endpoint =
         url::Url::parse(&emulator.base_url()).map_err(|e| format!("sandbox emulator URL: {e}"))?;
-    let mut opts = ClientOptions::for_endpoint(endpoint);
+    let mut opts = ClientOptions::for_endpoint(endpoint.clone());
     apply_timing(&mut opts, arm, parallelism);
     opts.poll_interval = Duration::from_millis(arm.poll_interval_ms.clamp(1, 100));
-    let cred = amlctl_arm::StaticTokenCredential::new(token);
-    let client = ArmClient::new(opts, cred).map_err(|e| e.to_string())?;
+    let cred = amlctl_arm::StaticTokenCredential::scoped(
+        token,
+        vec![(Cloud::Public.key_vault_scope().to_string(), vault_token)],
+    );
+    let client = ArmClient::new(opts, cred.clone()).map_err(|e| e.to_string())?;
     crate::output::note(&format!(
         "sandbox: embedded ARM emulator at {} (state {})",
         emulator.base_url(),
@@ -290,9 +333,9 @@ async fn connect_sandbox(
     Ok(Session {
         client,
         parallelism,
-        credential: None,
+        credential: Some(cred),
         cloud: Cloud::Public,
-        key_vault_endpoint: None,
+        key_vault_endpoint: Some(endpoint),
         sandbox: Some(emulator),
     })
 }

@@ -155,12 +155,8 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
         parallelism: 1,
         progress: ProgressMode::Quiet,
         cancel: cancel_rx,
-        secrets: if arm.sandbox {
-            SecretResolver::sandbox()
-        } else {
-            SecretResolver::new(session.key_vault())
-        }
-        .confined_to(Some(project.config.root.clone())),
+        secrets: SecretResolver::new(session.key_vault())
+            .confined_to(Some(project.config.root.clone())),
         poll_interval: Duration::from_millis(arm.poll_interval_ms.clamp(1, 30_000)),
         wait_timeout: Duration::from_secs(arm.operation_timeout.max(1)),
         workspaces: workspaces

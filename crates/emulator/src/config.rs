@@ -28,6 +28,9 @@ pub struct EmulatorConfig {
     pub page_size: usize,
     /// Static bearer tokens accepted besides those issued by `/msi/token`.
     pub accepted_tokens: Vec<String>,
+    /// Static bearer tokens the Key Vaults accept (tokens of the vault audience); `accepted_tokens`
+    /// are ARM tokens and are refused by the vaults.
+    pub accepted_vault_tokens: Vec<String>,
     /// Secret expected in `X-IDENTITY-HEADER` by `/msi/token`.
     pub identity_header: String,
     /// ARM-style token-bucket rate limiting per subscription; `None` = off.
@@ -65,6 +68,7 @@ impl Default for EmulatorConfig {
             quirks: Quirks::default(),
             page_size: 100,
             accepted_tokens: Vec::new(),
+            accepted_vault_tokens: Vec::new(),
             identity_header: "amlctl-emulator".to_string(),
             rate_limit: None,
             quota: BTreeMap::new(),

@@ -19,7 +19,8 @@ pub struct FixtureWorkspace {
     pub location: String,
 }
 
-/// Workspaces and underlying resources (ARM ids) that exist. Unknown keys are ignored.
+/// Workspaces, underlying resources (ARM ids), raw computes and Key Vaults that exist. Unknown
+/// keys are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Fixture {
     /// Workspaces.
@@ -35,6 +36,9 @@ pub struct Fixture {
     /// IP is refused in the others, as the service does).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub private_link_workspaces: Vec<String>,
+    /// Key Vaults whose secrets the emulator serves (held in memory only, never persisted).
+    #[serde(default)]
+    pub key_vaults: Vec<FixtureVault>,
 }
 
 /// A compute seeded as a raw ARM body: GET, list and the write routes see it as it is.
@@ -47,6 +51,58 @@ pub struct RawCompute {
     /// The ARM body (`properties.computeType` should be set; `id`/`name`/`type` are filled
     /// in when absent).
     pub body: serde_json::Value,
+}
+
+/// A Key Vault of the fixture: `https://<name>.vault.azure.net`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixtureVault {
+    /// The vault name (the first label of its host), e.g. `kv-ml`.
+    pub name: String,
+    /// `true`: every secret GET answers 403 `Forbidden` (`ForbiddenByRbac`), as for an identity
+    /// without the *Key Vault Secrets User* role.
+    #[serde(default)]
+    pub deny_get: bool,
+    /// The first N secret GETs of this vault answer 429 with `Retry-After: 1`.
+    #[serde(default)]
+    pub throttle: u32,
+    /// The secrets.
+    #[serde(default)]
+    pub secrets: Vec<FixtureSecret>,
+}
+
+/// A secret: its current version (`value`, `enabled`, `version`) and older `versions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixtureSecret {
+    /// Secret name.
+    pub name: String,
+    /// Value of the current version; without it, the last of `versions` is current.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Whether the current version is enabled (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Version id of the current version (default: derived from the vault, name and value).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Older versions (or all of them, when `value` is absent).
+    #[serde(default)]
+    pub versions: Vec<FixtureSecretVersion>,
+}
+
+/// One version of a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixtureSecretVersion {
+    /// Version id (32 hex characters in Azure; any path segment here).
+    pub version: String,
+    /// The value.
+    pub value: String,
+    /// Whether this version is enabled (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Fixture {
@@ -79,6 +135,12 @@ mod tests {
         assert_eq!(f.workspaces[0].location, "eastus");
         assert_eq!(f.resources.len(), 1);
         assert!(Fixture::from_yaml_str("workspaces: 3").is_err());
+        let f = Fixture::from_yaml_str(
+            "key_vaults:\n  - name: kv-ml\n    secrets:\n      - name: pw\n        value: v2\n        versions:\n          - version: 0001\n            value: v1\n            enabled: false\n",
+        )
+        .unwrap();
+        let s = &f.key_vaults[0].secrets[0];
+        assert!(s.enabled && !s.versions[0].enabled && !f.key_vaults[0].deny_get);
     }
 
     #[test]

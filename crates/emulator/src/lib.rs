@@ -50,9 +50,19 @@
 //!   `percentComplete: 100.0` on success, `error` on failure). LRO URLs are absolute, built from the `Host`
 //!   header the client used. LRO deadlines are wall-clock times in the state file, so they
 //!   survive a restart; transitions are applied lazily when a request looks at the state.
+//! * Key Vault (see the `server::vault` module for the error shapes and their sources): a
+//!   request whose `Host` header is a vault host (`<vault>.vault.azure.net`, usgov, china) is
+//!   `GET /secrets/{name}[/{version}]?api-version=7.x` of that vault of the fixture's
+//!   `key_vaults:` (`name`, `deny_get`, `throttle`, `secrets: [{name, value, enabled, version,
+//!   versions: [{version, value, enabled}]}]`), held in memory only. It needs a token of the
+//!   vault audience (an ARM token is 401 `AKV10022`); 404 `SecretNotFound`, 403
+//!   `Forbidden`/`SecretDisabled`, 403 `Forbidden`/`ForbiddenByRbac` (`deny_get`), 429
+//!   `Throttled` with `Retry-After: 1` (the first `throttle` GETs). Logged in the request log;
+//!   no faults, latency or rate limits.
 //! * No token, no faults, no latency: `GET /msi/token?api-version=2019-08-01&resource=…` with
 //!   `X-IDENTITY-HEADER` (App Service managed identity; answers `access_token`, `expires_on` as a
-//!   Unix-seconds string, `token_type`, `resource`), `GET /_emulator/state`,
+//!   Unix-seconds string, `token_type`, `resource`; the token is bound to that audience: ARM
+//!   refuses a Key Vault token with 401 `InvalidAuthenticationToken`), `GET /_emulator/state`,
 //!   `GET /_emulator/requests`, `GET /_emulator/stats`. A request whose connection was dropped
 //!   by the `reset` fault is logged with status `0`.
 //!
@@ -119,6 +129,7 @@ mod secrets;
 mod server;
 mod shape;
 mod state;
+mod vault;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -131,7 +142,9 @@ pub use config::{
     DEFAULT_NAME_HOLD_MS, EmulatorConfig, FaultKind, FaultSpec, POLICY_TAGS, Quirks, RateLimit,
 };
 pub use error::EmulatorError;
-pub use fixture::{Fixture, FixtureWorkspace, RawCompute};
+pub use fixture::{
+    Fixture, FixtureSecret, FixtureSecretVersion, FixtureVault, FixtureWorkspace, RawCompute,
+};
 pub use secrets::{SECRET_MARKER_PREFIX, secret_marker};
 pub use server::{API_VERSIONS, PRIMARY_API_VERSION};
 
@@ -244,6 +257,21 @@ impl Emulator {
         if g.state.ensure_resource(arm_id) {
             let _ = self.shared.persist(&g.state);
         }
+    }
+
+    /// Adds a Key Vault secret if absent (memory only; used by `--sandbox`): `version` names a
+    /// version of it, else the value becomes its current version.
+    pub fn ensure_key_vault_secret(
+        &self,
+        vault: &str,
+        name: &str,
+        version: Option<&str>,
+        value: &str,
+    ) {
+        self.shared
+            .lock()
+            .vaults
+            .ensure_secret(vault, name, version, value);
     }
 
     /// Stops serving (graceful) and waits for the server task.

@@ -46,6 +46,10 @@ pub(crate) struct DeletedName {
 pub(crate) struct IssuedToken {
     pub token: String,
     pub expires_on: i64,
+    /// The audience it was issued for (the `resource` asked for, without `/.default` and a
+    /// trailing `/`, lower-cased); `None` in state files written before tokens had one.
+    #[serde(default)]
+    pub audience: Option<String>,
 }
 
 /// One compute resource, stored with its secrets.

@@ -74,7 +74,8 @@ pub(super) fn emulator_endpoint(shared: &Shared, method: &Method, segs: &[String
     }
 }
 
-/// `GET /msi/token`: issues a bearer token (App Service managed identity protocol).
+/// `GET /msi/token`: issues a bearer token (App Service managed identity protocol), bound to
+/// the audience asked for: a Key Vault token is refused by ARM, an ARM token by the vaults.
 pub(super) fn msi_token(
     shared: &Shared,
     method: &Method,
@@ -115,6 +116,7 @@ pub(super) fn msi_token(
     g.state.tokens.push(IssuedToken {
         token: token.clone(),
         expires_on,
+        audience: Some(super::vault::audience_of(resource)),
     });
     if let Err(e) = shared.persist_quick(&g.state) {
         return error_response(&e);

@@ -156,12 +156,23 @@ fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<(), Box<Response>>
     }
     let now_s = now_ms() / 1000;
     let g = shared.lock();
-    if g.state
+    if let Some(t) = g
+        .state
         .tokens
         .iter()
-        .any(|t| t.token == token && t.expires_on > now_s)
+        .find(|t| t.token == token && t.expires_on > now_s)
     {
-        return Ok(());
+        // A token issued for a Key Vault is not an ARM token (ARM checks the audience).
+        return match t.audience.as_deref() {
+            Some(aud) if super::vault::is_vault_audience(aud) => Err(unauthorized(
+                "InvalidAuthenticationToken",
+                &format!(
+                    "The access token has been obtained for wrong audience or resource '{aud}'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'."
+                ),
+                "The access token has been obtained for wrong audience or resource.",
+            )),
+            _ => Ok(()),
+        };
     }
     Err(unauthorized(
         "InvalidAuthenticationToken",

@@ -16,6 +16,7 @@ mod reads;
 mod router;
 mod shared;
 mod validate;
+mod vault;
 mod versions;
 mod writes;
 
@@ -69,6 +70,16 @@ async fn handle(
         && segs[1].eq_ignore_ascii_case("token")
     {
         return admin::msi_token(&shared, &method, &headers, &params);
+    }
+
+    let host_header = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if let Some(vault) = vault::vault_of_host(host_header) {
+        let r = vault::handle(&shared, &method, &headers, &vault, &segs, &params);
+        gate::record(&shared, &method, &path, &query, r.status().as_u16());
+        return r;
     }
 
     let body = match axum::body::to_bytes(req.into_body(), 8 * 1024 * 1024).await {

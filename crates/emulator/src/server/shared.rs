@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::config::EmulatorConfig;
 use crate::error::ApiError;
 use crate::state::State;
+use crate::vault::Vaults;
 
 /// One entry of `/_emulator/requests`.
 #[derive(Debug, Clone, Serialize)]
@@ -36,6 +37,8 @@ pub(crate) struct Inner {
     pub rng: StdRng,
     pub log: Vec<RequestLog>,
     pub buckets: HashMap<String, Bucket>,
+    /// The Key Vaults (memory only).
+    pub vaults: Vaults,
 }
 
 /// State shared by all handlers.
@@ -48,6 +51,13 @@ impl Shared {
     /// A fresh shared state with the fault RNG seeded from the config.
     pub fn new(config: EmulatorConfig, state: State) -> Shared {
         let rng = StdRng::seed_from_u64(config.fault_seed);
+        let vaults = Vaults::from_fixture(
+            config
+                .fixture
+                .as_ref()
+                .map(|f| f.key_vaults.as_slice())
+                .unwrap_or_default(),
+        );
         Shared {
             config,
             inner: Mutex::new(Inner {
@@ -55,6 +65,7 @@ impl Shared {
                 rng,
                 log: Vec::new(),
                 buckets: HashMap::new(),
+                vaults,
             }),
         }
     }
