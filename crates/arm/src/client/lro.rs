@@ -164,8 +164,6 @@ impl ArmClient {
         request: Option<&Value>,
         op: &mut Op,
     ) -> Result<Value, ArmError> {
-        let resource_url = Self::resource_url(method, url);
-        let wants_resource = matches!(method, Method::Put | Method::Patch);
         op.last = format!(
             "{} {} accepted (HTTP {}); the operation had not finished",
             method.as_str(),
@@ -175,53 +173,9 @@ impl ArmClient {
 
         if let Some(ao) = initial.header("azure-asyncoperation").map(str::to_string) {
             let status_url = self.follow_url(&ao, "Azure-AsyncOperation URL")?;
-            let mut delay = self.poll_delay(initial.retry_after());
-            loop {
-                op.sleep(delay).await?;
-                self.inner.counters.polls.fetch_add(1, Ordering::Relaxed);
-                let r = self.send(Method::Get, &status_url, None, op, false).await?;
-                let body = r.json()?.unwrap_or(Value::Null);
-                let status = body
-                    .get("status")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                match status.to_ascii_lowercase().as_str() {
-                    "succeeded" => break,
-                    "failed" | "canceled" | "cancelled" => {
-                        let term = if status.eq_ignore_ascii_case("failed") {
-                            "Failed"
-                        } else {
-                            "Canceled"
-                        };
-                        let resource = self.get_resource(&resource_url, op).await.ok().flatten();
-                        return Err(error::operation_failed(
-                            term,
-                            body.get("error").unwrap_or(&Value::Null),
-                            resource.as_ref(),
-                            request,
-                        ));
-                    }
-                    "" => {
-                        return Err(ArmError::InvalidResponse(
-                            "Azure-AsyncOperation status body has no 'status'".to_string(),
-                        ));
-                    }
-                    _ => {
-                        op.last = format!(
-                            "{} {} still {status} after {}",
-                            method.as_str(),
-                            url.path(),
-                            format_duration(op.budget.saturating_sub(op.remaining()))
-                        );
-                        delay = self.poll_delay(r.retry_after());
-                    }
-                }
-            }
-            if !wants_resource {
-                return Ok(Value::Null);
-            }
-            return self.final_resource(&resource_url, None, request, op).await;
+            return self
+                .poll_async_operation(method, url, &status_url, &initial, request, op)
+                .await;
         }
 
         let initial_done = initial.status == 200
@@ -232,62 +186,155 @@ impl ArmClient {
                 .is_some_and(|b| is_terminal(provisioning_state(&b)));
         if !initial_done && let Some(loc) = initial.header("location").map(str::to_string) {
             let loc_url = self.follow_url(&loc, "Location URL")?;
-            let mut delay = self.poll_delay(initial.retry_after());
-            let done = loop {
-                op.sleep(delay).await?;
-                self.inner.counters.polls.fetch_add(1, Ordering::Relaxed);
-                let r = match self
-                    .send(Method::Get, &loc_url, None, op, method == Method::Delete)
-                    .await
-                {
-                    Ok(r) => r,
-                    // The Location URL answers like the synchronous call would have: an error
-                    // answer there is the operation's failure.
-                    Err(ArmError::Api {
-                        code,
-                        message,
-                        status,
-                        ..
-                    }) if status != 404 => {
-                        let term = if code.to_ascii_lowercase().contains("cancel") {
-                            "Canceled"
-                        } else {
-                            "Failed"
-                        };
-                        let resource = if wants_resource {
-                            self.get_resource(&resource_url, op).await.ok().flatten()
-                        } else {
-                            None
-                        };
-                        return Err(error::operation_failed(
-                            term,
-                            &json!({"code": code, "message": message}),
-                            resource.as_ref(),
-                            request,
-                        ));
-                    }
-                    Err(e) => return Err(e),
-                };
-                if r.status != 202 {
-                    break r;
-                }
-                op.last = format!(
-                    "{} {} still running after {}",
-                    method.as_str(),
-                    url.path(),
-                    format_duration(op.budget.saturating_sub(op.remaining()))
-                );
-                delay = self.poll_delay(r.retry_after());
-            };
-            if !wants_resource {
-                return Ok(done.json().ok().flatten().unwrap_or(Value::Null));
-            }
-            let body = done.json()?;
-            let body = body.filter(|b| b.get("properties").is_some());
-            return self.final_resource(&resource_url, body, request, op).await;
+            return self
+                .poll_location(method, url, &loc_url, &initial, request, op)
+                .await;
         }
 
-        // No polling header: follow the resource itself.
+        self.follow_resource(method, url, &initial, request, op)
+            .await
+    }
+
+    /// Polls an `Azure-AsyncOperation` status URL until the operation ends, then reads the final
+    /// resource (PUT/PATCH).
+    async fn poll_async_operation(
+        &self,
+        method: Method,
+        url: &Url,
+        status_url: &Url,
+        initial: &Resp,
+        request: Option<&Value>,
+        op: &mut Op,
+    ) -> Result<Value, ArmError> {
+        let resource_url = Self::resource_url(method, url);
+        let wants_resource = matches!(method, Method::Put | Method::Patch);
+        let mut delay = self.poll_delay(initial.retry_after());
+        loop {
+            op.sleep(delay).await?;
+            self.inner.counters.polls.fetch_add(1, Ordering::Relaxed);
+            let r = self.send(Method::Get, status_url, None, op, false).await?;
+            let body = r.json()?.unwrap_or(Value::Null);
+            let status = body
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            match status.to_ascii_lowercase().as_str() {
+                "succeeded" => break,
+                "failed" | "canceled" | "cancelled" => {
+                    let term = if status.eq_ignore_ascii_case("failed") {
+                        "Failed"
+                    } else {
+                        "Canceled"
+                    };
+                    let resource = self.get_resource(&resource_url, op).await.ok().flatten();
+                    return Err(error::operation_failed(
+                        term,
+                        body.get("error").unwrap_or(&Value::Null),
+                        resource.as_ref(),
+                        request,
+                    ));
+                }
+                "" => {
+                    return Err(ArmError::InvalidResponse(
+                        "Azure-AsyncOperation status body has no 'status'".to_string(),
+                    ));
+                }
+                _ => {
+                    op.last = format!(
+                        "{} {} still {status} after {}",
+                        method.as_str(),
+                        url.path(),
+                        format_duration(op.budget.saturating_sub(op.remaining()))
+                    );
+                    delay = self.poll_delay(r.retry_after());
+                }
+            }
+        }
+        if !wants_resource {
+            return Ok(Value::Null);
+        }
+        self.final_resource(&resource_url, None, request, op).await
+    }
+
+    /// Polls a `Location` URL until it stops answering 202, then reads the final resource
+    /// (PUT/PATCH).
+    async fn poll_location(
+        &self,
+        method: Method,
+        url: &Url,
+        loc_url: &Url,
+        initial: &Resp,
+        request: Option<&Value>,
+        op: &mut Op,
+    ) -> Result<Value, ArmError> {
+        let resource_url = Self::resource_url(method, url);
+        let wants_resource = matches!(method, Method::Put | Method::Patch);
+        let mut delay = self.poll_delay(initial.retry_after());
+        let done = loop {
+            op.sleep(delay).await?;
+            self.inner.counters.polls.fetch_add(1, Ordering::Relaxed);
+            let r = match self
+                .send(Method::Get, loc_url, None, op, method == Method::Delete)
+                .await
+            {
+                Ok(r) => r,
+                // The Location URL answers like the synchronous call would have: an error
+                // answer there is the operation's failure.
+                Err(ArmError::Api {
+                    code,
+                    message,
+                    status,
+                    ..
+                }) if status != 404 => {
+                    let term = if code.to_ascii_lowercase().contains("cancel") {
+                        "Canceled"
+                    } else {
+                        "Failed"
+                    };
+                    let resource = if wants_resource {
+                        self.get_resource(&resource_url, op).await.ok().flatten()
+                    } else {
+                        None
+                    };
+                    return Err(error::operation_failed(
+                        term,
+                        &json!({"code": code, "message": message}),
+                        resource.as_ref(),
+                        request,
+                    ));
+                }
+                Err(e) => return Err(e),
+            };
+            if r.status != 202 {
+                break r;
+            }
+            op.last = format!(
+                "{} {} still running after {}",
+                method.as_str(),
+                url.path(),
+                format_duration(op.budget.saturating_sub(op.remaining()))
+            );
+            delay = self.poll_delay(r.retry_after());
+        };
+        if !wants_resource {
+            return Ok(done.json().ok().flatten().unwrap_or(Value::Null));
+        }
+        let body = done.json()?;
+        let body = body.filter(|b| b.get("properties").is_some());
+        self.final_resource(&resource_url, body, request, op).await
+    }
+
+    /// No polling header: follows the resource itself until its operation has ended.
+    async fn follow_resource(
+        &self,
+        method: Method,
+        url: &Url,
+        initial: &Resp,
+        request: Option<&Value>,
+        op: &mut Op,
+    ) -> Result<Value, ArmError> {
+        let resource_url = Self::resource_url(method, url);
         match method {
             Method::Put | Method::Patch => {
                 let body = initial.json()?;

@@ -36,6 +36,11 @@ pub(super) fn parse_retry_after(h: &HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs_f64(secs.clamp(0.0, 86_400.0)))
 }
 
+/// True for the answers worth sending again: 408, 429, 500, 502, 503 and 504.
+pub(super) fn is_retryable(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
 /// Per-operation state: the deadline and the last thing that happened (for `Deadline` errors).
 pub(super) struct Op {
     pub(super) deadline: Instant,

@@ -2,11 +2,12 @@
 //! retry loop around a single HTTP exchange.
 
 use super::ArmClient;
-use super::retry::{ATTEMPT_TIMEOUT, Op, backoff, parse_retry_after};
+use super::retry::{ATTEMPT_TIMEOUT, Op, backoff, is_retryable, parse_retry_after};
 use crate::API_VERSION;
 use crate::auth;
 use crate::error::{self, ArmError, one_line};
-use crate::throttle::{Bucket, subscription_of};
+use crate::throttle::{Bucket, SubLimiter, subscription_of};
+use azure_core::credentials::AccessToken;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -206,44 +207,8 @@ impl ArmClient {
                     .throttle_waits
                     .fetch_add(1, Ordering::Relaxed);
             }
-            let token = match tokio::time::timeout(op.remaining(), inner.tokens.token()).await {
-                Err(_) => {
-                    op.last = "waiting for a token from the credential".to_string();
-                    return Err(op.expired());
-                }
-                Ok(Err(e)) => {
-                    return Err(ArmError::Auth {
-                        source_messages: auth::failure_messages(inner.tokens.credential(), &e)
-                            .into_iter()
-                            .map(|(s, m)| (s, one_line(&m)))
-                            .collect(),
-                    });
-                }
-                Ok(Ok((t, fresh))) => {
-                    if fresh {
-                        inner
-                            .counters
-                            .token_requests
-                            .fetch_add(1, Ordering::Relaxed);
-                    }
-                    t
-                }
-            };
-            let mut rb = inner
-                .http
-                .request(method.reqwest(), url.clone())
-                .bearer_auth(token.token.secret())
-                .header("accept", "application/json")
-                .header(
-                    "x-ms-client-request-id",
-                    format!("{:032x}", rand::random::<u128>()),
-                )
-                .timeout(op.remaining().min(ATTEMPT_TIMEOUT));
-            if let Some(b) = body {
-                rb = rb.json(b);
-            } else if matches!(method, Method::Post | Method::Put | Method::Patch) {
-                rb = rb.header("content-length", "0");
-            }
+            let token = self.bearer_token(op).await?;
+            let rb = self.build_request(method, url, body, &token, op);
             let span = tracing::info_span!(
                 "arm_request",
                 method = method.as_str(),
@@ -257,19 +222,7 @@ impl ArmClient {
             if attempt > 1 {
                 inner.counters.retries.fetch_add(1, Ordering::Relaxed);
             }
-            let result = async {
-                let resp = rb.send().await?;
-                let status = resp.status().as_u16();
-                let headers = resp.headers().clone();
-                let body = resp.bytes().await?.to_vec();
-                Ok::<_, reqwest::Error>(Resp {
-                    status,
-                    headers,
-                    body,
-                })
-            }
-            .instrument(span.clone())
-            .await;
+            let result = exchange(rb).instrument(span.clone()).await;
             drop(permit);
             let elapsed = started.elapsed();
             span.record("duration_ms", elapsed.as_millis() as u64);
@@ -318,29 +271,10 @@ impl ArmClient {
                         op.last = detail.to_string();
                         continue;
                     }
-                    let msg = match &detail {
-                        ArmError::Api { code, message, .. } => {
-                            format!(
-                                "ARM rejected the token (HTTP 401 {code}: {})",
-                                one_line(message)
-                            )
-                        }
-                        other => other.to_string(),
-                    };
-                    return Err(ArmError::Auth {
-                        source_messages: vec![(self.credential_source(), msg)],
-                    });
+                    return Err(self.token_rejected(&detail));
                 }
-                408 | 429 | 500 | 502 | 503 | 504 => {
-                    let ra = resp.retry_after();
-                    if status == 429 {
-                        inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
-                        limiter
-                            .pause(ra.unwrap_or_else(|| backoff(inner.opts.retry_base, attempt)));
-                    }
-                    let wait = backoff(inner.opts.retry_base, attempt).max(ra.unwrap_or_default());
-                    let detail = error::api_error(status, reason(status), &resp.body);
-                    op.last = detail.redact(&self.secrets()).to_string();
+                s if is_retryable(s) => {
+                    let wait = self.retry_wait(&resp, attempt, &limiter, op);
                     span.in_scope(|| {
                         tracing::warn!(
                             status,
@@ -357,6 +291,106 @@ impl ArmClient {
             }
         }
     }
+
+    /// How long to wait before retrying a retryable answer: the backoff, never shorter than
+    /// `Retry-After`. A 429 also pauses the whole subscription. Records the answer in `op.last`.
+    fn retry_wait(&self, resp: &Resp, attempt: u32, limiter: &SubLimiter, op: &mut Op) -> Duration {
+        let inner = &self.inner;
+        let status = resp.status;
+        let ra = resp.retry_after();
+        if status == 429 {
+            inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
+            limiter.pause(ra.unwrap_or_else(|| backoff(inner.opts.retry_base, attempt)));
+        }
+        let wait = backoff(inner.opts.retry_base, attempt).max(ra.unwrap_or_default());
+        let detail = error::api_error(status, reason(status), &resp.body);
+        op.last = detail.redact(&self.secrets()).to_string();
+        wait
+    }
+
+    /// A token from the shared cache, within the operation's deadline (counts cache misses).
+    async fn bearer_token(&self, op: &mut Op) -> Result<AccessToken, ArmError> {
+        let inner = &self.inner;
+        match tokio::time::timeout(op.remaining(), inner.tokens.token()).await {
+            Err(_) => {
+                op.last = "waiting for a token from the credential".to_string();
+                Err(op.expired())
+            }
+            Ok(Err(e)) => Err(ArmError::Auth {
+                source_messages: auth::failure_messages(inner.tokens.credential(), &e)
+                    .into_iter()
+                    .map(|(s, m)| (s, one_line(&m)))
+                    .collect(),
+            }),
+            Ok(Ok((t, fresh))) => {
+                if fresh {
+                    inner
+                        .counters
+                        .token_requests
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(t)
+            }
+        }
+    }
+
+    /// One attempt's request: bearer token, JSON accept, a fresh client request id, the attempt
+    /// timeout, and the body (or an explicit empty one for writes).
+    fn build_request(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+        token: &AccessToken,
+        op: &Op,
+    ) -> reqwest::RequestBuilder {
+        let mut rb = self
+            .inner
+            .http
+            .request(method.reqwest(), url.clone())
+            .bearer_auth(token.token.secret())
+            .header("accept", "application/json")
+            .header(
+                "x-ms-client-request-id",
+                format!("{:032x}", rand::random::<u128>()),
+            )
+            .timeout(op.remaining().min(ATTEMPT_TIMEOUT));
+        if let Some(b) = body {
+            rb = rb.json(b);
+        } else if matches!(method, Method::Post | Method::Put | Method::Patch) {
+            rb = rb.header("content-length", "0");
+        }
+        rb
+    }
+
+    /// The error for a token ARM rejected twice (HTTP 401 after one re-authentication).
+    fn token_rejected(&self, detail: &ArmError) -> ArmError {
+        let msg = match detail {
+            ArmError::Api { code, message, .. } => {
+                format!(
+                    "ARM rejected the token (HTTP 401 {code}: {})",
+                    one_line(message)
+                )
+            }
+            other => other.to_string(),
+        };
+        ArmError::Auth {
+            source_messages: vec![(self.credential_source(), msg)],
+        }
+    }
+}
+
+/// Sends a built request and reads the whole answer.
+async fn exchange(rb: reqwest::RequestBuilder) -> Result<Resp, reqwest::Error> {
+    let resp = rb.send().await?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await?.to_vec();
+    Ok(Resp {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn reason(status: u16) -> &'static str {
