@@ -462,14 +462,18 @@ impl Plan {
     }
 }
 
-/// True when `path` is `compute` or below it, with no dot segments, query or escapes.
+/// True when `path` is `compute` or below it, with no dot segments, query or escapes below it.
+/// `compute` comes from [`amlctl_manifest::Workspace::compute_path`], whose segments are
+/// percent-encoded: escapes are only refused in the part of `path` that follows it.
 fn path_is_under(path: &str, compute: &str) -> bool {
-    if path.contains(['?', '#', '%', '\\']) || path.split('/').any(|seg| seg == ".." || seg == ".")
-    {
+    if path.split('/').any(|seg| seg == ".." || seg == ".") {
         return false;
     }
     let (p, c) = (path.to_ascii_lowercase(), compute.to_ascii_lowercase());
-    p == c || p.strip_prefix(&c).is_some_and(|rest| rest.starts_with('/'))
+    let Some(rest) = p.strip_prefix(&c) else {
+        return false;
+    };
+    (rest.is_empty() || rest.starts_with('/')) && !rest.contains(['?', '#', '%', '\\'])
 }
 
 /// Why a plan file could not be read.
@@ -608,5 +612,39 @@ impl Plan {
             });
         }
         serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_is_under;
+
+    #[test]
+    fn paths_under_an_encoded_compute_path() {
+        let ws = amlctl_manifest::Workspace {
+            alias: "dev".into(),
+            subscription_id: "00000000-0000-0000-0000-000000000001".into(),
+            resource_group: "rg ml-é".into(),
+            workspace: "ws1".into(),
+            location: None,
+            prune: false,
+        };
+        let compute = ws.compute_path("cpu");
+        assert!(
+            compute.contains("/resourceGroups/rg%20ml-%C3%A9/"),
+            "{compute}"
+        );
+        assert!(path_is_under(&compute, &compute));
+        assert!(path_is_under(&format!("{compute}/start"), &compute));
+        for bad in [
+            format!("{compute}2"),
+            format!("{compute}/%2e%2e/x"),
+            format!("{compute}/../x"),
+            format!("{compute}/start?x=1"),
+            format!("{compute}\\x"),
+            "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg ml-é/providers/Microsoft.MachineLearningServices/workspaces/ws1/computes/cpu".to_string(),
+        ] {
+            assert!(!path_is_under(&bad, &compute), "{bad}");
+        }
     }
 }

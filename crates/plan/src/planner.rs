@@ -773,11 +773,7 @@ fn plan_target(
 /// The lowercased full ARM id of compute `name` in workspace `ws`: one compute, whatever alias
 /// reaches it.
 pub fn compute_id(ws: &Workspace, name: &str) -> String {
-    format!(
-        "/subscriptions/{}/resourcegroups/{}/providers/microsoft.machinelearningservices/workspaces/{}/computes/{}",
-        ws.subscription_id, ws.resource_group, ws.workspace, name
-    )
-    .to_ascii_lowercase()
+    ws.compute_path(name).to_ascii_lowercase()
 }
 
 /// Plans every selected target against live state. Pure: the same inputs give the same plan.
