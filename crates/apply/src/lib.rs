@@ -393,7 +393,7 @@ async fn run_step(
         }
     }
     let request = ArmRequest {
-        method: step.method.clone(),
+        method: step.method,
         path: step.path.clone(),
         query: step.query.clone(),
         body,

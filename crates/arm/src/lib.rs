@@ -35,6 +35,7 @@ mod client;
 mod error;
 mod throttle;
 
+pub use amlctl_vocab::Method;
 pub use auth::{AuthMethod, StaticTokenCredential, credential, credential_for_cloud};
 pub use client::{
     ArmClient, ArmRequest, ClientOptions, ClientStats, UnderlyingResourceAction,

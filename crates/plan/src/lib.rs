@@ -19,6 +19,7 @@ mod planner;
 mod policy;
 pub mod render;
 
+pub use amlctl_vocab::Method;
 pub use model::{
     Action, Change, FORMAT_VERSION, Plan, PlanEntry, PlanError, PlanFileError, PlanOptions, Policy,
     SavedOptions, Step, Summary, Unmanaged, repo_digest,

@@ -7,6 +7,7 @@ use std::io;
 use std::path::Path;
 
 use amlctl_manifest::{ComputeType, SecretSlot, SourceLocation};
+use amlctl_vocab::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -146,8 +147,8 @@ pub struct Change {
 pub struct Step {
     /// The action this request carries out.
     pub action: Action,
-    /// HTTP method (`PUT`, `PATCH`, `DELETE`, `POST`).
-    pub method: String,
+    /// HTTP method (`PUT`, `PATCH`, `DELETE`, `POST`; serialised upper-case).
+    pub method: Method,
     /// ARM path (no host), e.g. `/subscriptions/…/computes/NAME` or `…/computes/NAME/start`.
     pub path: String,
     /// Query parameters (`api-version`, `underlyingResourceAction`).
@@ -441,10 +442,14 @@ impl Plan {
                         e.address, s.path, compute
                     ));
                 }
-                if !matches!(s.method.as_str(), "PUT" | "PATCH" | "DELETE" | "POST") {
+                if !matches!(
+                    s.method,
+                    Method::Put | Method::Patch | Method::Delete | Method::Post
+                ) {
                     problems.push(format!(
                         "entry {}: request method {:?} is not one amlctl sends",
-                        e.address, s.method
+                        e.address,
+                        s.method.as_str()
                     ));
                 }
                 for slot in &s.secrets {
@@ -646,5 +651,31 @@ mod tests {
         ] {
             assert!(!path_is_under(&bad, &compute), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod method_tests {
+    use super::*;
+
+    #[test]
+    fn step_methods_keep_their_upper_case_shape() {
+        let step = Step {
+            action: Action::Update,
+            method: Method::Patch,
+            path: "/x".into(),
+            query: BTreeMap::new(),
+            body: None,
+            secrets: Vec::new(),
+        };
+        let v = serde_json::to_value(&step).unwrap_or_default();
+        assert_eq!(v["method"], "PATCH");
+        let mut edited = v.clone();
+        edited["method"] = "TRACE".into();
+        assert!(serde_json::from_value::<Step>(edited).is_err());
+        edited = v;
+        edited["method"] = "GET".into();
+        let get: Step = serde_json::from_value(edited).unwrap_or(step);
+        assert_eq!(get.method, Method::Get);
     }
 }

@@ -3,9 +3,9 @@
 
 use super::ArmClient;
 use super::redaction::{collect_secrets, mask_secrets};
-use super::transport::Method;
 use crate::error::ArmError;
 use crate::{API_VERSION, WorkspaceId};
+use amlctl_vocab::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -15,8 +15,8 @@ use std::fmt;
 /// includes `api-version` (added when missing). `Debug` masks secret-looking body fields.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArmRequest {
-    /// HTTP method: GET, PUT, PATCH, DELETE or POST.
-    pub method: String,
+    /// HTTP method (serialised upper-case: `GET`, `PUT`, `PATCH`, `DELETE`, `POST`).
+    pub method: Method,
     /// Path, e.g. `/subscriptions/…/computes/cpu`.
     pub path: String,
     /// Query parameters, e.g. `api-version`, `underlyingResourceAction`.
@@ -30,7 +30,7 @@ pub struct ArmRequest {
 impl fmt::Debug for ArmRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ArmRequest")
-            .field("method", &self.method)
+            .field("method", &self.method.as_str())
             .field("path", &self.path)
             .field("query", &self.query)
             .field("body", &self.body.as_ref().map(mask_secrets))
@@ -63,7 +63,7 @@ impl ArmClient {
     /// any), `None` for DELETE (204/404 count as already gone).
     pub async fn execute(&self, req: &ArmRequest) -> Result<Option<Value>, ArmError> {
         let r = async {
-            let method = Method::parse(&req.method)?;
+            let method = req.method;
             let url = self.url(&req.path, &req.query)?;
             if let Some(b) = &req.body {
                 let mut found = Vec::new();
@@ -83,7 +83,7 @@ impl ArmClient {
         ws: &WorkspaceId,
         name: &str,
         suffix: &str,
-        method: &str,
+        method: Method,
         api_version: Option<&str>,
         body: Option<Value>,
     ) -> ArmRequest {
@@ -93,7 +93,7 @@ impl ArmClient {
             api_version.unwrap_or(API_VERSION).to_string(),
         );
         ArmRequest {
-            method: method.to_string(),
+            method,
             path: format!("{}{suffix}", ws.compute_path(name)),
             query,
             body,
@@ -148,7 +148,7 @@ impl ArmClient {
         body: &Value,
         api_version: Option<&str>,
     ) -> Result<Value, ArmError> {
-        let req = Self::compute_req(ws, name, "", "PUT", api_version, Some(body.clone()));
+        let req = Self::compute_req(ws, name, "", Method::Put, api_version, Some(body.clone()));
         let r = self.execute(&req).await?;
         r.ok_or_else(|| ArmError::InvalidResponse("PUT returned no resource".into()))
     }
@@ -162,7 +162,7 @@ impl ArmClient {
         scale_settings: &Value,
     ) -> Result<Value, ArmError> {
         let body = json!({"properties": {"properties": {"scaleSettings": scale_settings}}});
-        let req = Self::compute_req(ws, name, "", "PATCH", None, Some(body));
+        let req = Self::compute_req(ws, name, "", Method::Patch, None, Some(body));
         let r = self.execute(&req).await?;
         r.ok_or_else(|| ArmError::InvalidResponse("PATCH returned no resource".into()))
     }
@@ -175,7 +175,7 @@ impl ArmClient {
         action: UnderlyingResourceAction,
         api_version: Option<&str>,
     ) -> Result<(), ArmError> {
-        let mut req = Self::compute_req(ws, name, "", "DELETE", api_version, None);
+        let mut req = Self::compute_req(ws, name, "", Method::Delete, api_version, None);
         req.query.insert(
             "underlyingResourceAction".to_string(),
             action.as_str().to_string(),
@@ -184,7 +184,7 @@ impl ArmClient {
     }
 
     async fn action(&self, ws: &WorkspaceId, name: &str, action: &str) -> Result<(), ArmError> {
-        let req = Self::compute_req(ws, name, &format!("/{action}"), "POST", None, None);
+        let req = Self::compute_req(ws, name, &format!("/{action}"), Method::Post, None, None);
         self.execute(&req).await.map(|_| ())
     }
 
@@ -205,7 +205,7 @@ impl ArmClient {
 
     /// POST listKeys: the compute's secrets. The values are registered as secrets of this client.
     pub async fn list_keys(&self, ws: &WorkspaceId, name: &str) -> Result<Value, ArmError> {
-        let req = Self::compute_req(ws, name, "/listKeys", "POST", None, None);
+        let req = Self::compute_req(ws, name, "/listKeys", Method::Post, None, None);
         let v = self.execute(&req).await?.unwrap_or(Value::Null);
         let mut found = Vec::new();
         collect_secrets(&v, &mut found);

@@ -3,8 +3,9 @@
 
 use super::ArmClient;
 use super::retry::Op;
-use super::transport::{Method, Resp};
+use super::transport::Resp;
 use crate::error::{self, ArmError, format_duration};
+use amlctl_vocab::Method;
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -2,9 +2,9 @@
 
 use super::ArmClient;
 use super::retry::Op;
-use super::transport::Method;
 use crate::API_VERSION;
 use crate::error::ArmError;
+use amlctl_vocab::Method;
 use serde_json::Value;
 use url::Url;
 

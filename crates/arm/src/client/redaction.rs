@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn arm_request_debug_masks_secrets() {
         let r = ArmRequest {
-            method: "PUT".into(),
+            method: amlctl_vocab::Method::Put,
             path: "/x".into(),
             query: BTreeMap::new(),
             body: Some(

@@ -7,6 +7,7 @@ use crate::API_VERSION;
 use crate::auth;
 use crate::error::{self, ArmError, one_line};
 use crate::throttle::{Bucket, SubLimiter, subscription_of};
+use amlctl_vocab::Method;
 use azure_core::credentials::AccessToken;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -78,49 +79,14 @@ fn ratelimit_header(h: &HeaderMap, name: &str) -> Option<u64> {
     h.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Method {
-    Get,
-    Put,
-    Patch,
-    Delete,
-    Post,
-}
-
-impl Method {
-    pub(super) fn parse(s: &str) -> Result<Self, ArmError> {
-        Ok(match s.to_ascii_uppercase().as_str() {
-            "GET" => Method::Get,
-            "PUT" => Method::Put,
-            "PATCH" => Method::Patch,
-            "DELETE" => Method::Delete,
-            "POST" => Method::Post,
-            other => {
-                return Err(ArmError::Refused {
-                    reason: format!("unsupported HTTP method '{other}'"),
-                });
-            }
-        })
-    }
-
-    pub(super) fn as_str(&self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Put => "PUT",
-            Method::Patch => "PATCH",
-            Method::Delete => "DELETE",
-            Method::Post => "POST",
-        }
-    }
-
-    fn reqwest(&self) -> reqwest::Method {
-        match self {
-            Method::Get => reqwest::Method::GET,
-            Method::Put => reqwest::Method::PUT,
-            Method::Patch => reqwest::Method::PATCH,
-            Method::Delete => reqwest::Method::DELETE,
-            Method::Post => reqwest::Method::POST,
-        }
+/// The reqwest method of an ARM request method.
+fn reqwest_method(method: Method) -> reqwest::Method {
+    match method {
+        Method::Get => reqwest::Method::GET,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+        Method::Post => reqwest::Method::POST,
     }
 }
 
@@ -347,7 +313,7 @@ impl ArmClient {
         let mut rb = self
             .inner
             .http
-            .request(method.reqwest(), url.clone())
+            .request(reqwest_method(method), url.clone())
             .bearer_auth(token.token.secret())
             .header("accept", "application/json")
             .header(
