@@ -77,6 +77,74 @@ impl Action {
     }
 }
 
+impl Action {
+    /// The kind of change this action is: the one classification that summaries, the renderers
+    /// and the executor's report use.
+    pub fn kind(self) -> ActionKind {
+        match self {
+            Action::Create | Action::Attach => ActionKind::Add,
+            Action::Update => ActionKind::Change,
+            Action::Replace => ActionKind::Replace,
+            Action::Delete | Action::Detach => ActionKind::Remove,
+            Action::Start => ActionKind::Start,
+            Action::Stop => ActionKind::Stop,
+            Action::Wait => ActionKind::Wait,
+            Action::NoOp => ActionKind::NoOp,
+        }
+    }
+
+    /// The symbol rendered plans draw for this action (`+`, `~`, `-/+`, `-`, `>`, `…`, ` `).
+    pub fn symbol(self) -> &'static str {
+        self.kind().symbol()
+    }
+}
+
+/// The kind of change an [`Action`] is (see [`Action::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionKind {
+    /// Creates or attaches a compute.
+    Add,
+    /// Updates a compute in place.
+    Change,
+    /// Deletes (or detaches) and creates (or attaches) again: counts as an add and a destroy.
+    Replace,
+    /// Deletes or detaches a compute.
+    Remove,
+    /// Starts a compute instance.
+    Start,
+    /// Stops a compute instance.
+    Stop,
+    /// Waits for a running operation.
+    Wait,
+    /// Nothing to do.
+    NoOp,
+}
+
+impl ActionKind {
+    /// The symbol rendered plans draw: `+`, `~`, `-/+`, `-`, `>` (start and stop), `…`, ` `.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ActionKind::Add => "+",
+            ActionKind::Change => "~",
+            ActionKind::Replace => "-/+",
+            ActionKind::Remove => "-",
+            ActionKind::Start | ActionKind::Stop => ">",
+            ActionKind::Wait => "…",
+            ActionKind::NoOp => " ",
+        }
+    }
+
+    /// True when a compute is created or attached (a replace included).
+    pub fn adds(self) -> bool {
+        matches!(self, ActionKind::Add | ActionKind::Replace)
+    }
+
+    /// True when a compute is deleted or detached (a replace included).
+    pub fn destroys(self) -> bool {
+        matches!(self, ActionKind::Remove | ActionKind::Replace)
+    }
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -544,25 +612,14 @@ impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for e in &self.entries {
-            let has = |a: Action| e.actions.contains(&a);
-            if has(Action::Create) || has(Action::Attach) || has(Action::Replace) {
-                s.add += 1;
-            }
-            if has(Action::Update) {
-                s.change += 1;
-            }
-            if has(Action::Delete) || has(Action::Detach) || has(Action::Replace) {
-                s.destroy += 1;
-            }
-            if has(Action::Start) {
-                s.start += 1;
-            }
-            if has(Action::Stop) {
-                s.stop += 1;
-            }
-            if has(Action::Wait) {
-                s.wait += 1;
-            }
+            let kinds: Vec<ActionKind> = e.actions.iter().map(|a| a.kind()).collect();
+            let has = |k: ActionKind| usize::from(kinds.contains(&k));
+            s.add += usize::from(kinds.iter().any(|k| k.adds()));
+            s.change += has(ActionKind::Change);
+            s.destroy += usize::from(kinds.iter().any(|k| k.destroys()));
+            s.start += has(ActionKind::Start);
+            s.stop += has(ActionKind::Stop);
+            s.wait += has(ActionKind::Wait);
         }
         s
     }
@@ -677,5 +734,31 @@ mod method_tests {
         edited["method"] = "GET".into();
         let get: Step = serde_json::from_value(edited).unwrap_or(step);
         assert_eq!(get.method, Method::Get);
+    }
+}
+
+#[cfg(test)]
+mod action_kind_tests {
+    use super::*;
+
+    #[test]
+    fn one_classification_gives_symbols_and_counts() {
+        let expect = [
+            (Action::Create, "+", true, false),
+            (Action::Attach, "+", true, false),
+            (Action::Update, "~", false, false),
+            (Action::Replace, "-/+", true, true),
+            (Action::Delete, "-", false, true),
+            (Action::Detach, "-", false, true),
+            (Action::Start, ">", false, false),
+            (Action::Stop, ">", false, false),
+            (Action::Wait, "…", false, false),
+            (Action::NoOp, " ", false, false),
+        ];
+        for (a, symbol, adds, destroys) in expect {
+            assert_eq!(a.symbol(), symbol, "{a}");
+            assert_eq!(a.kind().adds(), adds, "{a}");
+            assert_eq!(a.kind().destroys(), destroys, "{a}");
+        }
     }
 }
