@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use amlctl_arm::{ArmClient, ArmError, ArmRequest};
 use amlctl_manifest::LiveCompute;
-use amlctl_plan::{Action, Plan, PlanEntry, Step};
+use amlctl_plan::{Action, ActionKind, Plan, PlanEntry, Step};
 use serde::Serialize;
 use tokio::sync::{Semaphore, watch};
 
@@ -277,17 +277,14 @@ pub async fn apply(
         };
         if t.outcome == Outcome::Succeeded {
             for a in &t.actions {
-                match a {
-                    Action::Create | Action::Attach => report.added += 1,
-                    Action::Update => report.changed += 1,
-                    Action::Start => report.started += 1,
-                    Action::Stop => report.stopped += 1,
-                    Action::Delete | Action::Detach => report.destroyed += 1,
-                    Action::Replace => {
-                        report.added += 1;
-                        report.destroyed += 1;
-                    }
-                    Action::NoOp | Action::Wait => {}
+                let kind = a.kind();
+                report.added += usize::from(kind.adds());
+                report.destroyed += usize::from(kind.destroys());
+                match kind {
+                    ActionKind::Change => report.changed += 1,
+                    ActionKind::Start => report.started += 1,
+                    ActionKind::Stop => report.stopped += 1,
+                    _ => {}
                 }
             }
         }
@@ -432,7 +429,7 @@ async fn run_step_inner(
         }
     }
     let request = ArmRequest {
-        method: step.method.clone(),
+        method: step.method,
         path: step.path.clone(),
         query: step.query.clone(),
         body,

@@ -23,7 +23,7 @@ pub async fn after_replace(
             };
             let query = step.query.clone();
             let request = amlctl_arm::ArmRequest {
-                method: "GET".to_string(),
+                method: amlctl_arm::Method::Get,
                 path: step.path.clone(),
                 query,
                 body: None,

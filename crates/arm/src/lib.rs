@@ -35,6 +35,7 @@ mod client;
 mod error;
 mod throttle;
 
+pub use amlctl_vocab::Method;
 pub use auth::{AuthMethod, StaticTokenCredential, credential, credential_for_cloud};
 pub use client::{
     ArmClient, ArmRequest, ClientOptions, ClientStats, UnderlyingResourceAction,
@@ -45,8 +46,8 @@ pub use error::ArmError;
 use std::fmt;
 use std::str::FromStr;
 
-/// The computes API version this client speaks.
-pub const API_VERSION: &str = "2025-12-01";
+/// The computes API version this client speaks ([`amlctl_vocab::api_version::COMPUTES`]).
+pub const API_VERSION: &str = amlctl_vocab::api_version::COMPUTES;
 
 /// Identifies an Azure ML workspace.
 #[derive(
@@ -65,17 +66,17 @@ impl WorkspaceId {
     /// ARM path of the workspace:
     /// `/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.MachineLearningServices/workspaces/{w}`.
     pub fn path(&self) -> String {
-        format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.MachineLearningServices/workspaces/{}",
-            encode_segment(&self.subscription_id),
-            encode_segment(&self.resource_group),
-            encode_segment(&self.workspace)
-        )
+        amlctl_vocab::workspace_path(&self.subscription_id, &self.resource_group, &self.workspace)
     }
 
     /// ARM path of the compute `name` in this workspace (`{path}/computes/{name}`).
     pub fn compute_path(&self, name: &str) -> String {
-        format!("{}/computes/{}", self.path(), encode_segment(name))
+        amlctl_vocab::compute_path(
+            &self.subscription_id,
+            &self.resource_group,
+            &self.workspace,
+            name,
+        )
     }
 }
 
@@ -87,21 +88,6 @@ impl fmt::Display for WorkspaceId {
             self.subscription_id, self.resource_group, self.workspace
         )
     }
-}
-
-/// Percent-encodes the characters that cannot appear raw in a path segment. ARM names are restricted
-/// (letters, digits, `-_.()`), so valid names are returned unchanged.
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        let c = b as char;
-        if c.is_ascii_alphanumeric() || "-._~()!$&'*+,;=:@".contains(c) {
-            out.push(c);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// An Azure cloud: decides the ARM endpoint, the token scope and the sign-in authority.

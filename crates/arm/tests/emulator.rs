@@ -549,7 +549,7 @@ async fn execute_runs_planned_requests() {
     let mut query = BTreeMap::new();
     query.insert("api-version".to_string(), "2025-12-01".to_string());
     let put = ArmRequest {
-        method: "PUT".into(),
+        method: amlctl_arm::Method::Put,
         path: ws.compute_path("planned"),
         query: query.clone(),
         body: Some(aml_body("Standard_DS3_v2", 0, 1)),
@@ -559,7 +559,7 @@ async fn execute_runs_planned_requests() {
     let mut del_q = query.clone();
     del_q.insert("underlyingResourceAction".into(), "Detach".into());
     let del = ArmRequest {
-        method: "DELETE".into(),
+        method: amlctl_arm::Method::Delete,
         path: ws.compute_path("planned"),
         query: del_q,
         body: None,

@@ -119,8 +119,8 @@ impl ComputeType {
     /// The ARM api-version used for this type's requests.
     pub fn api_version(self) -> &'static str {
         match self {
-            ComputeType::Batch => "2020-02-02",
-            _ => "2025-12-01",
+            ComputeType::Batch => amlctl_vocab::api_version::BATCH,
+            _ => amlctl_vocab::api_version::COMPUTES,
         }
     }
 }
@@ -149,17 +149,20 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// ARM path of the workspace: `/subscriptions/…/workspaces/{name}`.
+    /// ARM path of the workspace: `/subscriptions/…/workspaces/{name}`, segments percent-encoded
+    /// ([`amlctl_vocab::workspace_path`]).
     pub fn arm_path(&self) -> String {
-        format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.MachineLearningServices/workspaces/{}",
-            self.subscription_id, self.resource_group, self.workspace
-        )
+        amlctl_vocab::workspace_path(&self.subscription_id, &self.resource_group, &self.workspace)
     }
 
-    /// ARM path of one compute in the workspace.
+    /// ARM path of one compute in the workspace ([`amlctl_vocab::compute_path`]).
     pub fn compute_path(&self, name: &str) -> String {
-        format!("{}/computes/{}", self.arm_path(), name)
+        amlctl_vocab::compute_path(
+            &self.subscription_id,
+            &self.resource_group,
+            &self.workspace,
+            name,
+        )
     }
 }
 
@@ -432,4 +435,27 @@ pub struct LiveCompute {
     pub provisioning_errors: Vec<Value>,
     /// The raw ARM resource as read (for fingerprints and in-place PUT bodies).
     pub raw: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_paths_are_percent_encoded() {
+        let ws = Workspace {
+            alias: "dev".into(),
+            subscription_id: "00000000-0000-0000-0000-000000000001".into(),
+            resource_group: "rg/../other".into(),
+            workspace: "ws 1".into(),
+            location: None,
+            prune: false,
+        };
+        assert_eq!(
+            ws.compute_path("cpu"),
+            "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg%2F..%2Fother/providers/Microsoft.MachineLearningServices/workspaces/ws%201/computes/cpu"
+        );
+        assert_eq!(ComputeType::Batch.api_version(), "2020-02-02");
+        assert_eq!(ComputeType::AmlCompute.api_version(), "2025-12-01");
+    }
 }

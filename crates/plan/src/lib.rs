@@ -19,9 +19,10 @@ mod planner;
 mod policy;
 pub mod render;
 
+pub use amlctl_vocab::Method;
 pub use model::{
-    Action, Change, FORMAT_VERSION, Plan, PlanEntry, PlanError, PlanFileError, PlanOptions, Policy,
-    SavedOptions, Step, Summary, Unmanaged, repo_digest,
+    Action, ActionKind, Change, FORMAT_VERSION, Plan, PlanEntry, PlanError, PlanFileError,
+    PlanOptions, Policy, SavedOptions, Step, Summary, Unmanaged, repo_digest,
 };
 pub use planner::{fingerprint, import_step, plan, unmet_keys};
 pub use policy::{

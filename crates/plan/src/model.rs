@@ -7,6 +7,7 @@ use std::io;
 use std::path::Path;
 
 use amlctl_manifest::{ComputeType, SecretSlot, SourceLocation};
+use amlctl_vocab::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -73,6 +74,74 @@ impl Action {
             Action::Stop => "stop",
             Action::Wait => "wait",
         }
+    }
+}
+
+impl Action {
+    /// The kind of change this action is: the one classification that summaries, the renderers
+    /// and the executor's report use.
+    pub fn kind(self) -> ActionKind {
+        match self {
+            Action::Create | Action::Attach => ActionKind::Add,
+            Action::Update => ActionKind::Change,
+            Action::Replace => ActionKind::Replace,
+            Action::Delete | Action::Detach => ActionKind::Remove,
+            Action::Start => ActionKind::Start,
+            Action::Stop => ActionKind::Stop,
+            Action::Wait => ActionKind::Wait,
+            Action::NoOp => ActionKind::NoOp,
+        }
+    }
+
+    /// The symbol rendered plans draw for this action (`+`, `~`, `-/+`, `-`, `>`, `…`, ` `).
+    pub fn symbol(self) -> &'static str {
+        self.kind().symbol()
+    }
+}
+
+/// The kind of change an [`Action`] is (see [`Action::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionKind {
+    /// Creates or attaches a compute.
+    Add,
+    /// Updates a compute in place.
+    Change,
+    /// Deletes (or detaches) and creates (or attaches) again: counts as an add and a destroy.
+    Replace,
+    /// Deletes or detaches a compute.
+    Remove,
+    /// Starts a compute instance.
+    Start,
+    /// Stops a compute instance.
+    Stop,
+    /// Waits for a running operation.
+    Wait,
+    /// Nothing to do.
+    NoOp,
+}
+
+impl ActionKind {
+    /// The symbol rendered plans draw: `+`, `~`, `-/+`, `-`, `>` (start and stop), `…`, ` `.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ActionKind::Add => "+",
+            ActionKind::Change => "~",
+            ActionKind::Replace => "-/+",
+            ActionKind::Remove => "-",
+            ActionKind::Start | ActionKind::Stop => ">",
+            ActionKind::Wait => "…",
+            ActionKind::NoOp => " ",
+        }
+    }
+
+    /// True when a compute is created or attached (a replace included).
+    pub fn adds(self) -> bool {
+        matches!(self, ActionKind::Add | ActionKind::Replace)
+    }
+
+    /// True when a compute is deleted or detached (a replace included).
+    pub fn destroys(self) -> bool {
+        matches!(self, ActionKind::Remove | ActionKind::Replace)
     }
 }
 
@@ -146,8 +215,8 @@ pub struct Change {
 pub struct Step {
     /// The action this request carries out.
     pub action: Action,
-    /// HTTP method (`PUT`, `PATCH`, `DELETE`, `POST`).
-    pub method: String,
+    /// HTTP method (`PUT`, `PATCH`, `DELETE`, `POST`; serialised upper-case).
+    pub method: Method,
     /// ARM path (no host), e.g. `/subscriptions/…/computes/NAME` or `…/computes/NAME/start`.
     pub path: String,
     /// Query parameters (`api-version`, `underlyingResourceAction`).
@@ -449,10 +518,14 @@ impl Plan {
                         e.address, s.path, compute
                     ));
                 }
-                if !matches!(s.method.as_str(), "PUT" | "PATCH" | "DELETE" | "POST") {
+                if !matches!(
+                    s.method,
+                    Method::Put | Method::Patch | Method::Delete | Method::Post
+                ) {
                     problems.push(format!(
                         "entry {}: request method {:?} is not one amlctl sends",
-                        e.address, s.method
+                        e.address,
+                        s.method.as_str()
                     ));
                 }
                 for slot in &s.secrets {
@@ -470,14 +543,18 @@ impl Plan {
     }
 }
 
-/// True when `path` is `compute` or below it, with no dot segments, query or escapes.
+/// True when `path` is `compute` or below it, with no dot segments, query or escapes below it.
+/// `compute` comes from [`amlctl_manifest::Workspace::compute_path`], whose segments are
+/// percent-encoded: escapes are only refused in the part of `path` that follows it.
 fn path_is_under(path: &str, compute: &str) -> bool {
-    if path.contains(['?', '#', '%', '\\']) || path.split('/').any(|seg| seg == ".." || seg == ".")
-    {
+    if path.split('/').any(|seg| seg == ".." || seg == ".") {
         return false;
     }
     let (p, c) = (path.to_ascii_lowercase(), compute.to_ascii_lowercase());
-    p == c || p.strip_prefix(&c).is_some_and(|rest| rest.starts_with('/'))
+    let Some(rest) = p.strip_prefix(&c) else {
+        return false;
+    };
+    (rest.is_empty() || rest.starts_with('/')) && !rest.contains(['?', '#', '%', '\\'])
 }
 
 /// Why a plan file could not be read.
@@ -543,25 +620,14 @@ impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for e in &self.entries {
-            let has = |a: Action| e.actions.contains(&a);
-            if has(Action::Create) || has(Action::Attach) || has(Action::Replace) {
-                s.add += 1;
-            }
-            if has(Action::Update) {
-                s.change += 1;
-            }
-            if has(Action::Delete) || has(Action::Detach) || has(Action::Replace) {
-                s.destroy += 1;
-            }
-            if has(Action::Start) {
-                s.start += 1;
-            }
-            if has(Action::Stop) {
-                s.stop += 1;
-            }
-            if has(Action::Wait) {
-                s.wait += 1;
-            }
+            let kinds: Vec<ActionKind> = e.actions.iter().map(|a| a.kind()).collect();
+            let has = |k: ActionKind| usize::from(kinds.contains(&k));
+            s.add += usize::from(kinds.iter().any(|k| k.adds()));
+            s.change += has(ActionKind::Change);
+            s.destroy += usize::from(kinds.iter().any(|k| k.destroys()));
+            s.start += has(ActionKind::Start);
+            s.stop += has(ActionKind::Stop);
+            s.wait += has(ActionKind::Wait);
         }
         s
     }
@@ -616,5 +682,91 @@ impl Plan {
             });
         }
         serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_is_under;
+
+    #[test]
+    fn paths_under_an_encoded_compute_path() {
+        let ws = amlctl_manifest::Workspace {
+            alias: "dev".into(),
+            subscription_id: "00000000-0000-0000-0000-000000000001".into(),
+            resource_group: "rg ml-é".into(),
+            workspace: "ws1".into(),
+            location: None,
+            prune: false,
+        };
+        let compute = ws.compute_path("cpu");
+        assert!(
+            compute.contains("/resourceGroups/rg%20ml-%C3%A9/"),
+            "{compute}"
+        );
+        assert!(path_is_under(&compute, &compute));
+        assert!(path_is_under(&format!("{compute}/start"), &compute));
+        for bad in [
+            format!("{compute}2"),
+            format!("{compute}/%2e%2e/x"),
+            format!("{compute}/../x"),
+            format!("{compute}/start?x=1"),
+            format!("{compute}\\x"),
+            "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg ml-é/providers/Microsoft.MachineLearningServices/workspaces/ws1/computes/cpu".to_string(),
+        ] {
+            assert!(!path_is_under(&bad, &compute), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod method_tests {
+    use super::*;
+
+    #[test]
+    fn step_methods_keep_their_upper_case_shape() {
+        let step = Step {
+            action: Action::Update,
+            method: Method::Patch,
+            path: "/x".into(),
+            query: BTreeMap::new(),
+            body: None,
+            secrets: Vec::new(),
+        };
+        let v = serde_json::to_value(&step).unwrap_or_default();
+        assert_eq!(v["method"], "PATCH");
+        let mut edited = v.clone();
+        edited["method"] = "TRACE".into();
+        assert!(serde_json::from_value::<Step>(edited).is_err());
+        edited = v;
+        edited["method"] = "GET".into();
+        let get: Step = serde_json::from_value(edited).unwrap_or(step);
+        assert_eq!(get.method, Method::Get);
+    }
+}
+
+#[cfg(test)]
+mod action_kind_tests {
+    use super::*;
+
+    #[test]
+    fn one_classification_gives_symbols_and_counts() {
+        let expect = [
+            (Action::Create, "+", true, false),
+            (Action::Attach, "+", true, false),
+            (Action::Update, "~", false, false),
+            (Action::Replace, "-/+", true, true),
+            (Action::Delete, "-", false, true),
+            (Action::Detach, "-", false, true),
+            (Action::Start, ">", false, false),
+            (Action::Stop, ">", false, false),
+            (Action::Wait, "…", false, false),
+            (Action::NoOp, " ", false, false),
+        ];
+        for (a, symbol, adds, destroys) in expect {
+            assert_eq!(a.symbol(), symbol, "{a}");
+            assert_eq!(a.kind().adds(), adds, "{a}");
+            assert_eq!(a.kind().destroys(), destroys, "{a}");
+        }
     }
 }

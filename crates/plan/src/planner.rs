@@ -6,6 +6,7 @@ use amlctl_manifest::{
     ArmBody, ComputeType, DesiredState, LiveCompute, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, REDACTED,
     Target, Workspace, diag::did_you_mean,
 };
+use amlctl_vocab::Method;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -98,7 +99,7 @@ fn query(api_version: &str) -> BTreeMap<String, String> {
 fn put_step(action: Action, ws: &Workspace, name: &str, arm: &ArmBody) -> Step {
     Step {
         action,
-        method: "PUT".into(),
+        method: Method::Put,
         path: ws.compute_path(name),
         query: query(&arm.api_version),
         body: Some(arm.body.clone()),
@@ -120,7 +121,7 @@ fn delete_step(action: Action, ws: &Workspace, name: &str, ct: Option<ComputeTyp
     q.insert("underlyingResourceAction".into(), underlying.into());
     Step {
         action,
-        method: "DELETE".into(),
+        method: Method::Delete,
         path: ws.compute_path(name),
         query: q,
         body: None,
@@ -131,7 +132,7 @@ fn delete_step(action: Action, ws: &Workspace, name: &str, ct: Option<ComputeTyp
 fn post_step(action: Action, ws: &Workspace, name: &str, ct: ComputeType, verb: &str) -> Step {
     Step {
         action,
-        method: "POST".into(),
+        method: Method::Post,
         path: format!("{}/{verb}", ws.compute_path(name)),
         query: query(ct.api_version()),
         body: None,
@@ -168,7 +169,7 @@ fn patch_step(ws: &Workspace, name: &str, arm: &ArmBody, t: &Target) -> Step {
         });
     Step {
         action: Action::Update,
-        method: "PATCH".into(),
+        method: Method::Patch,
         path: ws.compute_path(name),
         query: query(&arm.api_version),
         body: Some(json!({"properties": {"properties": {"scaleSettings": scale}}})),
@@ -918,11 +919,7 @@ fn plan_target(
 /// The lowercased full ARM id of compute `name` in workspace `ws`: one compute, whatever alias
 /// reaches it.
 pub fn compute_id(ws: &Workspace, name: &str) -> String {
-    format!(
-        "/subscriptions/{}/resourcegroups/{}/providers/microsoft.machinelearningservices/workspaces/{}/computes/{}",
-        ws.subscription_id, ws.resource_group, ws.workspace, name
-    )
-    .to_ascii_lowercase()
+    ws.compute_path(name).to_ascii_lowercase()
 }
 
 /// Plans every selected target against live state. Pure: the same inputs give the same plan.

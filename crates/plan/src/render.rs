@@ -8,7 +8,7 @@ use owo_colors::OwoColorize;
 use serde_json::{Map, Value, json};
 use similar::{ChangeTag, TextDiff};
 
-use crate::model::{Action, Change, Plan, PlanEntry, Policy};
+use crate::model::{Action, ActionKind, Change, Plan, PlanEntry, Policy};
 use crate::normalize::{canon, same};
 use crate::planner::show;
 
@@ -65,15 +65,16 @@ fn main_action(e: &PlanEntry) -> Action {
 }
 
 fn symbol_of(a: Action) -> (&'static str, Tone) {
-    match a {
-        Action::Create | Action::Attach => ("+", Tone::Add),
-        Action::Update => ("~", Tone::Change),
-        Action::Replace => ("-/+", Tone::Replace),
-        Action::Delete | Action::Detach => ("-", Tone::Remove),
-        Action::Start | Action::Stop => (">", Tone::Power),
-        Action::Wait => ("…", Tone::Wait),
-        Action::NoOp => (" ", Tone::Plain),
-    }
+    let tone = match a.kind() {
+        ActionKind::Add => Tone::Add,
+        ActionKind::Change => Tone::Change,
+        ActionKind::Replace => Tone::Replace,
+        ActionKind::Remove => Tone::Remove,
+        ActionKind::Start | ActionKind::Stop => Tone::Power,
+        ActionKind::Wait => Tone::Wait,
+        ActionKind::NoOp => Tone::Plain,
+    };
+    (a.symbol(), tone)
 }
 
 fn headline(e: &PlanEntry) -> String {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use amlctl_manifest::ComputeType::{self, *};
 use amlctl_manifest::{DesiredState, LiveCompute, REDACTED, Target};
-use amlctl_plan::{Action, Plan, PlanOptions, Policy};
+use amlctl_plan::{Action, Method, Plan, PlanOptions, Policy};
 use common::*;
 use serde_json::json;
 
@@ -389,7 +389,7 @@ fn check(c: &Case, plan: &Plan) {
         .iter()
         .map(|s| {
             (
-                s.method.clone(),
+                s.method.to_string(),
                 s.path.strip_prefix(&base).unwrap_or(&s.path).to_string(),
                 s.query.get("underlyingResourceAction").cloned(),
             )
@@ -433,7 +433,7 @@ fn patch_body_holds_the_full_desired_scale_settings() {
     bigger["max_instances"] = json!(4);
     let plan = plan1(aml(bigger), Some(laml(aml_spec())));
     let step = &plan.entries[0].steps[0];
-    assert_eq!(step.method, "PATCH");
+    assert_eq!(step.method, Method::Patch);
     let body = step.body.clone().expect("body");
     let scale = &body["properties"]["properties"]["scaleSettings"];
     assert_eq!(scale["maxNodeCount"], json!(4));
@@ -880,7 +880,7 @@ fn in_place_bodies_keep_live_values_of_keys_the_user_did_not_write() {
         Some(laml(live_spec.clone())),
     );
     let step = &plan.entries[0].steps[0];
-    assert_eq!(step.method, "PATCH");
+    assert_eq!(step.method, Method::Patch);
     let scale = &step.body.as_ref().expect("body")["properties"]["properties"]["scaleSettings"];
     assert_eq!(scale["maxNodeCount"], json!(5));
     assert_eq!(scale["minNodeCount"], json!(1));
@@ -894,7 +894,7 @@ fn in_place_bodies_keep_live_values_of_keys_the_user_did_not_write() {
     let e = &plan.entries[0];
     assert_eq!(e.actions, [Action::Update], "{}", e.reason);
     let body = e.steps[0].body.as_ref().expect("body");
-    assert_eq!(e.steps[0].method, "PUT");
+    assert_eq!(e.steps[0].method, Method::Put);
     assert_eq!(body["properties"]["description"], json!("adopted"));
     assert_eq!(
         body["properties"]["properties"]["vmSize"],

@@ -463,7 +463,7 @@ fn round_trip_sees_one_changed_key_per_policy_class() {
         for e in &plan.entries {
             if e.name == name {
                 assert_eq!(e.actions, [action], "{name} {key}: {}", e.reason);
-                assert_eq!(e.steps[0].method, method, "{name} {key}");
+                assert_eq!(e.steps[0].method.as_str(), method, "{name} {key}");
                 assert_eq!(e.changes.len(), 1, "{name} {key}: {:?}", e.changes);
                 assert!(
                     e.changes[0].key.starts_with(&key),

@@ -1,0 +1,149 @@
+//! `amlctl-vocab`: the ARM vocabulary that manifest, plan, arm and apply share, each fact once.
+//!
+//! * [`api_version`]: the api-versions amlctl sends;
+//! * [`workspace_path`] / [`compute_path`]: the one ARM path builder (every segment
+//!   percent-encoded);
+//! * [`Method`]: the HTTP methods of ARM requests (plan steps, the executor, the client).
+//!
+//! No I/O and no dependencies, so every crate can use it. The emulator does not: it is an
+//! independent implementation of the ARM contract and keeps its own copy on purpose.
+
+#![warn(missing_docs)]
+
+/// The api-versions amlctl sends.
+pub mod api_version {
+    /// The computes API version for every compute type but Batch.
+    pub const COMPUTES: &str = "2025-12-01";
+    /// The legacy SDK v1 version, the only one that serves computeType `Batch`.
+    pub const BATCH: &str = "2020-02-02";
+}
+
+/// ARM path of a workspace:
+/// `/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.MachineLearningServices/workspaces/{w}`,
+/// each segment percent-encoded ([`encode_segment`]).
+pub fn workspace_path(subscription_id: &str, resource_group: &str, workspace: &str) -> String {
+    format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.MachineLearningServices/workspaces/{}",
+        encode_segment(subscription_id),
+        encode_segment(resource_group),
+        encode_segment(workspace)
+    )
+}
+
+/// ARM path of the compute `name` in a workspace (`{workspace_path}/computes/{name}`).
+pub fn compute_path(
+    subscription_id: &str,
+    resource_group: &str,
+    workspace: &str,
+    name: &str,
+) -> String {
+    format!(
+        "{}/computes/{}",
+        workspace_path(subscription_id, resource_group, workspace),
+        encode_segment(name)
+    )
+}
+
+/// Percent-encodes the characters that cannot appear raw in a path segment. ARM names are restricted
+/// (letters, digits, `-_.()`), so valid names are returned unchanged.
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        let c = b as char;
+        if c.is_ascii_alphanumeric() || "-._~()!$&'*+,;=:@".contains(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An HTTP method of an ARM request. Serialised as the upper-case name (`"PUT"`), as plan files
+/// and JSON output have always written it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// GET: read.
+    Get,
+    /// PUT: create, attach or overwrite.
+    Put,
+    /// PATCH: update in place.
+    Patch,
+    /// DELETE: delete or detach.
+    Delete,
+    /// POST: an action (`start`, `stop`, `listKeys`, ...).
+    Post,
+}
+
+impl Method {
+    /// The upper-case name: `GET`, `PUT`, `PATCH`, `DELETE` or `POST`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Post => "POST",
+        }
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+    /// Parses a method name, case-insensitively.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            "POST" => Method::Post,
+            other => return Err(format!("unsupported HTTP method '{other}'")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            compute_path(
+                "00000000-0000-0000-0000-000000000001",
+                "rg-ml",
+                "ws1",
+                "gpu-cluster"
+            ),
+            "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/ws1/computes/gpu-cluster"
+        );
+        assert!(compute_path("s", "g", "w", "a b/c").ends_with("/computes/a%20b%2Fc"));
+        assert!(workspace_path("s", "rg/../x", "w").contains("/resourceGroups/rg%2F..%2Fx/"));
+    }
+
+    #[test]
+    fn methods_are_upper_case_strings() {
+        for m in [
+            Method::Get,
+            Method::Put,
+            Method::Patch,
+            Method::Delete,
+            Method::Post,
+        ] {
+            let json = serde_json::to_value(m).unwrap();
+            assert_eq!(json, serde_json::Value::String(m.to_string()));
+            assert_eq!(serde_json::from_value::<Method>(json).unwrap(), m);
+            assert_eq!(m.as_str().to_ascii_lowercase().parse::<Method>(), Ok(m));
+        }
+        assert!(serde_json::from_str::<Method>("\"TRACE\"").is_err());
+        assert!("TRACE".parse::<Method>().is_err());
+    }
+}
