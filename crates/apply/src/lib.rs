@@ -344,7 +344,7 @@ async fn run_entry(
     let replacing = entry.actions.contains(&Action::Replace);
     let mut deleted = false;
     for step in &entry.steps {
-        let result = if replacing && deleted && step.method == "PUT" {
+        let result = if replacing && deleted && step.method == amlctl_plan::Method::Put {
             create_after_delete(step, entry, client, opts, reporter).await
         } else {
             run_step(step, entry, client, opts, reporter).await
@@ -361,7 +361,7 @@ async fn run_entry(
                 return Outcome::Failed { message };
             }
         }
-        if replacing && step.method == "DELETE" {
+        if replacing && step.method == amlctl_plan::Method::Delete {
             deleted = true;
             // The DELETE's operation can report Succeeded while GET still finds the compute:
             // create only once GET says 404 (issue #14 rule 8).
