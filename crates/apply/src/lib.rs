@@ -7,6 +7,7 @@
 //! target but lets running operations finish. Every outcome is reported per target.
 
 mod events;
+pub mod live;
 mod secrets;
 mod verify;
 
@@ -21,6 +22,7 @@ use serde::Serialize;
 use tokio::sync::{Semaphore, watch};
 
 pub use events::{Event, EventKind, ProgressMode, Reporter};
+pub use live::{read_live, workspace_id};
 pub use secrets::{KeyVaultClient, SecretResolver};
 
 /// How to apply.

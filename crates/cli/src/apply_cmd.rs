@@ -107,7 +107,7 @@ pub async fn run(args: ApplyArgs) -> u8 {
             .iter()
             .filter_map(|a| a.split('/').next().map(str::to_string))
             .collect();
-        let live = match context::read_live(&session, &mut ws, &aliases).await {
+        let live = match amlctl_apply::read_live(&session.client, &mut ws, &aliases).await {
             Ok(l) => l,
             Err(e) => {
                 output::error(&format!("cannot read live state again: {e}"));

@@ -436,7 +436,7 @@ async fn read_selected(
         .filter(|a| plan_args.workspaces.is_empty() || plan_args.workspaces.contains(a))
         .cloned()
         .collect();
-    let live = context::read_live(session, &mut workspaces, &aliases).await;
+    let live = amlctl_apply::read_live(&session.client, &mut workspaces, &aliases).await;
     (workspaces, live)
 }
 

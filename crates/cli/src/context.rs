@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use amlctl_arm::{ArmClient, AuthMethod, ClientOptions, Cloud, WorkspaceId};
+use amlctl_arm::{ArmClient, AuthMethod, ClientOptions, Cloud};
 use amlctl_emulator::{Emulator, EmulatorConfig};
-use amlctl_manifest::{LiveCompute, Project, Target, Workspace};
+use amlctl_manifest::{Project, Target, Workspace};
 
 use crate::args::ArmArgs;
 
@@ -46,14 +46,7 @@ impl Session {
     }
 }
 
-/// Converts a manifest workspace into the ARM client's workspace id.
-pub fn workspace_id(ws: &Workspace) -> WorkspaceId {
-    WorkspaceId {
-        subscription_id: ws.subscription_id.clone(),
-        resource_group: ws.resource_group.clone(),
-        workspace: ws.workspace.clone(),
-    }
-}
+pub use amlctl_apply::workspace_id;
 
 /// Where the sandbox keeps its state: `.amlctl/sandbox.json` beside `amlctl.yaml`.
 pub fn sandbox_state_path(root: &Path) -> PathBuf {
@@ -304,76 +297,4 @@ fn uuid_like() -> String {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     format!("{:x}-{:x}", nanos, std::process::id())
-}
-
-/// Reads live state: one paged list per workspace, all workspaces in parallel. Fills in missing
-/// workspace locations with one GET of the workspace (needed for the body of a create).
-pub async fn read_live(
-    session: &Session,
-    workspaces: &mut BTreeMap<String, Workspace>,
-    aliases: &BTreeSet<String>,
-) -> Result<BTreeMap<String, Vec<LiveCompute>>, String> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for alias in aliases {
-        let Some(ws) = workspaces.get(alias) else {
-            continue;
-        };
-        let client = session.client.clone();
-        let id = workspace_id(ws);
-        let need_location = ws.location.is_none();
-        let alias = alias.clone();
-        tasks.spawn(async move {
-            let location = if need_location {
-                match client.get_workspace(&id).await {
-                    Ok(body) => body
-                        .get("location")
-                        .and_then(|l| l.as_str())
-                        .map(str::to_string),
-                    Err(e) => {
-                        return (
-                            alias,
-                            Err(format!("reading workspace {}: {e}", id.workspace)),
-                        );
-                    }
-                }
-            } else {
-                None
-            };
-            let listed = client
-                .list_computes(&id)
-                .await
-                .map_err(|e| format!("listing computes of workspace {}: {e}", id.workspace));
-            (alias, listed.map(|items| (items, location)))
-        });
-    }
-    let mut live = BTreeMap::new();
-    let mut errors = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let (alias, result) = joined.map_err(|e| format!("a live-state task failed: {e}"))?;
-        match result {
-            Ok((items, location)) => {
-                if let (Some(loc), Some(ws)) = (location, workspaces.get_mut(&alias)) {
-                    ws.location = Some(loc);
-                }
-                let mut computes = Vec::with_capacity(items.len());
-                for item in &items {
-                    match amlctl_manifest::from_arm(item) {
-                        Ok(c) => computes.push(c),
-                        Err(e) => errors.push(format!(
-                            "workspace {alias}: cannot read compute {}: {e}",
-                            item.get("name").and_then(|n| n.as_str()).unwrap_or("?")
-                        )),
-                    }
-                }
-                live.insert(alias, computes);
-            }
-            Err(e) => errors.push(format!("workspace {alias}: {e}")),
-        }
-    }
-    if errors.is_empty() {
-        Ok(live)
-    } else {
-        errors.sort();
-        Err(errors.join("\n"))
-    }
 }

@@ -219,7 +219,7 @@ pub async fn run(path: &Path, opts: &ExportOptions<'_>, arm: &ArmArgs) -> u8 {
     };
     let mut workspaces = project.config.workspaces.clone();
     let aliases = BTreeSet::from([alias.to_string()]);
-    let live = context::read_live(&session, &mut workspaces, &aliases).await;
+    let live = amlctl_apply::read_live(&session.client, &mut workspaces, &aliases).await;
     session.close().await;
     let live = match live {
         Ok(l) => l,

@@ -55,7 +55,7 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
     };
     let mut workspaces = project.config.workspaces.clone();
     let aliases = BTreeSet::from([target.workspace.clone()]);
-    let live = match context::read_live(&session, &mut workspaces, &aliases).await {
+    let live = match amlctl_apply::read_live(&session.client, &mut workspaces, &aliases).await {
         Ok(l) => l,
         Err(e) => {
             output::error(&format!("cannot read live state: {e}"));
