@@ -34,9 +34,6 @@ pub struct ApplyArgs {
     pub no_color: bool,
 }
 
-/// How many plan → apply rounds a run makes when targets had to be waited for.
-const MAX_ROUNDS: usize = 4;
-
 /// True when `path` is a saved plan file rather than a project.
 fn is_plan_file(path: &Path) -> bool {
     if !path.is_file() {
@@ -91,103 +88,24 @@ pub async fn run(args: ApplyArgs) -> u8 {
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let signals = tokio::spawn(watch_signals(cancel_tx));
     let opts = apply_options(&args, &session, &workspaces, cancel_rx.clone(), secrets);
-    let mut report = amlctl_apply::apply(&plan, &session.client, &opts, None).await;
-    // Targets that were busy (Creating/Updating/Deleting) were waited for: plan them again.
-    let mut round = 1;
-    while report.waited() && !*cancel_rx.borrow() && round < MAX_ROUNDS {
-        round += 1;
-        let waited: Vec<String> = report
-            .targets
-            .iter()
-            .filter(|t| matches!(t.outcome, Outcome::Waited { .. }))
-            .map(|t| t.address.clone())
-            .collect();
-        let mut ws = workspaces.clone();
-        let aliases = waited
-            .iter()
-            .filter_map(|a| a.split('/').next().map(str::to_string))
-            .collect();
-        let live = match amlctl_apply::read_live(&session.client, &mut ws, &aliases).await {
-            Ok(l) => l,
-            Err(e) => {
-                output::error(&format!("cannot read live state again: {e}"));
-                break;
-            }
-        };
-        // A waited target that is now gone and that no manifest declares (a prune that finished)
-        // has nothing left to plan: the planner would rightly reject it as a filter that
-        // matches nothing. With none left, there is nothing to plan at all.
-        let known = |a: &str| {
-            project
-                .targets
-                .iter()
-                .any(|t| format!("{}/{}", t.workspace, t.name).eq_ignore_ascii_case(a))
-                || live.iter().any(|(alias, computes)| {
-                    computes
-                        .iter()
-                        .any(|c| format!("{alias}/{}", c.name).eq_ignore_ascii_case(a))
-                })
-        };
-        let again: Vec<String> = waited.iter().filter(|a| known(a)).cloned().collect();
-        // Only the --replace names of the targets planned again (another name would match no
-        // selected target, which the planner rightly reports as an error).
-        let replace = args
-            .plan
-            .replace
-            .iter()
-            .filter(|r| {
-                again.iter().any(|a| {
-                    a == *r
-                        || a.rsplit('/')
-                            .next()
-                            .is_some_and(|name| name.eq_ignore_ascii_case(r))
-                })
-            })
-            .cloned()
-            .collect();
-        let opts_plan = amlctl_plan::PlanOptions {
-            replace,
-            targets: again.clone(),
-            workspaces: Vec::new(),
-            root: Some(project.config.root.clone()),
-            scope: project.scope.clone(),
-        };
-        let next = if again.is_empty() {
-            Plan::empty()
-        } else {
-            amlctl_plan::plan(&project.targets, &ws, &live, &opts_plan)
-        };
-        if !next.errors.is_empty() {
+    let replan = amlctl_apply::Replan {
+        targets: &project.targets,
+        workspaces: &workspaces,
+        replace: &args.plan.replace,
+        root: Some(&project.config.root),
+        scope: project.scope.as_deref(),
+    };
+    let (report, interrupted) =
+        amlctl_apply::converge(&plan, &session.client, &opts, &replan).await;
+    match interrupted {
+        Some(amlctl_apply::Interrupted::LiveState(e)) => {
+            output::error(&format!("cannot read live state again: {e}"));
+        }
+        Some(amlctl_apply::Interrupted::PlanErrors(next)) => {
             show_plan(&next, &args);
             output::error("planning again after the wait found errors (above)");
-            for t in report.targets.iter_mut() {
-                if waited.contains(&t.address) {
-                    t.outcome = Outcome::Failed {
-                        message: "see the plan errors above".to_string(),
-                    };
-                }
-            }
-            break;
         }
-        let later = amlctl_apply::apply(&next, &session.client, &opts, Some(&waited)).await;
-        for t in report.targets.iter_mut() {
-            if waited.contains(&t.address) && !later.targets.iter().any(|l| l.address == t.address)
-            {
-                // Nothing left to do for it: the wait was the whole job.
-                t.outcome = Outcome::Succeeded;
-            }
-        }
-        report.merge(later);
-    }
-    // Whatever is still only waited for has not converged: that is not a success.
-    for t in report.targets.iter_mut() {
-        if let Outcome::Waited { state } = &t.outcome {
-            t.outcome = Outcome::Failed {
-                message: format!(
-                    "still not converged after {round} rounds (last seen {state}); run `amlctl plan` to see why"
-                ),
-            };
-        }
+        None => {}
     }
     signals.abort();
     session.close().await;

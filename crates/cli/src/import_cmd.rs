@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use amlctl_apply::{ApplyOptions, Outcome, ProgressMode, SecretResolver};
 use amlctl_manifest::{OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE};
-use amlctl_plan::{Action, Plan, PlanEntry, PlanOptions};
+use amlctl_plan::{Action, PlanOptions};
 use tokio::sync::watch;
 
 use crate::args::ArmArgs;
@@ -73,11 +73,7 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
         session.close().await;
         return 1;
     };
-    let tagged = live_compute
-        .raw
-        .pointer(&format!("/tags/{OWNERSHIP_TAG}"))
-        .and_then(|v| v.as_str())
-        == Some(OWNERSHIP_TAG_VALUE);
+    let tagged = amlctl_apply::is_managed(live_compute);
     if tagged {
         output::print_stdout(&format!("{address} is already managed by amlctl."));
         session.close().await;
@@ -123,22 +119,6 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
         session.close().await;
         return 1;
     };
-    let step = amlctl_plan::import_step(target, live_compute, ws);
-    let mut import_plan = Plan::empty();
-    import_plan.entries.push(PlanEntry {
-        address: address.clone(),
-        workspace: target.workspace.clone(),
-        name: target.name.clone(),
-        compute_type: Some(target.compute_type),
-        actions: vec![Action::Update],
-        reason: format!("import: write the ownership tag {OWNERSHIP_TAG}: {OWNERSHIP_TAG_VALUE}"),
-        changes: Vec::new(),
-        before: None,
-        after: None,
-        steps: vec![step],
-        live_fingerprint: Some(amlctl_plan::fingerprint(live_compute)),
-        source: Some(target.source.clone()),
-    });
     let (_cancel_tx, cancel_rx) = watch::channel(false);
     let apply_opts = ApplyOptions {
         parallelism: 1,
@@ -157,9 +137,10 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
             .map(|(a, w)| (a.clone(), context::workspace_id(w)))
             .collect(),
     };
-    let report = amlctl_apply::apply(&import_plan, &session.client, &apply_opts, None).await;
+    let outcome =
+        amlctl_apply::import(target, live_compute, ws, &session.client, &apply_opts).await;
     session.close().await;
-    match report.targets.first().map(|t| &t.outcome) {
+    match outcome {
         Some(Outcome::Succeeded) => {
             output::print_stdout(&format!(
                 "Imported {address}: it carries {OWNERSHIP_TAG}: {OWNERSHIP_TAG_VALUE} and is managed by amlctl (prune may delete it once its manifest is removed)."
