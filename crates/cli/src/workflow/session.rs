@@ -1,4 +1,6 @@
-//! Connecting to ARM (or the embedded sandbox emulator) and reading live state.
+//! Connecting to ARM (or the embedded sandbox emulator): the session every networked command uses.
+//!
+//! A session is opened by [`connect`] and closed only by `workflow::finish`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -9,6 +11,8 @@ use amlctl_emulator::{Emulator, EmulatorConfig};
 use amlctl_manifest::{Project, Target, Workspace};
 
 use crate::args::ArmArgs;
+use crate::error::{CliError, CliResult};
+use crate::output;
 
 /// A connection to ARM: the client, its credential, and the sandbox emulator when used.
 pub struct Session {
@@ -38,15 +42,14 @@ impl Session {
         })
     }
 
-    /// Stops the sandbox emulator, if any, so its state file is final.
-    pub async fn close(self) {
+    /// Stops the sandbox emulator, if any, so its state file is final. Called only by
+    /// `workflow::finish`.
+    pub(super) async fn close(self) {
         if let Some(emulator) = self.sandbox {
             emulator.shutdown().await;
         }
     }
 }
-
-pub use amlctl_apply::workspace_id;
 
 /// Where the sandbox keeps its state: `.amlctl/sandbox.json` beside `amlctl.yaml`.
 pub fn sandbox_state_path(root: &Path) -> PathBuf {
@@ -55,16 +58,14 @@ pub fn sandbox_state_path(root: &Path) -> PathBuf {
 
 /// Writes `DIR/.gitignore` containing `*` unless a `.gitignore` is already there, so the
 /// sandbox folder (state, tokens) is never committed with the user's repository.
-fn ensure_gitignore(dir: &Path) -> Result<(), String> {
+fn ensure_gitignore(dir: &Path) -> CliResult<()> {
     let path = dir.join(".gitignore");
     if path.exists() {
         return Ok(());
     }
     std::fs::write(&path, "*\n").map_err(|e| {
-        format!(
-            "cannot write {}: {e}; check that the folder is writable",
-            path.display()
-        )
+        CliError::new(format!("cannot write {}: {e}", path.display()))
+            .with_hint("check that the folder is writable")
     })
 }
 
@@ -131,7 +132,7 @@ impl<'a> ProjectRef<'a> {
 }
 
 /// Opens a session: the embedded emulator with `--sandbox`, else the configured ARM endpoint and credential.
-pub async fn connect(project: &ProjectRef<'_>, arm: &ArmArgs) -> Result<Session, String> {
+pub async fn connect(project: &ProjectRef<'_>, arm: &ArmArgs) -> CliResult<Session> {
     let parallelism = arm.parallelism.or(project.parallelism).unwrap_or(8).max(1);
     if arm.sandbox {
         return connect_sandbox(project, arm, parallelism).await;
@@ -186,10 +187,10 @@ pub async fn connect(project: &ProjectRef<'_>, arm: &ArmArgs) -> Result<Session,
     let client = ArmClient::new(opts, cred.clone()).map_err(|e| e.to_string())?;
     // One token up front: without a credential, say so once (not once per workspace).
     if let Err(e) = client.authenticate().await {
-        return Err(match e {
+        return Err(CliError::new(match e {
             amlctl_arm::ArmError::Auth { source_messages } => no_credential(&source_messages),
             other => other.to_string(),
-        });
+        }));
     }
     Ok(Session {
         client,
@@ -231,7 +232,7 @@ async fn connect_sandbox(
     project: &ProjectRef<'_>,
     arm: &ArmArgs,
     parallelism: usize,
-) -> Result<Session, String> {
+) -> CliResult<Session> {
     let state = sandbox_state_path(project.root);
     if let Some(dir) = state.parent() {
         std::fs::create_dir_all(dir)
@@ -275,7 +276,7 @@ async fn connect_sandbox(
     opts.poll_interval = Duration::from_millis(arm.poll_interval_ms.clamp(1, 100));
     let cred = amlctl_arm::StaticTokenCredential::new(token);
     let client = ArmClient::new(opts, cred).map_err(|e| e.to_string())?;
-    crate::output::note(&format!(
+    output::note(&format!(
         "sandbox: embedded ARM emulator at {} (state {})",
         emulator.base_url(),
         state.display()
