@@ -88,6 +88,14 @@ impl From<&str> for CliError {
     }
 }
 
+/// The error of `--sandbox` and `amlctl emulator serve` in a build without the `emulator` feature.
+#[cfg_attr(feature = "emulator", allow(dead_code))]
+pub fn no_emulator(what: &str) -> CliError {
+    CliError::new(format!("{what}: this build has no embedded emulator")).with_hint(
+        "install amlctl with the default features (`cargo install --path crates/cli`), or run an emulator elsewhere and point --arm-endpoint at it",
+    )
+}
+
 /// Prints the error (when it has something left to say) and returns its exit code; `Ok` maps
 /// to 0, or 2 for [`Exit::Changes`]. The only place a result becomes an exit code.
 pub fn exit_code(result: CliResult<Exit>) -> u8 {

@@ -3,6 +3,7 @@
 
 mod apply;
 mod docs;
+#[cfg(feature = "emulator")]
 mod emulator;
 mod export;
 mod import;
@@ -121,8 +122,13 @@ pub async fn run(cli: Cli) -> CliResult<Exit> {
         }
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { out } => docs::man(out.as_deref()),
+        #[cfg(feature = "emulator")]
         Command::Emulator {
             command: EmulatorCommand::Serve(args),
         } => emulator::serve(args).await,
+        #[cfg(not(feature = "emulator"))]
+        Command::Emulator {
+            command: EmulatorCommand::Serve(_),
+        } => Err(crate::error::no_emulator("amlctl emulator serve")),
     }
 }

@@ -5,6 +5,7 @@
 //! [`with_session`] or [`with_plan`] and closed in one place, [`finish`], whatever the command's
 //! body returned.
 
+mod sandbox;
 mod session;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,17 +2,15 @@
 //!
 //! A session is opened by [`connect`] and closed only by `workflow::finish`.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use amlctl_arm::{ArmClient, AuthMethod, ClientOptions, Cloud};
-use amlctl_emulator::{Emulator, EmulatorConfig};
 use amlctl_manifest::{Project, Target, Workspace};
 
 use crate::args::ArmArgs;
 use crate::error::{CliError, CliResult};
-use crate::output;
 
 /// A connection to ARM: the client, its credential, and the sandbox emulator when used.
 pub struct Session {
@@ -27,7 +25,8 @@ pub struct Session {
     /// `--key-vault-endpoint`: every Key Vault request goes to this base URL instead.
     pub key_vault_endpoint: Option<url::Url>,
     /// Kept alive for the session's lifetime when `--sandbox` is used.
-    sandbox: Option<Emulator>,
+    #[cfg(feature = "emulator")]
+    pub(super) sandbox: Option<amlctl_emulator::Emulator>,
 }
 
 impl Session {
@@ -45,63 +44,16 @@ impl Session {
     /// Stops the sandbox emulator, if any, so its state file is final. Called only by
     /// `workflow::finish`.
     pub(super) async fn close(self) {
+        #[cfg(feature = "emulator")]
         if let Some(emulator) = self.sandbox {
             emulator.shutdown().await;
         }
     }
 }
 
-/// Where the sandbox keeps its state: `.amlctl/sandbox.json` beside `amlctl.yaml`.
-pub fn sandbox_state_path(root: &Path) -> PathBuf {
-    root.join(".amlctl").join("sandbox.json")
-}
-
-/// Writes `DIR/.gitignore` containing `*` unless a `.gitignore` is already there, so the
-/// sandbox folder (state, tokens) is never committed with the user's repository.
-fn ensure_gitignore(dir: &Path) -> CliResult<()> {
-    let path = dir.join(".gitignore");
-    if path.exists() {
-        return Ok(());
-    }
-    std::fs::write(&path, "*\n").map_err(|e| {
-        CliError::new(format!("cannot write {}: {e}", path.display()))
-            .with_hint("check that the folder is writable")
-    })
-}
-
-/// Every underlying resource id a target references (attach `resource_id`, subnets, user-assigned identities).
-fn referenced_resources(target: &Target) -> Vec<String> {
-    fn walk(value: &serde_json::Value, key: Option<&str>, out: &mut Vec<String>) {
-        match value {
-            serde_json::Value::Object(map) => {
-                for (k, v) in map {
-                    walk(v, Some(k), out);
-                }
-            }
-            serde_json::Value::Array(items) => {
-                for v in items {
-                    walk(v, key, out);
-                }
-            }
-            serde_json::Value::String(s) => {
-                let is_id_key = matches!(key, Some("resource_id" | "subnet"));
-                if is_id_key && s.to_ascii_lowercase().starts_with("/subscriptions/") {
-                    out.push(s.clone());
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(
-        &serde_json::Value::Object(target.spec.clone()),
-        None,
-        &mut out,
-    );
-    out
-}
-
 /// What a session needs to know about the project.
+// Only the sandbox reads the root, workspaces and targets.
+#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
 pub struct ProjectRef<'a> {
     /// Folder of `amlctl.yaml` (the sandbox keeps its state below it).
     pub root: &'a Path,
@@ -135,7 +87,7 @@ impl<'a> ProjectRef<'a> {
 pub async fn connect(project: &ProjectRef<'_>, arm: &ArmArgs) -> CliResult<Session> {
     let parallelism = arm.parallelism.or(project.parallelism).unwrap_or(8).max(1);
     if arm.sandbox {
-        return connect_sandbox(project, arm, parallelism).await;
+        return super::sandbox::connect(project, arm, parallelism).await;
     }
     let cloud_name = arm
         .cloud
@@ -198,6 +150,7 @@ pub async fn connect(project: &ProjectRef<'_>, arm: &ArmArgs) -> CliResult<Sessi
         credential: Some(cred),
         cloud,
         key_vault_endpoint,
+        #[cfg(feature = "emulator")]
         sandbox: None,
     })
 }
@@ -221,81 +174,10 @@ fn no_credential(sources: &[(String, String)]) -> String {
     text
 }
 
-fn apply_timing(opts: &mut ClientOptions, arm: &ArmArgs, parallelism: usize) {
+/// Applies the timing flags and the parallelism to the client options.
+pub(super) fn apply_timing(opts: &mut ClientOptions, arm: &ArmArgs, parallelism: usize) {
     opts.parallelism = parallelism;
     opts.deadline = Duration::from_secs(arm.operation_timeout.max(1));
     opts.poll_interval = Duration::from_millis(arm.poll_interval_ms.max(1));
     opts.retry_base = Duration::from_millis(arm.retry_base_ms.max(1));
-}
-
-async fn connect_sandbox(
-    project: &ProjectRef<'_>,
-    arm: &ArmArgs,
-    parallelism: usize,
-) -> CliResult<Session> {
-    let state = sandbox_state_path(project.root);
-    if let Some(dir) = state.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        ensure_gitignore(dir)?;
-    }
-    let token = format!("sandbox-{}", uuid_like());
-    let config = EmulatorConfig {
-        state_path: Some(state.clone()),
-        lro_ms: 300,
-        accepted_tokens: vec![token.clone()],
-        ..EmulatorConfig::default()
-    };
-    let listen = "127.0.0.1:0"
-        .parse()
-        .map_err(|e| format!("bad sandbox address: {e}"))?;
-    let emulator = Emulator::start(listen, config)
-        .await
-        .map_err(|e| format!("cannot start the sandbox emulator: {e}"))?;
-    for ws in project.workspaces.values() {
-        let location = ws.location.clone().unwrap_or_else(|| "eastus".to_string());
-        emulator.ensure_workspace(
-            &ws.subscription_id,
-            &ws.resource_group,
-            &ws.workspace,
-            &location,
-        );
-    }
-    let mut seen = BTreeSet::new();
-    for target in project.targets {
-        for id in referenced_resources(target) {
-            if seen.insert(id.to_ascii_lowercase()) {
-                emulator.ensure_resource(&id);
-            }
-        }
-    }
-    let endpoint =
-        url::Url::parse(&emulator.base_url()).map_err(|e| format!("sandbox emulator URL: {e}"))?;
-    let mut opts = ClientOptions::for_endpoint(endpoint);
-    apply_timing(&mut opts, arm, parallelism);
-    opts.poll_interval = Duration::from_millis(arm.poll_interval_ms.clamp(1, 100));
-    let cred = amlctl_arm::StaticTokenCredential::new(token);
-    let client = ArmClient::new(opts, cred).map_err(|e| e.to_string())?;
-    output::note(&format!(
-        "sandbox: embedded ARM emulator at {} (state {})",
-        emulator.base_url(),
-        state.display()
-    ));
-    Ok(Session {
-        client,
-        parallelism,
-        credential: None,
-        cloud: Cloud::Public,
-        key_vault_endpoint: None,
-        sandbox: Some(emulator),
-    })
-}
-
-/// A random-enough identifier for the sandbox token (not a secret that protects anything but loopback).
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{:x}-{:x}", nanos, std::process::id())
 }
