@@ -159,3 +159,34 @@ pub async fn read_live(
     joined(errors)?;
     Ok(live)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_live_reports_every_unreadable_compute_sorted() {
+        let good = serde_json::json!({
+            "name": "cpu",
+            "location": "eastus",
+            "properties": { "computeType": "AmlCompute", "properties": {} }
+        });
+        let raw = BTreeMap::from([
+            ("b".to_string(), vec![serde_json::json!("not a resource")]),
+            ("a".to_string(), vec![good, serde_json::json!(42)]),
+        ]);
+        let Err(e) = to_live(&raw) else {
+            panic!("unreadable computes must be errors");
+        };
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 2, "{e}");
+        assert!(
+            lines[0].starts_with("workspace a: cannot read compute ?"),
+            "{e}"
+        );
+        assert!(
+            lines[1].starts_with("workspace b: cannot read compute ?"),
+            "{e}"
+        );
+    }
+}
