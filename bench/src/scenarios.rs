@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use amlctl_arm::{ArmClient, ClientOptions, StaticTokenCredential, WorkspaceId};
+use amlctl_arm::{ArmClient, ClientOptions, StaticTokenCredential};
 use amlctl_emulator::RateLimit;
-use amlctl_manifest::{LiveCompute, LoadOptions, Project, Workspace};
+use amlctl_manifest::{LiveCompute, LoadOptions, Project};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
@@ -86,14 +86,6 @@ impl Ctx {
     }
 }
 
-fn ws_id(ws: &Workspace) -> WorkspaceId {
-    WorkspaceId {
-        subscription_id: ws.subscription_id.clone(),
-        resource_group: ws.resource_group.clone(),
-        workspace: ws.workspace.clone(),
-    }
-}
-
 /// Loads a generated project in-process.
 pub fn load(root: &Path) -> Result<Project> {
     amlctl_manifest::load_project(root, &LoadOptions::default()).map_err(|diags| {
@@ -111,28 +103,18 @@ pub fn ceil_div(a: usize, b: usize) -> usize {
     a.div_ceil(b.max(1))
 }
 
-/// Reads every workspace with one paged list each (what `amlctl plan` does), all in flight at once
-/// (the client's per-subscription limit bounds them). Returns alias → raw ARM resources.
+/// Reads every workspace with one paged list each: the library reader `amlctl plan` uses
+/// ([`amlctl_apply::live::list_raw`]), all in flight at once (the client's per-subscription limit
+/// bounds them). Returns alias → raw ARM resources.
 pub async fn list_all(
     client: &ArmClient,
     project: &Project,
 ) -> Result<BTreeMap<String, Vec<Value>>> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for (alias, ws) in &project.config.workspaces {
-        let client = client.clone();
-        let id = ws_id(ws);
-        let alias = alias.clone();
-        tasks.spawn(async move { (alias, client.list_computes(&id).await) });
-    }
-    let mut out = BTreeMap::new();
-    while let Some(j) = tasks.join_next().await {
-        let (alias, r) = j.map_err(|e| anyhow!("list task: {e}"))?;
-        out.insert(
-            alias.clone(),
-            r.map_err(|e| anyhow!("listing {alias}: {e}"))?,
-        );
-    }
-    Ok(out)
+    let aliases = project.config.workspaces.keys().cloned().collect();
+    amlctl_apply::live::list_raw(client, &project.config.workspaces, &aliases)
+        .await
+        .map(|raw| raw.computes)
+        .map_err(|e| anyhow!("listing: {e}"))
 }
 
 /// The naive read: one GET per target (the way Terraform refreshes), all in flight at once.
@@ -145,7 +127,7 @@ pub async fn get_each(client: &ArmClient, project: &Project) -> Result<usize> {
             .get(&t.workspace)
             .ok_or_else(|| anyhow!("unknown workspace {}", t.workspace))?;
         let client = client.clone();
-        let id = ws_id(ws);
+        let id = amlctl_apply::workspace_id(ws);
         let name = t.name.clone();
         tasks.spawn(async move { (name.clone(), client.get_compute(&id, &name).await) });
     }
@@ -159,17 +141,9 @@ pub async fn get_each(client: &ArmClient, project: &Project) -> Result<usize> {
     Ok(found)
 }
 
-/// Converts listed resources to live computes.
+/// Converts listed resources to live computes ([`amlctl_apply::live::to_live`], as `amlctl plan` does).
 pub fn to_live(raw: &BTreeMap<String, Vec<Value>>) -> Result<BTreeMap<String, Vec<LiveCompute>>> {
-    let mut live = BTreeMap::new();
-    for (alias, items) in raw {
-        let mut v = Vec::with_capacity(items.len());
-        for item in items {
-            v.push(amlctl_manifest::from_arm(item).map_err(|e| anyhow!("from_arm: {e}"))?);
-        }
-        live.insert(alias.clone(), v);
-    }
-    Ok(live)
+    amlctl_apply::live::to_live(raw).map_err(|e| anyhow!("from_arm: {e}"))
 }
 
 /// A measured child run plus the ARM requests it made.

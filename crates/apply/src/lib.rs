@@ -5,8 +5,15 @@
 //! resolved before the first write ([`SecretResolver::prepare`]), held in memory, and registered
 //! with the client when sent so no error message can echo them. A cancelled run starts no new
 //! target but lets running operations finish. Every outcome is reported per target.
+//!
+//! Beside [`apply`]: [`live`] reads live state (one paged list per workspace), [`converge`]
+//! plans again and applies what is left for targets that were busy, and [`import`] writes the
+//! ownership tag onto an existing compute.
 
+pub mod converge;
 mod events;
+pub mod import;
+pub mod live;
 mod secrets;
 mod verify;
 
@@ -20,7 +27,10 @@ use amlctl_plan::{Action, ActionKind, Plan, PlanEntry, Step};
 use serde::Serialize;
 use tokio::sync::{Semaphore, watch};
 
+pub use converge::{Interrupted, MAX_ROUNDS, Replan, converge};
 pub use events::{Event, EventKind, ProgressMode, Reporter};
+pub use import::{import, import_plan, is_managed};
+pub use live::{read_live, workspace_id};
 pub use secrets::{KeyVaultClient, SecretResolver};
 
 /// How to apply.

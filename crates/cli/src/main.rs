@@ -1,16 +1,20 @@
 //! `amlctl`: GitOps for Azure Machine Learning compute targets.
 //!
 //! The binary wires the library crates together: `amlctl-manifest` loads and validates the YAML,
-//! `amlctl-arm` reads live state and sends requests, `amlctl-plan` diffs and renders, `amlctl-apply`
-//! carries a plan out, and `amlctl-emulator` serves a local ARM for tests and `--sandbox`.
+//! `amlctl-arm` sends requests, `amlctl-plan` diffs and renders, `amlctl-apply` reads live state
+//! and carries a plan out, and `amlctl-emulator` (cargo feature `emulator`, on by default) serves
+//! a local ARM for tests and `--sandbox`.
+//!
+//! Layout: `main` (parse, runtime, exit code), [`args`] (the command line), [`output`] (stdout,
+//! stderr, renderings), [`error`] (the one error type and the exit codes), [`workflow`] (load,
+//! connect, read live state, plan, close: the steps commands share) and [`cmd`] (one module per
+//! command). Commands use `workflow`, `output` and `args`; `workflow` never uses a command.
 
-mod apply_cmd;
 mod args;
-mod commands;
-mod context;
-mod export_cmd;
-mod import_cmd;
+mod cmd;
+mod error;
 mod output;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -29,27 +33,29 @@ fn main() -> ExitCode {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     ExitCode::SUCCESS
                 }
-                _ => ExitCode::from(1),
+                _ => ExitCode::from(error::EXIT_ERROR),
             };
         }
     };
     output::init_tracing(cli.global.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let result = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt,
-        Err(e) => {
-            output::error(&format!("cannot start the async runtime: {e}"));
-            return ExitCode::from(1);
+        Ok(runtime) => {
+            let result = runtime.block_on(cmd::run(cli));
+            // Do not wait for lingering background tasks (an emulator, a token refresh).
+            runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+            result
         }
+        Err(e) => Err(error::CliError::new(format!(
+            "cannot start the async runtime: {e}"
+        ))),
     };
-    let mut code = runtime.block_on(commands::run(cli));
-    if output::stdout_failed() && code != 1 {
+    let mut code = error::exit_code(result);
+    if output::stdout_failed() && code != error::EXIT_ERROR {
         // The output (a plan, a report) is incomplete: never a success nor a "changes" code.
-        code = 1;
+        code = error::EXIT_ERROR;
     }
-    // Do not wait for lingering background tasks (an emulator, a token refresh).
-    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     ExitCode::from(code)
 }

@@ -1,9 +1,14 @@
-//! Terminal output helpers: logging set-up, coloured diagnostics on stderr.
+//! Terminal output helpers: logging set-up, coloured diagnostics on stderr, the one stdout
+//! writer, and the renderings every command shares (JSON, plans, load diagnostics).
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use amlctl_manifest::{Diagnostic, Severity};
+use amlctl_plan::Plan;
 use owo_colors::OwoColorize;
+
+use crate::args::Format;
 
 /// Sets up `tracing` on stderr: `-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG` overrides.
 pub fn init_tracing(verbose: u8) {
@@ -88,4 +93,49 @@ pub fn write_stdout(bytes: &[u8]) {
 /// True when some output could not be written to stdout (other than a closed pipe).
 pub fn stdout_failed() -> bool {
     STDOUT_FAILED.load(Ordering::SeqCst)
+}
+
+/// Prints diagnostics on stderr, errors last, and returns how many were errors.
+pub fn print_diagnostics(diags: &[Diagnostic]) -> usize {
+    let mut errors = 0;
+    let mut sorted: Vec<&Diagnostic> = diags.iter().collect();
+    sorted.sort_by_key(|d| matches!(d.severity, Severity::Error));
+    let mut err = anstream::stderr();
+    for d in sorted {
+        if matches!(d.severity, Severity::Error) {
+            errors += 1;
+        }
+        let _ = writeln!(err, "{d}");
+    }
+    errors
+}
+
+/// `""` for one, `"s"` otherwise.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Prints a JSON value, pretty, on stdout.
+pub fn print_json(value: &serde_json::Value) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => print_stdout(&text),
+        Err(e) => error(&format!("cannot print JSON: {e}")),
+    }
+}
+
+/// Renders a plan in the requested format to stdout.
+pub fn render_plan(plan: &Plan, format: Format, no_color: bool) {
+    match format {
+        Format::Text => print_stdout(&amlctl_plan::render::text(plan, stdout_color(no_color))),
+        Format::Markdown => {
+            let chunks = amlctl_plan::render::markdown(plan);
+            print_stdout(&chunks.join("\n\n<!-- amlctl: next chunk -->\n\n"));
+        }
+        Format::Json => print_json(&amlctl_plan::render::json(plan)),
+    }
+}
+
+/// True when stdin and stderr are both terminals (a person can answer a prompt).
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal() && stderr_is_tty()
 }

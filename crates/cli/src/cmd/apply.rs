@@ -12,9 +12,9 @@ use amlctl_plan::{Plan, PlanEntry};
 use tokio::sync::watch;
 
 use crate::args::{ArmArgs, Format, PlanArgs};
-use crate::commands::{self, interactive};
-use crate::context::{self, Session};
-use crate::output;
+use crate::error::{CliError, CliResult, EXIT_INTERRUPTED, Exit};
+use crate::output::{self, plural};
+use crate::workflow::{self, Planned, Session};
 
 /// Everything `apply` was given.
 pub struct ApplyArgs {
@@ -33,9 +33,6 @@ pub struct ApplyArgs {
     /// No colour.
     pub no_color: bool,
 }
-
-/// How many plan → apply rounds a run makes when targets had to be waited for.
-const MAX_ROUNDS: usize = 4;
 
 /// True when `path` is a saved plan file rather than a project.
 fn is_plan_file(path: &Path) -> bool {
@@ -57,146 +54,67 @@ fn is_plan_file(path: &Path) -> bool {
     first.trim_start().starts_with('{')
 }
 
-/// Runs `apply`; returns the exit code.
-pub async fn run(args: ApplyArgs) -> u8 {
+/// Runs `apply` on a project folder or a saved plan file.
+pub async fn run(args: ApplyArgs) -> CliResult<Exit> {
     if is_plan_file(&args.path) {
         return apply_saved(&args).await;
     }
-    let Ok((plan, project, workspaces, session)) =
-        commands::make_plan(&args.path, &args.plan, &args.arm).await
-    else {
-        return 1;
-    };
-    let json = args.format == Format::Json;
-    show_plan(&plan, &args);
-    if !plan.errors.is_empty() {
-        output::error("the plan has errors (above); nothing was applied");
-        session.close().await;
-        return 1;
-    }
-    if !plan.has_changes() {
-        finish_line(&ApplyReport::default(), json);
-        session.close().await;
-        return 0;
-    }
-    let Some(secrets) = prepare_secrets(&args, &project.config.root, &session, &plan, None).await
-    else {
-        session.close().await;
-        return 1;
-    };
-    if !confirm(&args) {
-        session.close().await;
-        return 1;
-    }
-    let (cancel_tx, cancel_rx) = watch::channel(false);
-    let signals = tokio::spawn(watch_signals(cancel_tx));
-    let opts = apply_options(&args, &session, &workspaces, cancel_rx.clone(), secrets);
-    let mut report = amlctl_apply::apply(&plan, &session.client, &opts, None).await;
-    // Targets that were busy (Creating/Updating/Deleting) were waited for: plan them again.
-    let mut round = 1;
-    while report.waited() && !*cancel_rx.borrow() && round < MAX_ROUNDS {
-        round += 1;
-        let waited: Vec<String> = report
-            .targets
-            .iter()
-            .filter(|t| matches!(t.outcome, Outcome::Waited { .. }))
-            .map(|t| t.address.clone())
-            .collect();
-        let mut ws = workspaces.clone();
-        let aliases = waited
-            .iter()
-            .filter_map(|a| a.split('/').next().map(str::to_string))
-            .collect();
-        let live = match context::read_live(&session, &mut ws, &aliases).await {
-            Ok(l) => l,
-            Err(e) => {
-                output::error(&format!("cannot read live state again: {e}"));
-                break;
+    workflow::with_plan(
+        &args.path,
+        &args.plan,
+        &args.arm,
+        async |planned: Planned, session: &Session| {
+            let Planned {
+                plan,
+                project,
+                workspaces,
+            } = planned;
+            let json = args.format == Format::Json;
+            show_plan(&plan, &args);
+            if !plan.errors.is_empty() {
+                return Err(CliError::new(
+                    "the plan has errors (above); nothing was applied",
+                ));
             }
-        };
-        // A waited target that is now gone and that no manifest declares (a prune that finished)
-        // has nothing left to plan: the planner would rightly reject it as a filter that
-        // matches nothing. With none left, there is nothing to plan at all.
-        let known = |a: &str| {
-            project
-                .targets
-                .iter()
-                .any(|t| format!("{}/{}", t.workspace, t.name).eq_ignore_ascii_case(a))
-                || live.iter().any(|(alias, computes)| {
-                    computes
-                        .iter()
-                        .any(|c| format!("{alias}/{}", c.name).eq_ignore_ascii_case(a))
-                })
-        };
-        let again: Vec<String> = waited.iter().filter(|a| known(a)).cloned().collect();
-        // Only the --replace names of the targets planned again (another name would match no
-        // selected target, which the planner rightly reports as an error).
-        let replace = args
-            .plan
-            .replace
-            .iter()
-            .filter(|r| {
-                again.iter().any(|a| {
-                    a == *r
-                        || a.rsplit('/')
-                            .next()
-                            .is_some_and(|name| name.eq_ignore_ascii_case(r))
-                })
-            })
-            .cloned()
-            .collect();
-        let opts_plan = amlctl_plan::PlanOptions {
-            replace,
-            targets: again.clone(),
-            workspaces: Vec::new(),
-            root: Some(project.config.root.clone()),
-            scope: project.scope.clone(),
-        };
-        let next = if again.is_empty() {
-            Plan::empty()
-        } else {
-            amlctl_plan::plan(&project.targets, &ws, &live, &opts_plan)
-        };
-        if !next.errors.is_empty() {
-            show_plan(&next, &args);
-            output::error("planning again after the wait found errors (above)");
-            for t in report.targets.iter_mut() {
-                if waited.contains(&t.address) {
-                    t.outcome = Outcome::Failed {
-                        message: "see the plan errors above".to_string(),
-                    };
-                }
+            if !plan.has_changes() {
+                finish_line(&ApplyReport::default(), json);
+                return Ok(Exit::Ok);
             }
-            break;
-        }
-        let later = amlctl_apply::apply(&next, &session.client, &opts, Some(&waited)).await;
-        for t in report.targets.iter_mut() {
-            if waited.contains(&t.address) && !later.targets.iter().any(|l| l.address == t.address)
-            {
-                // Nothing left to do for it: the wait was the whole job.
-                t.outcome = Outcome::Succeeded;
-            }
-        }
-        report.merge(later);
-    }
-    // Whatever is still only waited for has not converged: that is not a success.
-    for t in report.targets.iter_mut() {
-        if let Outcome::Waited { state } = &t.outcome {
-            t.outcome = Outcome::Failed {
-                message: format!(
-                    "still not converged after {round} rounds (last seen {state}); run `amlctl plan` to see why"
-                ),
+            let secrets =
+                prepare_secrets(&args, &project.config.root, session, &plan, None).await?;
+            confirm(&args)?;
+            let (cancel_tx, cancel_rx) = watch::channel(false);
+            let signals = tokio::spawn(watch_signals(cancel_tx));
+            let opts = apply_options(&args, session, &workspaces, cancel_rx.clone(), secrets);
+            let replan = amlctl_apply::Replan {
+                targets: &project.targets,
+                workspaces: &workspaces,
+                replace: &args.plan.replace,
+                root: Some(&project.config.root),
+                scope: project.scope.as_deref(),
             };
-        }
-    }
-    signals.abort();
-    session.close().await;
-    print_report(&report, json);
-    if report.failed() || *cancel_rx.borrow() {
-        1
-    } else {
-        0
-    }
+            let (report, interrupted) =
+                amlctl_apply::converge(&plan, &session.client, &opts, &replan).await;
+            match interrupted {
+                Some(amlctl_apply::Interrupted::LiveState(e)) => {
+                    output::error(&format!("cannot read live state again: {e}"));
+                }
+                Some(amlctl_apply::Interrupted::PlanErrors(next)) => {
+                    show_plan(&next, &args);
+                    output::error("planning again after the wait found errors (above)");
+                }
+                None => {}
+            }
+            signals.abort();
+            print_report(&report, json);
+            if report.failed() || *cancel_rx.borrow() {
+                Err(CliError::reported())
+            } else {
+                Ok(Exit::Ok)
+            }
+        },
+    )
+    .await
 }
 
 fn show_plan(plan: &Plan, args: &ApplyArgs) {
@@ -205,53 +123,53 @@ fn show_plan(plan: &Plan, args: &ApplyArgs) {
             let line = serde_json::json!({"type": "plan", "plan": amlctl_plan::render::json(plan)});
             output::print_stdout(&line.to_string());
         }
-        _ => commands::render_plan(plan, Format::Text, args.no_color),
+        _ => output::render_plan(plan, Format::Text, args.no_color),
     }
 }
 
-fn confirm(args: &ApplyArgs) -> bool {
+/// Asks for `yes` on the terminal unless `--auto-approve`; an error when not confirmed.
+fn confirm(args: &ApplyArgs) -> CliResult<()> {
     if args.auto_approve {
-        return true;
+        return Ok(());
     }
-    if !interactive() {
-        output::error("refusing to apply without a terminal to confirm on: pass --auto-approve");
-        return false;
+    if !output::interactive() {
+        return Err(CliError::new(
+            "refusing to apply without a terminal to confirm on: pass --auto-approve",
+        ));
     }
     output::note("\nDo you want to perform these actions? Only 'yes' will be accepted.");
     eprint!("  Enter a value: ");
     let mut answer = String::new();
     if std::io::stdin().read_line(&mut answer).is_err() || answer.trim() != "yes" {
-        output::error("apply cancelled: nothing was changed");
-        return false;
+        return Err(CliError::new("apply cancelled: nothing was changed"));
     }
-    true
+    Ok(())
 }
 
 /// Resolves every secret the plan needs before anything is written; prints one line per
-/// failing reference (manifest and key, never a value) and returns `None` when any failed.
+/// failing reference (manifest and key, never a value) and fails when any failed.
 async fn prepare_secrets(
     args: &ApplyArgs,
     root: &Path,
     session: &Session,
     plan: &Plan,
     only: Option<&[String]>,
-) -> Option<SecretResolver> {
-    let resolver = SecretResolver::new(session.key_vault())
-        .confined_to((!args.plan.allow_outside_repo).then(|| root.to_path_buf()));
-    match resolver.prepare(plan, only).await {
-        Ok(r) => Some(r),
-        Err(lines) => {
-            for line in &lines {
-                output::error(line);
-            }
-            output::error(&format!(
-                "{} secret{} could not be read; nothing was applied (set them, then run apply again)",
-                lines.len(),
-                if lines.len() == 1 { "" } else { "s" }
-            ));
-            None
+) -> CliResult<SecretResolver> {
+    let resolver = workflow::secret_resolver(
+        &args.arm,
+        session,
+        (!args.plan.allow_outside_repo).then(|| root.to_path_buf()),
+    );
+    resolver.prepare(plan, only).await.map_err(|lines| {
+        for line in &lines {
+            output::error(line);
         }
-    }
+        CliError::new(format!(
+            "{} secret{} could not be read; nothing was applied (set them, then run apply again)",
+            lines.len(),
+            plural(lines.len())
+        ))
+    })
 }
 
 fn apply_options(
@@ -273,10 +191,7 @@ fn apply_options(
         secrets,
         poll_interval: Duration::from_millis(args.arm.poll_interval_ms.clamp(1, 30_000)),
         wait_timeout: Duration::from_secs(args.arm.operation_timeout.max(1)),
-        workspaces: workspaces
-            .iter()
-            .map(|(alias, ws)| (alias.clone(), context::workspace_id(ws)))
-            .collect(),
+        workspaces: workflow::workspace_ids(workspaces),
     }
 }
 
@@ -295,7 +210,7 @@ async fn watch_signals(cancel: watch::Sender<bool>) {
             output::error(
                 "exiting with operations still running in Azure; run `amlctl plan` to see where they stand (a busy compute shows as `wait`)",
             );
-            std::process::exit(130);
+            std::process::exit(EXIT_INTERRUPTED);
         }
     }
 }
@@ -398,21 +313,14 @@ fn safe_scope(scope: &str) -> Option<PathBuf> {
 /// current directory, its manifests and live state are planned again with the file's options,
 /// and an entry is carried out only when the fresh plan gives exactly the same entry; then the
 /// freshly computed requests are sent (never a path, method, query or secret slot from the file).
-async fn apply_saved(args: &ApplyArgs) -> u8 {
+async fn apply_saved(args: &ApplyArgs) -> CliResult<Exit> {
     let shown = args.path.display().to_string();
-    let saved = match Plan::load(&args.path) {
-        Ok(p) => p,
-        Err(e) => {
-            output::error(&format!("{shown}: {e}"));
-            return 1;
-        }
-    };
+    let saved = Plan::load(&args.path).map_err(|e| CliError::new(format!("{shown}: {e}")))?;
     let json = args.format == Format::Json;
     let (Some(options), Some(digest)) = (saved.options.clone(), saved.repo_digest.clone()) else {
-        output::error(&format!(
+        return Err(CliError::new(format!(
             "{shown} was saved by an older amlctl and is not bound to a state of the repository; run `amlctl plan --out {shown}` again"
-        ));
-        return 1;
+        )));
     };
     // A plan file cannot grant a replacement: whoever can edit the artifact could otherwise add
     // `--replace NAME` for any compute. The replacements it was made with must be asked for again
@@ -432,51 +340,38 @@ async fn apply_saved(args: &ApplyArgs) -> u8 {
                     .join(" ")
             }
         };
-        output::error(&format!(
+        return Err(CliError::new(format!(
             "{shown} was made with {}, but this apply gives {}: a plan file cannot grant a replacement; apply it with exactly the --replace flags it was planned with, or run plan again",
             flags(&saved_replace),
             flags(&given_replace)
-        ));
-        return 1;
+        )));
     }
     let Some(scope) = safe_scope(&options.scope) else {
-        output::error(&format!(
+        return Err(CliError::new(format!(
             "{shown}: the recorded scope {:?} is not a folder inside the repository; run plan again",
             options.scope
-        ));
-        return 1;
+        )));
     };
     // The repository comes from the current directory, never from the file.
-    let config = match amlctl_manifest::load_config(Path::new(".")) {
-        Ok(c) => c,
-        Err(diags) => {
-            commands::print_diagnostics(&diags);
-            output::error(
-                "`amlctl apply PLANFILE` reads amlctl.yaml and the manifests from the current directory: run it inside the repository the plan was made from",
-            );
-            return 1;
-        }
-    };
-    if !args
-        .plan
-        .workspaces
-        .iter()
-        .all(|ws| commands::check_workspace(&config, ws))
-    {
-        return 1;
-    }
+    let config = amlctl_manifest::load_config(Path::new(".")).map_err(|diags| {
+        output::print_diagnostics(&diags);
+        CliError::new(
+            "`amlctl apply PLANFILE` reads amlctl.yaml and the manifests from the current directory: run it inside the repository the plan was made from",
+        )
+    })?;
+    workflow::check_workspaces(&config, &args.plan.workspaces)?;
     let problems = saved.check(&config.workspaces);
     if !problems.is_empty() {
-        output::error(&format!(
+        return Err(CliError::new(format!(
             "{shown} fails the plan check; nothing was applied:\n  {}",
             problems.join("\n  ")
-        ));
-        return 1;
+        )));
     }
     if !saved.errors.is_empty() {
         show_plan(&saved, args);
-        output::error("the saved plan has errors; nothing was applied");
-        return 1;
+        return Err(CliError::new(
+            "the saved plan has errors; nothing was applied",
+        ));
     }
     let project_path = if scope.as_os_str().is_empty() {
         config.path.clone()
@@ -488,22 +383,12 @@ async fn apply_saved(args: &ApplyArgs) -> u8 {
         strict: options.strict,
         allow_outside_repo: args.plan.allow_outside_repo,
     };
-    let Some(project) = commands::load_with(&project_path, &load_opts) else {
-        return 1;
-    };
-    match commands::repo_digest(&project) {
-        Ok(now) if now == digest => {}
-        Ok(_) => {
-            output::error(&format!(
-                "this plan was made from a different state of the repository: amlctl.yaml or a manifest under {} changed since {shown} was saved; run plan again",
-                project.config.root.display()
-            ));
-            return 1;
-        }
-        Err(e) => {
-            output::error(&e);
-            return 1;
-        }
+    let project = workflow::load_with(&project_path, &load_opts)?;
+    if workflow::repo_digest(&project)? != digest {
+        return Err(CliError::new(format!(
+            "this plan was made from a different state of the repository: amlctl.yaml or a manifest under {} changed since {shown} was saved; run plan again",
+            project.config.root.display()
+        )));
     }
     // Apply-time filters select among the saved entries; each must select something.
     let selected: Vec<&PlanEntry> = amlctl_apply::actionable(&saved)
@@ -532,12 +417,11 @@ async fn apply_saved(args: &ApplyArgs) -> u8 {
         }
     }
     if !unmatched.is_empty() {
-        output::error(&format!(
+        return Err(CliError::new(format!(
             "{} match{} no entry of {shown} with changes (together with the other filters); nothing was applied",
             unmatched.join(", "),
             if unmatched.len() == 1 { "es" } else { "" }
-        ));
-        return 1;
+        )));
     }
     let plan_args = PlanArgs {
         targets: options.targets.clone(),
@@ -546,70 +430,64 @@ async fn apply_saved(args: &ApplyArgs) -> u8 {
         strict: options.strict,
         allow_outside_repo: args.plan.allow_outside_repo,
     };
-    let Ok((fresh, _project, workspaces, session)) =
-        commands::make_plan(&project_path, &plan_args, &args.arm).await
-    else {
-        return 1;
-    };
-    if !fresh.errors.is_empty() {
-        show_plan(&fresh, args);
-        output::error(
-            "planning again from the manifests and live state gives errors (above); nothing was applied; run plan again",
-        );
-        session.close().await;
-        return 1;
-    }
-    let mut stale = Vec::new();
-    let mut run_entries = Vec::new();
-    for entry in &selected {
-        match fresh.entries.iter().find(|f| f.address == entry.address) {
-            Some(f) if f.same_effect(entry) => run_entries.push(f.clone()),
-            _ => stale.push(entry.address.clone()),
+    workflow::with_plan(&project_path, &plan_args, &args.arm, async |planned: Planned, session: &Session| {
+        let Planned {
+            plan: fresh,
+            workspaces,
+            ..
+        } = planned;
+        if !fresh.errors.is_empty() {
+            show_plan(&fresh, args);
+            return Err(CliError::new(
+                "planning again from the manifests and live state gives errors (above); nothing was applied; run plan again",
+            ));
         }
-    }
-    for address in &stale {
-        output::error(&format!(
-            "stale plan: {address} differs from what the manifests and live state give now; run plan again"
-        ));
-    }
-    if !stale.is_empty() && !args.partial {
-        output::error(
-            "nothing was applied (use --partial to apply the targets that did not change)",
-        );
-        session.close().await;
-        return 1;
-    }
-    // Only fresh entries the saved plan has, equal to them, are carried out.
-    let mut to_run = fresh.clone();
-    to_run.entries = run_entries;
-    to_run.unmanaged.clear();
-    show_plan(&to_run, args);
-    if !to_run.has_changes() {
-        session.close().await;
-        print_report(&ApplyReport::default(), json);
-        return if stale.is_empty() { 0 } else { 1 };
-    }
-    let only: Vec<String> = to_run.entries.iter().map(|e| e.address.clone()).collect();
-    let Some(secrets) =
-        prepare_secrets(args, &project.config.root, &session, &to_run, Some(&only)).await
-    else {
-        session.close().await;
-        return 1;
-    };
-    if !confirm(args) {
-        session.close().await;
-        return 1;
-    }
-    let (cancel_tx, cancel_rx) = watch::channel(false);
-    let signals = tokio::spawn(watch_signals(cancel_tx));
-    let opts = apply_options(args, &session, &workspaces, cancel_rx.clone(), secrets);
-    let report = amlctl_apply::apply(&to_run, &session.client, &opts, Some(&only)).await;
-    signals.abort();
-    session.close().await;
-    print_report(&report, json);
-    if report.failed() || !stale.is_empty() || *cancel_rx.borrow() {
-        1
-    } else {
-        0
-    }
+        let mut stale = Vec::new();
+        let mut run_entries = Vec::new();
+        for entry in &selected {
+            match fresh.entries.iter().find(|f| f.address == entry.address) {
+                Some(f) if f.same_effect(entry) => run_entries.push(f.clone()),
+                _ => stale.push(entry.address.clone()),
+            }
+        }
+        for address in &stale {
+            output::error(&format!(
+                "stale plan: {address} differs from what the manifests and live state give now; run plan again"
+            ));
+        }
+        if !stale.is_empty() && !args.partial {
+            return Err(CliError::new(
+                "nothing was applied (use --partial to apply the targets that did not change)",
+            ));
+        }
+        // Only fresh entries the saved plan has, equal to them, are carried out.
+        let mut to_run = fresh.clone();
+        to_run.entries = run_entries;
+        to_run.unmanaged.clear();
+        show_plan(&to_run, args);
+        if !to_run.has_changes() {
+            print_report(&ApplyReport::default(), json);
+            return if stale.is_empty() {
+                Ok(Exit::Ok)
+            } else {
+                Err(CliError::reported())
+            };
+        }
+        let only: Vec<String> = to_run.entries.iter().map(|e| e.address.clone()).collect();
+        let secrets =
+            prepare_secrets(args, &project.config.root, session, &to_run, Some(&only)).await?;
+        confirm(args)?;
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        let signals = tokio::spawn(watch_signals(cancel_tx));
+        let opts = apply_options(args, session, &workspaces, cancel_rx.clone(), secrets);
+        let report = amlctl_apply::apply(&to_run, &session.client, &opts, Some(&only)).await;
+        signals.abort();
+        print_report(&report, json);
+        if report.failed() || !stale.is_empty() || *cancel_rx.borrow() {
+            Err(CliError::reported())
+        } else {
+            Ok(Exit::Ok)
+        }
+    })
+    .await
 }

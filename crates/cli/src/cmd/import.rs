@@ -1,23 +1,21 @@
 //! `amlctl import NAME`: mark an existing compute as managed by writing the ownership tag.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use amlctl_apply::{ApplyOptions, Outcome, ProgressMode, SecretResolver};
+use amlctl_apply::{ApplyOptions, Outcome, ProgressMode};
 use amlctl_manifest::{OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE};
-use amlctl_plan::{Action, Plan, PlanEntry, PlanOptions};
+use amlctl_plan::{Action, PlanOptions};
 use tokio::sync::watch;
 
 use crate::args::ArmArgs;
-use crate::context::{self, ProjectRef};
+use crate::error::{CliError, CliResult, Exit};
 use crate::output;
+use crate::workflow::{self, ProjectRef, Session};
 
-/// Runs import; returns the exit code.
-pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
-    let Some(project) = crate::commands::load(path, false) else {
-        return 1;
-    };
+/// Runs import: writes the ownership tag when the live compute matches its manifest.
+pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> CliResult<Exit> {
+    let project = workflow::load(path, false)?;
     let matches: Vec<_> = project
         .targets
         .iter()
@@ -28,69 +26,45 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
     let target = match matches.as_slice() {
         [one] => *one,
         [] => {
-            output::error(&format!(
+            return Err(CliError::new(format!(
                 "no manifest declares {name}: write one first (`amlctl export --workspace ALIAS` writes manifests for existing computes), then import it"
-            ));
-            return 1;
+            )));
         }
         many => {
             let addresses: Vec<String> = many
                 .iter()
                 .map(|t| format!("{}/{}", t.workspace, t.name))
                 .collect();
-            output::error(&format!(
+            return Err(CliError::new(format!(
                 "{name} is declared in several workspaces ({}); name one as WORKSPACE/NAME",
                 addresses.join(", ")
-            ));
-            return 1;
+            )));
         }
     };
     let address = format!("{}/{}", target.workspace, target.name);
-    let session = match context::connect(&ProjectRef::of(&project), arm).await {
-        Ok(s) => s,
-        Err(e) => {
-            output::error(&e);
-            return 1;
-        }
-    };
-    let mut workspaces = project.config.workspaces.clone();
-    let aliases = BTreeSet::from([target.workspace.clone()]);
-    let live = match context::read_live(&session, &mut workspaces, &aliases).await {
-        Ok(l) => l,
-        Err(e) => {
-            output::error(&format!("cannot read live state: {e}"));
-            session.close().await;
-            return 1;
-        }
-    };
+    workflow::with_session(&ProjectRef::of(&project), arm, async |session: &Session| {
+    let aliases = [target.workspace.clone()];
+    let (workspaces, live) = workflow::read_live(session, &project.config, &aliases).await;
+    let live = live.map_err(|e| CliError::new(format!("cannot read live state: {e}")))?;
     let Some(live_compute) = live.get(&target.workspace).and_then(|cs| {
         cs.iter()
             .find(|c| c.name.eq_ignore_ascii_case(&target.name))
     }) else {
-        output::error(&format!(
+        return Err(CliError::new(format!(
             "{address} does not exist in Azure; `amlctl apply` creates it (managed from the start)"
-        ));
-        session.close().await;
-        return 1;
+        )));
     };
-    let tagged = live_compute
-        .raw
-        .pointer(&format!("/tags/{OWNERSHIP_TAG}"))
-        .and_then(|v| v.as_str())
-        == Some(OWNERSHIP_TAG_VALUE);
+    let tagged = amlctl_apply::is_managed(live_compute);
     if tagged {
         output::print_stdout(&format!("{address} is already managed by amlctl."));
-        session.close().await;
-        return 0;
+        return Ok(Exit::Ok);
     }
     // A compute instance is not updated by PUT (issue #14 rule 4): the ownership tag can only
     // be written when amlctl creates it. Nothing is sent.
     if live_compute.compute_type == Some(amlctl_manifest::ComputeType::ComputeInstance) {
-        output::error(&format!(
+        return Err(CliError::new(format!(
             "not imported: {address} is a compute instance, and the service does not let an existing instance be changed (its tags included), so the ownership tag `{OWNERSHIP_TAG}: {OWNERSHIP_TAG_VALUE}` cannot be added. Its manifest still manages it (`amlctl plan`/`apply`: start, stop, gated replace); only `prune` leaves it alone, since prune deletes instances that amlctl created (they carry the tag from their creation). To hand it to prune, recreate it with `amlctl apply --replace {address}` (the instance holds its user's home directory: save it first)."
-        ));
-        session.close().await;
-        return 1;
+        )));
     }
     let opts = PlanOptions {
         targets: vec![address.clone()],
@@ -99,7 +73,7 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
     };
     let plan = amlctl_plan::plan(&project.targets, &workspaces, &live, &opts);
     if let Some(err) = plan.errors.iter().find(|e| e.address == address) {
-        output::error(&format!(
+        return Err(CliError::new(format!(
             "not imported: {address} differs from its manifest in a way that forces a replacement ({}). Importing must not destroy anything{}; align the manifest with the live compute (`amlctl export` shows it), then import.",
             err.message,
             if live_compute.compute_type == Some(amlctl_manifest::ComputeType::ComputeInstance) {
@@ -107,9 +81,7 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
             } else {
                 ""
             }
-        ));
-        session.close().await;
-        return 1;
+        )));
     }
     let entry = plan.entries.iter().find(|e| e.address == address);
     if let Some(entry) = entry
@@ -120,66 +92,38 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> u8 {
         } else {
             "has pending changes"
         };
-        output::error(&format!(
+        return Err(CliError::new(format!(
             "not imported: {address} {what} ({}); run `amlctl plan` and `amlctl apply` first (apply tags what it changes), or align the manifest",
             entry.reason
-        ));
-        session.close().await;
-        return 1;
+        )));
     }
     let Some(ws) = workspaces.get(&target.workspace) else {
-        output::error(&format!("workspace {} is unknown", target.workspace));
-        session.close().await;
-        return 1;
+        return Err(CliError::new(format!("workspace {} is unknown", target.workspace)));
     };
-    let step = amlctl_plan::import_step(target, live_compute, ws);
-    let mut import_plan = Plan::empty();
-    import_plan.entries.push(PlanEntry {
-        address: address.clone(),
-        workspace: target.workspace.clone(),
-        name: target.name.clone(),
-        compute_type: Some(target.compute_type),
-        actions: vec![Action::Update],
-        reason: format!("import: write the ownership tag {OWNERSHIP_TAG}: {OWNERSHIP_TAG_VALUE}"),
-        changes: Vec::new(),
-        before: None,
-        after: None,
-        steps: vec![step],
-        live_fingerprint: Some(amlctl_plan::fingerprint(live_compute)),
-        source: Some(target.source.clone()),
-        unverifiable: Vec::new(),
-        ignore_changes: Vec::new(),
-    });
     let (_cancel_tx, cancel_rx) = watch::channel(false);
     let apply_opts = ApplyOptions {
         parallelism: 1,
         progress: ProgressMode::Quiet,
         cancel: cancel_rx,
-        secrets: SecretResolver::new(session.key_vault())
-            .confined_to(Some(project.config.root.clone())),
+        secrets: workflow::secret_resolver(arm, session, Some(project.config.root.clone())),
         poll_interval: Duration::from_millis(arm.poll_interval_ms.clamp(1, 30_000)),
         wait_timeout: Duration::from_secs(arm.operation_timeout.max(1)),
-        workspaces: workspaces
-            .iter()
-            .map(|(a, w)| (a.clone(), context::workspace_id(w)))
-            .collect(),
+        workspaces: workflow::workspace_ids(&workspaces),
     };
-    let report = amlctl_apply::apply(&import_plan, &session.client, &apply_opts, None).await;
-    session.close().await;
-    match report.targets.first().map(|t| &t.outcome) {
+    let outcome =
+        amlctl_apply::import(target, live_compute, ws, &session.client, &apply_opts).await;
+    match outcome {
         Some(Outcome::Succeeded) => {
             output::print_stdout(&format!(
                 "Imported {address}: it carries {OWNERSHIP_TAG}: {OWNERSHIP_TAG_VALUE} and is managed by amlctl (prune may delete it once its manifest is removed)."
             ));
-            0
+            Ok(Exit::Ok)
         }
-        Some(Outcome::Failed { message }) => {
-            output::error(&format!("import of {address} failed: {message}"));
-            1
-        }
-        _ => {
-            output::error(&format!("import of {address} did not run"));
-            1
-        }
+        Some(Outcome::Failed { message }) => Err(CliError::new(format!(
+            "import of {address} failed: {message}"
+        ))),
+        _ => Err(CliError::new(format!("import of {address} did not run"))),
     }
+    })
+    .await
 }

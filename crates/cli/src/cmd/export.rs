@@ -7,8 +7,9 @@ use amlctl_manifest::{ComputeType, LiveCompute};
 use serde_json::{Map, Value};
 
 use crate::args::ArmArgs;
-use crate::context::{self, ProjectRef};
+use crate::error::{CliError, CliResult, Exit};
 use crate::output;
+use crate::workflow::{self, ProjectRef};
 
 /// Secret keys a type needs on re-creation, which ARM never returns: exported as `{ env: … }` placeholders.
 fn secret_placeholders(t: ComputeType) -> &'static [&'static str] {
@@ -146,12 +147,10 @@ pub struct ExportOptions<'a> {
     pub include_declared: bool,
 }
 
-/// Runs export; returns the exit code.
-pub async fn run(path: &Path, opts: &ExportOptions<'_>, arm: &ArmArgs) -> u8 {
+/// Runs export: one manifest file per compute of the workspace.
+pub async fn run(path: &Path, opts: &ExportOptions<'_>, arm: &ArmArgs) -> CliResult<Exit> {
     let (out, force) = (opts.out, opts.force);
-    let Some(project) = crate::commands::load(path, false) else {
-        return 1;
-    };
+    let project = workflow::load(path, false)?;
     let only = (project.config.workspaces.len() == 1)
         .then(|| project.config.workspaces.keys().next().cloned())
         .flatten();
@@ -161,7 +160,7 @@ pub async fn run(path: &Path, opts: &ExportOptions<'_>, arm: &ArmArgs) -> u8 {
         .or_else(|| project.config.default_workspace.clone())
         .or(only)
     else {
-        output::error(&format!(
+        return Err(CliError::new(format!(
             "which workspace? pass --workspace ALIAS, or set default_workspace in {} (workspaces: {})",
             project.config.path.display(),
             project
@@ -171,13 +170,10 @@ pub async fn run(path: &Path, opts: &ExportOptions<'_>, arm: &ArmArgs) -> u8 {
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(", ")
-        ));
-        return 1;
+        )));
     };
     let alias = alias.as_str();
-    if !crate::commands::check_workspace(&project.config, alias) {
-        return 1;
-    }
+    workflow::check_workspace(&project.config, alias)?;
     let declared: BTreeSet<String> = project
         .targets
         .iter()
@@ -210,28 +206,14 @@ pub async fn run(path: &Path, opts: &ExportOptions<'_>, arm: &ArmArgs) -> u8 {
             dir
         }
     };
-    let session = match context::connect(&ProjectRef::of(&project), arm).await {
-        Ok(s) => s,
-        Err(e) => {
-            output::error(&e);
-            return 1;
-        }
-    };
-    let mut workspaces = project.config.workspaces.clone();
-    let aliases = BTreeSet::from([alias.to_string()]);
-    let live = context::read_live(&session, &mut workspaces, &aliases).await;
-    session.close().await;
-    let live = match live {
-        Ok(l) => l,
-        Err(e) => {
-            output::error(&format!("cannot read live state: {e}"));
-            return 1;
-        }
-    };
-    if let Err(e) = std::fs::create_dir_all(&out_dir) {
-        output::error(&format!("cannot create {}: {e}", out_dir.display()));
-        return 1;
-    }
+    let aliases = [alias.to_string()];
+    let (_, live) = workflow::with_session(&ProjectRef::of(&project), arm, async |session| {
+        Ok(workflow::read_live(session, &project.config, &aliases).await)
+    })
+    .await?;
+    let live = live.map_err(|e| CliError::new(format!("cannot read live state: {e}")))?;
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| CliError::new(format!("cannot create {}: {e}", out_dir.display())))?;
     let mut written = 0;
     let mut failed = false;
     let mut skipped_declared = Vec::new();
@@ -326,5 +308,9 @@ pub async fn run(path: &Path, opts: &ExportOptions<'_>, arm: &ArmArgs) -> u8 {
         if written == 1 { "" } else { "s" },
         out_dir.display()
     ));
-    if failed { 1 } else { 0 }
+    if failed {
+        Err(CliError::reported())
+    } else {
+        Ok(Exit::Ok)
+    }
 }

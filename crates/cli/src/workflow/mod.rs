@@ -1,0 +1,271 @@
+//! The steps every command shares: load the project, connect a session, read live state, make
+//! the plan, close the session.
+//!
+//! Command modules (`cmd::*`) use this module; it never uses them. A session is opened by
+//! [`with_session`] or [`with_plan`] and closed in one place, [`finish`], whatever the command's
+//! body returned.
+
+mod sandbox;
+mod session;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use amlctl_manifest::{Config, Diagnostic, LiveCompute, LoadOptions, Project, Workspace};
+use amlctl_plan::{Plan, PlanOptions};
+
+pub use session::{ProjectRef, Session};
+
+use crate::args::{ArmArgs, PlanArgs};
+use crate::error::{CliError, CliResult};
+use crate::output::{plural, print_diagnostics};
+
+/// Loads the project at `path`, printing every diagnostic; an error (already reported) when it has errors.
+pub fn load(path: &Path, strict: bool) -> CliResult<Project> {
+    load_with(
+        path,
+        &LoadOptions {
+            strict,
+            ..Default::default()
+        },
+    )
+}
+
+/// [`load`] with every load option.
+pub fn load_with(path: &Path, opts: &LoadOptions) -> CliResult<Project> {
+    report_load(amlctl_manifest::load_project(path, opts))
+}
+
+/// The load options a plan or apply run asked for.
+pub fn load_options(plan_args: &PlanArgs) -> LoadOptions {
+    LoadOptions {
+        strict: plan_args.strict,
+        allow_outside_repo: plan_args.allow_outside_repo,
+    }
+}
+
+/// Prints the diagnostics of a load; the project when it has no errors.
+fn report_load(loaded: Result<Project, Vec<Diagnostic>>) -> CliResult<Project> {
+    match loaded {
+        Ok(project) => {
+            print_diagnostics(&project.diagnostics);
+            Ok(project)
+        }
+        Err(diags) => {
+            let n = print_diagnostics(&diags);
+            Err(CliError::new(format!(
+                "{n} error{} in the manifests; nothing was done",
+                plural(n)
+            )))
+        }
+    }
+}
+
+/// `Ok` when `alias` is a workspace of the project; otherwise an error naming the known ones.
+pub fn check_workspace(config: &Config, alias: &str) -> CliResult<()> {
+    if config.workspaces.contains_key(alias) {
+        return Ok(());
+    }
+    let known: Vec<&str> = config.workspaces.keys().map(String::as_str).collect();
+    let suggestion = amlctl_manifest::diag::did_you_mean(alias, known.iter().copied())
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default();
+    Err(CliError::new(format!(
+        "--workspace {alias}: no such workspace in {} (known: {}){suggestion}",
+        config.path.display(),
+        known.join(", ")
+    )))
+}
+
+/// Checks every `--workspace` filter (see [`check_workspace`]).
+pub fn check_workspaces(config: &Config, aliases: &[String]) -> CliResult<()> {
+    aliases
+        .iter()
+        .try_for_each(|ws| check_workspace(config, ws))
+}
+
+/// The one place a session is closed: stops the sandbox emulator, if any, so its state is final.
+pub async fn finish(session: Session) {
+    session.close().await;
+}
+
+/// Connects a session for `project`, runs `body` with it, then closes it ([`finish`]) whatever
+/// `body` returned.
+pub async fn with_session<T>(
+    project: &ProjectRef<'_>,
+    arm: &ArmArgs,
+    body: impl AsyncFnOnce(&Session) -> CliResult<T>,
+) -> CliResult<T> {
+    let session = session::connect(project, arm).await?;
+    let result = body(&session).await;
+    finish(session).await;
+    result
+}
+
+/// Live state of the workspaces of `aliases` (all when empty), read with the session; the
+/// workspaces come back with their locations filled in.
+pub async fn read_live(
+    session: &Session,
+    config: &Config,
+    aliases: &[String],
+) -> (
+    BTreeMap<String, Workspace>,
+    Result<BTreeMap<String, Vec<LiveCompute>>, String>,
+) {
+    let mut workspaces = config.workspaces.clone();
+    let selected: BTreeSet<String> = workspaces
+        .keys()
+        .filter(|a| aliases.is_empty() || aliases.contains(a))
+        .cloned()
+        .collect();
+    let live = amlctl_apply::read_live(&session.client, &mut workspaces, &selected).await;
+    (workspaces, live)
+}
+
+/// A plan and what it was made from.
+pub struct Planned {
+    /// The plan.
+    pub plan: Plan,
+    /// The loaded project.
+    pub project: Project,
+    /// The workspaces, with the locations read from ARM.
+    pub workspaces: BTreeMap<String, Workspace>,
+}
+
+/// Plans (load, connect, read live state, diff; diagnostics printed), runs `body` with the plan
+/// and the session, then closes the session ([`finish`]) whatever happened.
+pub async fn with_plan<T>(
+    path: &Path,
+    plan_args: &PlanArgs,
+    arm: &ArmArgs,
+    body: impl AsyncFnOnce(Planned, &Session) -> CliResult<T>,
+) -> CliResult<T> {
+    let (session, planned) = make_plan(path, plan_args, arm).await?;
+    let result = match planned {
+        Ok(planned) => body(planned, &session).await,
+        Err(e) => Err(e),
+    };
+    finish(session).await;
+    result
+}
+
+/// Load, connect, read live state, diff. `Err` when no session was opened; otherwise the session
+/// (to be closed by the caller) and the plan or why there is none.
+async fn make_plan(
+    path: &Path,
+    plan_args: &PlanArgs,
+    arm: &ArmArgs,
+) -> CliResult<(Session, CliResult<Planned>)> {
+    let (project, session, workspaces, live) = if arm.sandbox {
+        // The sandbox creates the resources the manifests attach: it needs them loaded first.
+        let project = load_with(path, &load_options(plan_args))?;
+        check_workspaces(&project.config, &plan_args.workspaces)?;
+        let session = session::connect(&ProjectRef::of(&project), arm).await?;
+        let (workspaces, live) = read_live(&session, &project.config, &plan_args.workspaces).await;
+        (project, session, workspaces, live)
+    } else {
+        // amlctl.yaml names the workspaces: read their live state while the manifests load.
+        let config = match amlctl_manifest::load_config(path) {
+            Ok(c) => c,
+            Err(diags) => {
+                print_diagnostics(&diags);
+                return Err(CliError::reported());
+            }
+        };
+        check_workspaces(&config, &plan_args.workspaces)?;
+        let owned = path.to_path_buf();
+        let opts = load_options(plan_args);
+        let loading =
+            tokio::task::spawn_blocking(move || amlctl_manifest::load_project(&owned, &opts));
+        let network = async {
+            let project_ref = ProjectRef {
+                root: &config.root,
+                arm_endpoint: config.defaults.arm_endpoint.clone(),
+                parallelism: config.defaults.parallelism,
+                cloud: config.defaults.cloud.clone(),
+                workspaces: &config.workspaces,
+                targets: &[],
+            };
+            let session = session::connect(&project_ref, arm).await?;
+            let (workspaces, live) = read_live(&session, &config, &plan_args.workspaces).await;
+            Ok::<_, CliError>((session, workspaces, live))
+        };
+        let (loaded, network) = tokio::join!(loading, network);
+        let loaded =
+            loaded.map_err(|e| CliError::new(format!("loading the manifests failed: {e}")));
+        // Manifest errors come first: they are the user's to fix, whatever the network said.
+        let project = match loaded.and_then(report_load) {
+            Ok(p) => p,
+            Err(e) => {
+                return match network {
+                    Ok((session, _, _)) => Ok((session, Err(e))),
+                    Err(_) => Err(e),
+                };
+            }
+        };
+        let (session, workspaces, live) = network?;
+        (project, session, workspaces, live)
+    };
+    let live = match live {
+        Ok(live) => live,
+        Err(e) => {
+            let error = CliError::new(format!("cannot read live state:\n{e}"));
+            return Ok((session, Err(error)));
+        }
+    };
+    let opts = PlanOptions {
+        replace: plan_args.replace.iter().cloned().collect(),
+        targets: plan_args.targets.clone(),
+        workspaces: plan_args.workspaces.clone(),
+        root: Some(project.config.root.clone()),
+        scope: project.scope.clone(),
+    };
+    let plan = amlctl_plan::plan(&project.targets, &workspaces, &live, &opts);
+    Ok((
+        session,
+        Ok(Planned {
+            plan,
+            project,
+            workspaces,
+        }),
+    ))
+}
+
+/// [`amlctl_plan::repo_digest`] of `amlctl.yaml` and every manifest file `project` read.
+pub fn repo_digest(project: &Project) -> CliResult<String> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let config_name = project
+        .config
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "amlctl.yaml".to_string());
+    let mut files = vec![(config_name, read(&project.config.path)?)];
+    for rel in &project.files {
+        files.push((rel.clone(), read(&project.config.root.join(rel))?));
+    }
+    Ok(amlctl_plan::repo_digest(&files))
+}
+
+/// The ARM coordinates of every workspace, for [`amlctl_apply::ApplyOptions::workspaces`].
+pub fn workspace_ids(
+    workspaces: &BTreeMap<String, Workspace>,
+) -> BTreeMap<String, amlctl_arm::WorkspaceId> {
+    workspaces
+        .iter()
+        .map(|(alias, ws)| (alias.clone(), amlctl_apply::workspace_id(ws)))
+        .collect()
+}
+
+/// The secret resolver of a run: Key Vault through the session (in the sandbox, the embedded
+/// emulator's vaults); confined to `root` unless `None`.
+pub fn secret_resolver(
+    _arm: &ArmArgs,
+    session: &Session,
+    root: Option<std::path::PathBuf>,
+) -> amlctl_apply::SecretResolver {
+    // In the sandbox the session's Key Vault client reaches the embedded emulator's vaults.
+    amlctl_apply::SecretResolver::new(session.key_vault()).confined_to(root)
+}
