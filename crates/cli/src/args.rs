@@ -4,9 +4,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `amlctl --version`: the workspace version and the Git commit it was built from (see build.rs;
+/// "unknown" when built outside a Git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("AMLCTL_COMMIT"),
+    ")"
+);
+
 /// GitOps for Azure Machine Learning compute targets.
 #[derive(Debug, Parser)]
-#[command(name = "amlctl", version, about, long_about = None)]
+#[command(name = "amlctl", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// Options shared by every command.
     #[command(flatten)]
