@@ -186,33 +186,9 @@ impl Proxy {
                 let (over, reqs, upstream_addr) =
                     (over.clone(), reqs.clone(), upstream_addr.clone());
                 std::thread::spawn(move || {
-                    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 8192];
-                    let head_end = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                        match stream.read(&mut chunk) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
+                    let Some((head, body)) = read_http_request(&mut stream) else {
+                        return;
                     };
-                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse().ok())?
-                        })
-                        .unwrap_or(0);
-                    while buf.len() < head_end + len {
-                        match stream.read(&mut chunk) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
                     let mut first = head.lines().next().unwrap_or("").split_whitespace();
                     let method = first.next().unwrap_or("").to_string();
                     let target = first.next().unwrap_or("").to_string();
@@ -245,7 +221,7 @@ impl Proxy {
                         out.extend_from_slice(b"\r\n");
                     }
                     out.extend_from_slice(b"Connection: close\r\n\r\n");
-                    out.extend_from_slice(&buf[head_end..]);
+                    out.extend_from_slice(&body);
                     let Ok(mut up) = std::net::TcpStream::connect(&upstream_addr) else {
                         return;
                     };
