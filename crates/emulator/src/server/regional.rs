@@ -90,10 +90,11 @@ pub(crate) fn nodes_of(props: &Value) -> (Option<String>, u64, bool) {
     let size = inner["vmSize"].as_str().map(str::to_string);
     match props["computeType"].as_str() {
         Some("AmlCompute") => {
+            // A cluster holds at least its minimum nodes (the emulator never scales up).
             let nodes = inner["currentNodeCount"]
                 .as_u64()
-                .or_else(|| inner["scaleSettings"]["minNodeCount"].as_u64())
-                .unwrap_or(0);
+                .unwrap_or(0)
+                .max(inner["scaleSettings"]["minNodeCount"].as_u64().unwrap_or(0));
             let low = inner["vmPriority"]
                 .as_str()
                 .is_some_and(|p| p.eq_ignore_ascii_case("LowPriority"));
