@@ -134,7 +134,10 @@ fn missing_attach_target_subnet_and_identity_exit_1_at_plan_time() {
     );
     assert!(text.contains("dsvm.yml:5:"), "{text}");
     assert!(text.contains("subnet does not exist"), "{text}");
-    assert!(text.contains("user-assigned identity does not exist"), "{text}");
+    assert!(
+        text.contains("user-assigned identity does not exist"),
+        "{text}"
+    );
     assert!(text.contains("gpu-lowpri.yml:"), "{text}");
     assert!(text.contains("3 errors"), "{text}");
     // One GET per distinct referenced id, at its provider's api-version.
@@ -195,7 +198,10 @@ fn delete_and_create_in_the_same_family_counts_the_freed_quota() {
 #[test]
 fn no_change_plan_adds_no_request_and_no_preflight_skips() {
     let (project, emu) = applied_example(&[]);
-    let before = emu.get_json("/_emulator/requests").as_array().map_or(0, Vec::len);
+    let before = emu
+        .get_json("/_emulator/requests")
+        .as_array()
+        .map_or(0, Vec::len);
     plan(&emu.url, &project, &["--detailed-exitcode"], 0);
     let reqs = emu.get_json("/_emulator/requests");
     let new: Vec<&serde_json::Value> = reqs.as_array().expect("array")[before..].iter().collect();
@@ -213,6 +219,11 @@ fn no_change_plan_adds_no_request_and_no_preflight_skips() {
     )
     .expect("write");
     plan(&emu.url, &project, &["--detailed-exitcode"], 1);
-    let text = plan(&emu.url, &project, &["--detailed-exitcode", "--no-preflight"], 2);
+    let text = plan(
+        &emu.url,
+        &project,
+        &["--detailed-exitcode", "--no-preflight"],
+        2,
+    );
     assert!(!text.contains("Pre-flight"), "{text}");
 }

@@ -554,8 +554,10 @@ pub fn check(
                         b.label(), region.1, change, min, free.max(0), u.limit, u.current
                     ),
                     format!(
-                        "request more {} quota for {} in the Azure portal (Azure Machine Learning > Quota > Request quota) or lower {key}",
-                        b.label(), region.1
+                        "request more {} quota for {} in the Azure portal (Azure Machine Learning > Quota > Request quota), or {}",
+                        b.label(),
+                        region.1,
+                        if instance(e) { "pick a size of another family" } else { "lower min_instances" }
                     ),
                 );
                 break;
