@@ -173,6 +173,34 @@ fn delete_and_create_in_the_same_family_counts_the_freed_quota() {
     append_fixture(&project, &EASTUS_DSV2.replace("LIMIT", "12"));
     let emu = EmulatorProcess::start(project.dir.path(), &project.fixture, &[]);
     run(&emu.url, &["apply", &root(&project), "--auto-approve"], 0);
+    // The emulator's usages count the nodes in use × vCPUs; vmSizes has the table's shape.
+    let base = "/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.MachineLearningServices/locations/eastus";
+    let (status, body) = http_send(
+        "GET",
+        &format!("{}{base}/usages?api-version=2025-12-01", emu.url),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let usages: serde_json::Value = serde_json::from_str(&body).expect("usages JSON");
+    let dsv2 = usages["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .find(|u| u["name"]["value"] == "standardDSv2Family")
+        .unwrap_or_else(|| panic!("no standardDSv2Family usage: {body}"));
+    assert_eq!(dsv2["currentValue"], 12, "{body}");
+    assert_eq!(dsv2["limit"], 12, "{body}");
+    let (status, body) = http_send(
+        "GET",
+        &format!("{}{base}/vmSizes?api-version=2025-12-01", emu.url),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(r#""name":"Standard_DS3_v2","family":"standardDSv2Family","vCPUs":4"#)
+            || body.contains(r#""vCPUs":4"#),
+        "{body}"
+    );
     // Rename: prod prunes prod-cluster and creates prod-cluster2 (same family, same nodes).
     edit(
         &project,
@@ -226,4 +254,28 @@ fn no_change_plan_adds_no_request_and_no_preflight_skips() {
         2,
     );
     assert!(!text.contains("Pre-flight"), "{text}");
+}
+
+#[test]
+fn emulator_create_over_vcpu_quota_fails_like_the_service() {
+    let project = Project::example();
+    edit(
+        &project,
+        "name: prod-cluster",
+        "max_instances: 8",
+        "min_instances: 3\nmax_instances: 8",
+    );
+    append_fixture(&project, &EASTUS_DSV2.replace("LIMIT", "8"));
+    let emu = EmulatorProcess::start(project.dir.path(), &project.fixture, &[]);
+    // Past the pre-flight (--no-preflight), the create itself fails in the service's words.
+    let out = run(
+        &emu.url,
+        &["apply", &root(&project), "--auto-approve", "--no-preflight"],
+        1,
+    );
+    let text = format!("{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains("prod/prod-cluster: FAILED") && text.contains("quota exceeded"),
+        "{text}"
+    );
 }

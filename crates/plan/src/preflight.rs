@@ -452,55 +452,53 @@ pub fn check(
                 && needs_region(e)
                 && let Some(size) = size_of(side)
             {
-                {
-                    match sizes.iter().find(|s| s.name.eq_ignore_ascii_case(size)) {
-                        None => {
-                            let near = nearest(size, sizes);
-                            cx.error(
-                                e,
-                                "size",
-                                format!(
-                                    "size {size} is not offered in {} (subscription {})",
-                                    region.1, region.0
-                                ),
-                                format!("use an offered size, e.g. {}", near.join(", ")),
-                            );
-                            continue;
-                        }
-                        Some(info)
-                            if !info.compute_types.is_empty()
-                                && !info
-                                    .compute_types
-                                    .iter()
-                                    .any(|t| t.eq_ignore_ascii_case(arm_type(e))) =>
-                        {
-                            let ok: Vec<VmSizeInfo> = sizes
-                                .iter()
-                                .filter(|s| {
-                                    s.compute_types.is_empty()
-                                        || s.compute_types
-                                            .iter()
-                                            .any(|t| t.eq_ignore_ascii_case(arm_type(e)))
-                                })
-                                .cloned()
-                                .collect();
-                            cx.error(
-                                e,
-                                "size",
-                                format!(
-                                    "size {size} does not support {} in {}",
-                                    arm_type(e),
-                                    region.1
-                                ),
-                                format!(
-                                    "use a size that does, e.g. {}",
-                                    nearest(size, &ok).join(", ")
-                                ),
-                            );
-                            continue;
-                        }
-                        Some(_) => {}
+                match sizes.iter().find(|s| s.name.eq_ignore_ascii_case(size)) {
+                    None => {
+                        let near = nearest(size, sizes);
+                        cx.error(
+                            e,
+                            "size",
+                            format!(
+                                "size {size} is not offered in {} (subscription {})",
+                                region.1, region.0
+                            ),
+                            format!("use an offered size, e.g. {}", near.join(", ")),
+                        );
+                        continue;
                     }
+                    Some(info)
+                        if !info.compute_types.is_empty()
+                            && !info
+                                .compute_types
+                                .iter()
+                                .any(|t| t.eq_ignore_ascii_case(arm_type(e))) =>
+                    {
+                        let ok: Vec<VmSizeInfo> = sizes
+                            .iter()
+                            .filter(|s| {
+                                s.compute_types.is_empty()
+                                    || s.compute_types
+                                        .iter()
+                                        .any(|t| t.eq_ignore_ascii_case(arm_type(e)))
+                            })
+                            .cloned()
+                            .collect();
+                        cx.error(
+                            e,
+                            "size",
+                            format!(
+                                "size {size} does not support {} in {}",
+                                arm_type(e),
+                                region.1
+                            ),
+                            format!(
+                                "use a size that does, e.g. {}",
+                                nearest(size, &ok).join(", ")
+                            ),
+                        );
+                        continue;
+                    }
+                    Some(_) => {}
                 }
             }
             let Some((family, min, max, low)) = demand(side, sizes, instance(e)) else {
@@ -593,5 +591,39 @@ fn what(key: &str, e: &PlanEntry) -> &'static str {
         "network_settings.subnet" => "subnet",
         "identity.user_assigned_identities" => "user-assigned identity",
         _ => "referenced resource",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size(name: &str) -> VmSizeInfo {
+        VmSizeInfo {
+            name: name.into(),
+            family: "f".into(),
+            vcpus: 4,
+            compute_types: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn nearest_names_come_first() {
+        let sizes = [
+            size("Standard_NC6s_v3"),
+            size("Standard_DS3_v2"),
+            size("Standard_DS4_v2"),
+            size("Standard_E8s_v3"),
+        ];
+        let near = nearest("standard_ds13_v2", &sizes);
+        assert_eq!(near[0], "Standard_DS3_v2");
+        assert_eq!(near.len(), 3);
+    }
+
+    #[test]
+    fn a_plan_without_changes_reads_nothing() {
+        let plan = Plan::empty();
+        let r = requests(&plan, &BTreeMap::new());
+        assert!(r.regions.is_empty() && r.references.is_empty());
     }
 }

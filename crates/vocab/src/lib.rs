@@ -155,6 +155,25 @@ impl std::str::FromStr for Method {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn resource_types_of_nested_ids() {
+        let id = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v/subnets/x";
+        let t = crate::resource_type_of(id);
+        assert_eq!(
+            t.as_deref(),
+            Some("Microsoft.Network/virtualNetworks/subnets")
+        );
+        assert!(
+            crate::api_version::for_resource_type("microsoft.network/VIRTUALNETWORKS/subnets")
+                .is_some()
+        );
+        assert_eq!(
+            crate::resource_type_of("/subscriptions/s/providers/X/y"),
+            None
+        );
+    }
+
     use super::*;
 
     #[test]
