@@ -76,7 +76,15 @@ pub async fn run(
             Answer::Sizes(region, r) => {
                 let rd: &mut RegionData = data.regions.entry(region).or_default();
                 match r {
-                    Ok(items) => rd.sizes = Some(items.iter().filter_map(size_info).collect()),
+                    Ok(items) => {
+                        let sizes: Vec<VmSizeInfo> = items.iter().filter_map(size_info).collect();
+                        // No size at all is no answer to check against, not "nothing offered".
+                        if sizes.is_empty() {
+                            rd.error = Some("the vmSizes answer lists no VM size".into());
+                        } else {
+                            rd.sizes = Some(sizes);
+                        }
+                    }
                     Err(e) => rd.error = Some(e),
                 }
             }
