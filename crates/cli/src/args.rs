@@ -130,6 +130,10 @@ pub struct PlanArgs {
     /// folder of amlctl.yaml); refused by default. Command line only.
     #[arg(long)]
     pub allow_outside_repo: bool,
+    /// Skip the pre-flight checks (vCPU quota, VM sizes, referenced resources). A last resort:
+    /// what they would have found then fails at apply time.
+    #[arg(long)]
+    pub no_preflight: bool,
 }
 
 /// The commands.

@@ -39,6 +39,28 @@ pub struct Fixture {
     /// Key Vaults whose secrets the emulator serves (held in memory only, never persisted).
     #[serde(default)]
     pub key_vaults: Vec<FixtureVault>,
+    /// Regions: the VM sizes they offer and the vCPU quotas (served by the `usages` and
+    /// `vmSizes` routes). A region not listed offers the built-in sizes with ample quota.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<FixtureLocation>,
+    /// ARM ids of resources that exist but that the caller may not read: their GET answers 403
+    /// `AuthorizationFailed` (they still count as existing for PUT references).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forbidden_resources: Vec<String>,
+}
+
+/// A region of the fixture.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixtureLocation {
+    /// Region name, e.g. `eastus` (compared without case and spaces).
+    pub name: String,
+    /// Offered VM sizes (names from the built-in table, any case); default: the whole table.
+    #[serde(default)]
+    pub vm_sizes: Option<Vec<String>>,
+    /// vCPU limits: a VM family (`standardDSv2Family`), `lowPriority` or `total`. A family not
+    /// listed has no quota limit worth checking (see [`crate::sizes::DEFAULT_LIMIT`]).
+    #[serde(default)]
+    pub quotas: std::collections::BTreeMap<String, u64>,
 }
 
 /// A compute seeded as a raw ARM body: GET, list and the write routes see it as it is.

@@ -128,6 +128,7 @@ mod schema;
 mod secrets;
 mod server;
 mod shape;
+pub mod sizes;
 mod state;
 mod vault;
 
@@ -143,7 +144,8 @@ pub use config::{
 };
 pub use error::EmulatorError;
 pub use fixture::{
-    Fixture, FixtureSecret, FixtureSecretVersion, FixtureVault, FixtureWorkspace, RawCompute,
+    Fixture, FixtureLocation, FixtureSecret, FixtureSecretVersion, FixtureVault, FixtureWorkspace,
+    RawCompute,
 };
 pub use secrets::{SECRET_MARKER_PREFIX, secret_marker};
 pub use server::{API_VERSIONS, PRIMARY_API_VERSION};

@@ -17,6 +17,7 @@ mod model;
 mod normalize;
 mod planner;
 mod policy;
+pub mod preflight;
 pub mod render;
 
 pub use amlctl_vocab::Method;

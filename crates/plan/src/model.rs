@@ -374,6 +374,9 @@ pub struct Plan {
     /// refuses the file when the repository no longer gives the same digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_digest: Option<String>,
+    /// The pre-flight summary ([`crate::preflight`]); `None` when nothing was checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<crate::preflight::Preflight>,
 }
 
 /// The command-line options of a saved plan (what `apply PLANFILE` plans again with).
@@ -608,6 +611,7 @@ impl Plan {
             workspaces: BTreeMap::new(),
             options: None,
             repo_digest: None,
+            preflight: None,
         }
     }
 

@@ -775,6 +775,14 @@ pub fn text(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
+    if let Some(pf) = &plan.preflight {
+        out.push_str(&bold("Pre-flight:"));
+        out.push('\n');
+        for l in preflight_lines(pf) {
+            out.push_str(&format!("    {}\n", escape(&l)));
+        }
+        out.push('\n');
+    }
     for w in &plan.warnings {
         let head = if color {
             "Warning:".yellow().bold().to_string()
@@ -825,6 +833,37 @@ pub fn text(plan: &Plan, color: bool) -> String {
             msg
         });
         out.push('\n');
+    }
+    out
+}
+
+/// The lines of the pre-flight section: per subscription/location, each quota touched with
+/// free → after-apply vCPUs, then every failed check with its manifest position.
+fn preflight_lines(pf: &crate::preflight::Preflight) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in &pf.quotas {
+        out.push(format!(
+            "{} / {}: {}: {} → {} vCPUs free (limit {})",
+            q.subscription_id, q.location, q.quota, q.free, q.free_after, q.limit
+        ));
+    }
+    if pf.references_checked > 0 {
+        out.push(format!(
+            "{} referenced resource{} checked",
+            pf.references_checked,
+            if pf.references_checked == 1 { "" } else { "s" }
+        ));
+    }
+    for f in &pf.findings {
+        let at = f
+            .position
+            .as_ref()
+            .map(|p| format!(" (at {p})"))
+            .unwrap_or_default();
+        out.push(format!("{}: {}: {}{at}", f.severity, f.address, f.message));
+    }
+    if out.is_empty() {
+        out.push("all checks passed".into());
     }
     out
 }
@@ -977,6 +1016,13 @@ pub fn markdown(plan: &Plan) -> Vec<String> {
     }
     for w in &plan.warnings {
         head.push_str(&format!("> [!NOTE]\n> {}\n\n", md_text(w)));
+    }
+    if let Some(pf) = &plan.preflight {
+        head.push_str("#### Pre-flight\n\n");
+        for l in preflight_lines(pf) {
+            head.push_str(&format!("- {}\n", md_text(&l)));
+        }
+        head.push('\n');
     }
     let unverifiable = unverifiable_lines(plan);
     if !unverifiable.is_empty() {
@@ -1171,6 +1217,9 @@ pub fn json(plan: &Plan) -> Value {
         "warnings": plan.warnings,
         "unmanaged": plan.unmanaged,
     });
+    if let (Some(pf), Value::Object(m)) = (&plan.preflight, &mut out) {
+        m.insert("preflight".into(), json!(pf));
+    }
     if let (Some(c), Value::Object(m)) = (&plan.created, &mut out) {
         m.insert("created".into(), Value::String(c.clone()));
     }

@@ -16,6 +16,49 @@ pub mod api_version {
     pub const COMPUTES: &str = "2025-12-01";
     /// The legacy SDK v1 version, the only one that serves computeType `Batch`.
     pub const BATCH: &str = "2020-02-02";
+
+    /// The api-version a plain GET of a referenced resource is sent with, by its provider and
+    /// type (`Microsoft.Network/virtualNetworks/subnets`), case-insensitively; `None` for a
+    /// type amlctl does not read.
+    pub fn for_resource_type(resource_type: &str) -> Option<&'static str> {
+        const TABLE: &[(&str, &str)] = &[
+            ("Microsoft.Network/virtualNetworks/subnets", "2024-05-01"),
+            (
+                "Microsoft.ManagedIdentity/userAssignedIdentities",
+                "2023-01-31",
+            ),
+            ("Microsoft.Compute/virtualMachines", "2024-07-01"),
+            ("Microsoft.HDInsight/clusters", "2024-08-01-preview"),
+            ("Microsoft.Databricks/workspaces", "2024-05-01"),
+            ("Microsoft.DataLakeAnalytics/accounts", "2016-11-01"),
+            ("Microsoft.Kubernetes/connectedClusters", "2024-01-01"),
+            ("Microsoft.ContainerService/managedClusters", "2024-05-01"),
+            ("Microsoft.Synapse/workspaces/bigDataPools", "2021-06-01"),
+            ("Microsoft.DataFactory/factories", "2018-06-01"),
+            ("Microsoft.Batch/batchAccounts", "2024-02-01"),
+        ];
+        TABLE
+            .iter()
+            .find(|(t, _)| t.eq_ignore_ascii_case(resource_type))
+            .map(|(_, v)| *v)
+    }
+}
+
+/// The resource type of an ARM id (`Microsoft.Compute/virtualMachines` for
+/// `/subscriptions/…/providers/Microsoft.Compute/virtualMachines/vm1`); `None` when the id has
+/// no `providers` segment or an odd number of type/name segments after it.
+pub fn resource_type_of(id: &str) -> Option<String> {
+    let segs: Vec<&str> = id.split('/').filter(|s| !s.is_empty()).collect();
+    let at = segs
+        .iter()
+        .rposition(|s| s.eq_ignore_ascii_case("providers"))?;
+    let rest = segs.get(at + 1..)?;
+    if rest.len() < 3 || rest.len() % 2 == 0 {
+        return None;
+    }
+    let mut parts = vec![rest[0]];
+    parts.extend(rest[1..].iter().step_by(2));
+    Some(parts.join("/"))
 }
 
 /// ARM path of a workspace:
@@ -112,6 +155,25 @@ impl std::str::FromStr for Method {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn resource_types_of_nested_ids() {
+        let id = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v/subnets/x";
+        let t = crate::resource_type_of(id);
+        assert_eq!(
+            t.as_deref(),
+            Some("Microsoft.Network/virtualNetworks/subnets")
+        );
+        assert!(
+            crate::api_version::for_resource_type("microsoft.network/VIRTUALNETWORKS/subnets")
+                .is_some()
+        );
+        assert_eq!(
+            crate::resource_type_of("/subscriptions/s/providers/X/y"),
+            None
+        );
+    }
+
     use super::*;
 
     #[test]

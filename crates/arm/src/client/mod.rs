@@ -9,10 +9,12 @@ mod computes;
 mod lro;
 mod paging;
 mod redaction;
+mod regional;
 mod retry;
 mod transport;
 
 pub use computes::{ArmRequest, UnderlyingResourceAction};
+pub use regional::ResourceCheck;
 pub use transport::{check_token_endpoint, is_loopback};
 
 use crate::Cloud;

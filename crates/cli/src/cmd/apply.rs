@@ -429,6 +429,7 @@ async fn apply_saved(args: &ApplyArgs) -> CliResult<Exit> {
         replace: options.replace.clone(),
         strict: options.strict,
         allow_outside_repo: args.plan.allow_outside_repo,
+        no_preflight: args.plan.no_preflight,
     };
     workflow::with_plan(&project_path, &plan_args, &args.arm, async |planned: Planned, session: &Session| {
         let Planned {

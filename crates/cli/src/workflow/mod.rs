@@ -5,6 +5,7 @@
 //! [`with_session`] or [`with_plan`] and closed in one place, [`finish`], whatever the command's
 //! body returned.
 
+mod preflight;
 mod sandbox;
 mod session;
 
@@ -220,7 +221,17 @@ async fn make_plan(
         root: Some(project.config.root.clone()),
         scope: project.scope.clone(),
     };
-    let plan = amlctl_plan::plan(&project.targets, &workspaces, &live, &opts);
+    let mut plan = amlctl_plan::plan(&project.targets, &workspaces, &live, &opts);
+    if !plan_args.no_preflight {
+        preflight::run(
+            &session.client,
+            session.parallelism,
+            &mut plan,
+            &project.targets,
+            &workspaces,
+        )
+        .await;
+    }
     Ok((
         session,
         Ok(Planned {

@@ -13,6 +13,7 @@ mod lifecycle;
 mod lro;
 mod put;
 mod reads;
+mod regional;
 mod router;
 mod shared;
 mod validate;

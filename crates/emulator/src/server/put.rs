@@ -372,6 +372,9 @@ fn quota_outcome(
     let Some(size) = vm_size(&resource["properties"]) else {
         return Outcome::Succeeded;
     };
+    if let Some(failed) = vcpu_quota_outcome(ctx, g, existing, t, resource) {
+        return failed;
+    }
     let Some((_, limit)) = ctx
         .shared
         .config
@@ -409,6 +412,54 @@ fn quota_outcome(
             "Operation could not be completed as it results in exceeding approved quota for VM size {shown} in region {location}. Current usage: {used}, additional required: {want}, limit: {limit}."
         ),
     }
+}
+
+/// `Failed` with `ClusterMinNodesExceedCoreQuota` when the compute's nodes in use (minimum
+/// nodes of a cluster, one for an instance) exceed the region's vCPU quota of the fixture
+/// (`locations[].quotas`: the family, `lowPriority` or `total`), as the service fails a create.
+fn vcpu_quota_outcome(
+    ctx: &Ctx,
+    g: &Inner,
+    existing: Option<usize>,
+    t: &Target,
+    resource: &Value,
+) -> Option<Outcome> {
+    let fixture = ctx
+        .shared
+        .config
+        .fixture
+        .as_ref()?
+        .locations
+        .iter()
+        .find(|l| norm_loc(&l.name) == norm_loc(&t.location))?;
+    let (size, nodes, low) = super::regional::nodes_of(&resource["properties"]);
+    let size = crate::sizes::find(&size?)?;
+    let (family, low_used, total) =
+        super::regional::in_use(&g.state.computes, t.sub, &t.location, existing);
+    let want = nodes * size.vcpus;
+    let (key, used) = if low {
+        ("lowPriority", low_used)
+    } else {
+        let f = family.get(size.family).copied().unwrap_or(0);
+        let key_limit = super::regional::limit(Some(fixture), size.family);
+        let total_limit = super::regional::limit(Some(fixture), "total");
+        if f + want > key_limit || total + want <= total_limit {
+            (size.family, f)
+        } else {
+            ("total", total)
+        }
+    };
+    let limit = super::regional::limit(Some(fixture), key);
+    if used + want <= limit {
+        return None;
+    }
+    Some(Outcome::Failed {
+        code: "ClusterMinNodesExceedCoreQuota".into(),
+        message: format!(
+            "The specified subscription has a {key} vCPU quota of {limit} and is less than the requested compute nodes minimum of {nodes} which maps to {want} vCPUs (in use: {used}). Request a quota increase for {key} in region {}.",
+            t.location
+        ),
+    })
 }
 
 /// Stores the compute, starts its LRO, persists, and answers 201 (create) or 200 (overwrite).

@@ -8,6 +8,7 @@ use super::http::error_response;
 use super::lro::operation;
 use super::put::put;
 use super::reads::{get, get_workspace, list, list_keys, list_nodes};
+use super::regional;
 use super::writes::{delete, patch, power};
 use crate::error::ApiError;
 use crate::state::OpKind;
@@ -36,6 +37,37 @@ fn arm_inner(ctx: &Ctx) -> Result<Response, ApiError> {
             return Err(not_found_route(ctx));
         }
         return operation(ctx, &s[1], &s[7], is(6, "computeOperationsStatus"), version);
+    }
+    // Regional reads: usages and VM sizes.
+    if s.len() == 7
+        && is(0, "subscriptions")
+        && is(2, "providers")
+        && is(3, "Microsoft.MachineLearningServices")
+        && is(4, "locations")
+        && (is(6, "usages") || is(6, "vmSizes"))
+    {
+        check_api_version(ctx)?;
+        if ctx.method != Method::GET {
+            return Err(not_found_route(ctx));
+        }
+        return if is(6, "usages") {
+            regional::usages(ctx, &s[1], &s[5])
+        } else {
+            regional::vm_sizes(ctx, &s[5])
+        };
+    }
+    // GET of an underlying resource at its own provider's path (any api-version).
+    if s.len() >= 8
+        && ctx.method == Method::GET
+        && is(0, "subscriptions")
+        && is(2, "resourceGroups")
+        && is(4, "providers")
+        && !is(5, "Microsoft.MachineLearningServices")
+    {
+        if super::http::param(ctx.params, "api-version").is_none() {
+            check_api_version(ctx)?;
+        }
+        return regional::resource(ctx);
     }
     let ws_prefix = s.len() >= 8
         && is(0, "subscriptions")
