@@ -86,6 +86,9 @@ const WORKSPACE_FIELDS: &[Field] = &[
         default: "",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
     },
     Field {
         name: "resource_group",
@@ -95,6 +98,9 @@ const WORKSPACE_FIELDS: &[Field] = &[
         default: "",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
     },
     Field {
         name: "workspace",
@@ -104,6 +110,9 @@ const WORKSPACE_FIELDS: &[Field] = &[
         default: "",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
     },
     Field {
         name: "location",
@@ -113,6 +122,9 @@ const WORKSPACE_FIELDS: &[Field] = &[
         default: "",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
     },
     Field {
         name: "prune",
@@ -122,6 +134,9 @@ const WORKSPACE_FIELDS: &[Field] = &[
         default: "false",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
     },
 ];
 
@@ -134,6 +149,9 @@ const DEFAULTS_FIELDS: &[Field] = &[
         default: "https://management.azure.com",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
     },
     Field {
         name: "cloud",
@@ -143,6 +161,9 @@ const DEFAULTS_FIELDS: &[Field] = &[
         default: "AzureCloud",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
     },
     Field {
         name: "parallelism",
@@ -152,6 +173,9 @@ const DEFAULTS_FIELDS: &[Field] = &[
         default: "",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
     },
 ];
 

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use amlctl_manifest::fields::CREATE_ONLY_ARM_PROPERTIES;
 use amlctl_manifest::{
     ArmBody, ComputeType, DesiredState, LiveCompute, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, REDACTED,
     Target, Workspace, diag::did_you_mean,
@@ -63,7 +64,7 @@ fn update_body(t: &Target, lc: &LiveCompute, ws: &Workspace) -> ArmBody {
     let mut arm = arm_body(&over, ws);
     // Create-only properties (`x-ms-mutability: [read, create]` in the spec) keep their live
     // value: `to_arm` derives them for a creation, and the service refuses to change them.
-    for key in CREATE_ONLY_PROPERTIES {
+    for (key, _source) in CREATE_ONLY_ARM_PROPERTIES {
         let live = lc.raw.pointer(&format!("/properties/{key}")).cloned();
         if let Some(props) = arm
             .body
@@ -82,9 +83,6 @@ fn update_body(t: &Target, lc: &LiveCompute, ws: &Workspace) -> ArmBody {
     }
     arm
 }
-
-/// `Compute` properties the spec marks `x-ms-mutability: [read, create]`.
-const CREATE_ONLY_PROPERTIES: &[&str] = &["disableLocalAuth", "computeLocation"];
 
 /// The PUT that writes the ownership tag onto an existing compute without changing anything else
 /// (`amlctl import`): the in-place body (live values, the manifest's keys on top, the tag added).
