@@ -314,6 +314,12 @@ const LOCATION: Field = fa(
 )
 .vk(ValueKind::Word)
 .get(OnGet::Always(SRC_GET_LOCATION));
+/// `location` of every type but `amlcompute`: the workspace's region, nothing else (issue #14
+/// rule 6; `amlctl validate` refuses another region).
+const LOCATION_WS: Field = Field {
+    doc: "Azure region: the workspace's (another region is an error; only clusters may live elsewhere)",
+    ..LOCATION
+};
 const TAGS: Field = fa("tags", Kind::StrMap, "resource tags", "", "tags", PUT);
 const IDENTITY_F: Field = fa(
     "identity",
@@ -789,7 +795,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
     ),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
@@ -834,7 +840,7 @@ pub const VIRTUALMACHINE: &[Field] = &[
     )),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
@@ -851,7 +857,7 @@ pub const HDINSIGHT: &[Field] = &[
     )),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
@@ -877,12 +883,12 @@ pub const KUBERNETES: &[Field] = &[
     ),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
 /// `type: synapsespark`.
-pub const SYNAPSESPARK: &[Field] = &[RESOURCE_ID, IDENTITY_R, DESCRIPTION_R, LOCATION, TAGS_R];
+pub const SYNAPSESPARK: &[Field] = &[RESOURCE_ID, IDENTITY_R, DESCRIPTION_R, LOCATION_WS, TAGS_R];
 
 /// `type: databricks`.
 pub const DATABRICKS: &[Field] = &[
@@ -905,7 +911,7 @@ pub const DATABRICKS: &[Field] = &[
     ),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
@@ -922,7 +928,7 @@ pub const DATALAKEANALYTICS: &[Field] = &[
     ),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
@@ -1016,15 +1022,15 @@ pub const AKS: &[Field] = &[
     .vk(ValueKind::ArmId),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
 /// `type: datafactory`.
-pub const DATAFACTORY: &[Field] = &[RESOURCE_ID, IDENTITY_R, DESCRIPTION_R, LOCATION, TAGS_R];
+pub const DATAFACTORY: &[Field] = &[RESOURCE_ID, IDENTITY_R, DESCRIPTION_R, LOCATION_WS, TAGS_R];
 
 /// `type: batch` (legacy SDK v1 shape).
-pub const BATCH: &[Field] = &[RESOURCE_ID, DESCRIPTION_R, LOCATION, TAGS_R];
+pub const BATCH: &[Field] = &[RESOURCE_ID, DESCRIPTION_R, LOCATION_WS, TAGS_R];
 
 /// The key table of a compute type.
 pub fn fields_of(t: ComputeType) -> &'static [Field] {

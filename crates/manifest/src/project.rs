@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::endpoints::{CloudKind, check_config_arm_endpoint};
 use crate::fields::{Field, Kind as FKind};
-use crate::model::{SourceLocation, Target, Workspace};
+use crate::model::{ComputeType, SourceLocation, Target, Workspace};
 use crate::validate::{self, Ctx, Partial};
 use crate::yaml::{self, Kind, MAX_FILE_BYTES, Node};
 
@@ -475,6 +475,46 @@ fn check_vault_cloud(config: &Config, t: &Target, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Issue #14 rule 6: every compute type but `amlcompute` lives in its workspace's region, so a
+/// manifest `location` naming another region is an error (the service would refuse it or put
+/// the compute where the workspace is). Regions compare without case, spaces, `-` and `_`
+/// (`East US` == `eastus`). Nothing to check when `amlctl.yaml` gives the workspace no location.
+pub fn location_error(ws: &Workspace, t: &Target) -> Option<Diagnostic> {
+    if t.compute_type == ComputeType::AmlCompute {
+        return None;
+    }
+    let want = t.spec.get("location")?.as_str()?;
+    let region = ws.location.as_deref()?;
+    let fold = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '_'))
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    if fold(want) == fold(region) {
+        return None;
+    }
+    Some(
+        Diagnostic::error(
+            Some(
+                t.key_locations
+                    .get("location")
+                    .cloned()
+                    .unwrap_or_else(|| t.source.clone()),
+            ),
+            Some("location".into()),
+            format!(
+                "a {} compute lives in its workspace's region: `location: {want}` differs from workspace `{}` ({region})",
+                t.compute_type.manifest_name(),
+                ws.alias
+            ),
+        )
+        .with_hint(format!(
+            "remove `location` (the workspace's region is used) or write `location: {region}`; only `amlcompute` clusters may live in another region"
+        )),
+    )
+}
+
 /// True for a GUID: 8-4-4-4-12 hexadecimal digits.
 fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
@@ -882,6 +922,9 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
         };
         if let Some(t) = finish(p, ws, opts, &mut diags, &mut seen) {
             check_vault_cloud(&config, &t, &mut diags);
+            if let Some(d) = location_error(ws, &t) {
+                diags.push(d);
+            }
             if inside {
                 targets.push(t);
             } else {
