@@ -141,6 +141,18 @@ pub struct Field {
     pub service_default: Option<ServiceDefault>,
     /// Whether the service returns the key on GET, with the source.
     pub on_get: OnGet,
+    /// The api-versions that define the key, when not every version amlctl sends does
+    /// (`None`: all of them); see [`api_version_for`].
+    pub api_versions: Option<ApiVersions>,
+}
+
+/// The api-versions that define a key, with the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiVersions {
+    /// The versions (stable and preview), newest first.
+    pub versions: &'static [&'static str],
+    /// Where this comes from.
+    pub source: &'static str,
 }
 
 /// The comparison kind a syntactic kind implies (a row may say more, e.g. [`ValueKind::ArmId`]).
@@ -190,6 +202,12 @@ impl Field {
         self.on_get = on_get;
         self
     }
+
+    /// The same row, defined only at `versions`.
+    const fn only_at(mut self, versions: &'static [&'static str], source: &'static str) -> Field {
+        self.api_versions = Some(ApiVersions { versions, source });
+        self
+    }
 }
 
 const fn f(name: &'static str, kind: Kind, doc: &'static str) -> Field {
@@ -204,6 +222,7 @@ const fn f(name: &'static str, kind: Kind, doc: &'static str) -> Field {
         value: value_of(kind),
         service_default: None,
         on_get: OnGet::Unknown,
+        api_versions: None,
     }
 }
 
@@ -226,6 +245,7 @@ const fn fa(
         value: value_of(kind),
         service_default: None,
         on_get: OnGet::Unknown,
+        api_versions: None,
     }
 }
 
@@ -261,6 +281,17 @@ const SRC_CI_SSH_DEFAULT: &str =
 const SRC_CI_SSH_GET: &str = "arm-recordings: a Running instance's GET carries `sshSettings.sshPublicAccess` (py-aiml-ci_stop_start_restart [11])";
 const SRC_K8S_NAMESPACE: &str =
     "spec 2025-12-01 `KubernetesProperties.namespace` default `default`";
+
+const SRC_CI_FLAGS: &str = "arm-recordings README \"Flags\" (2022-10-01-preview: none; 2023-08-01-preview: all; 2024-04-01: all but `enableRootAccess`); spec 2025-12-01 and 2026-09-01 `ComputeInstanceProperties` (2025-12-01: none; 2026-09-01: `enableSSO`, `idleTimeBeforeShutdown`)";
+const V_IDLE_SHUTDOWN: &[&str] = &[
+    "2026-09-01",
+    "2024-04-01",
+    "2023-08-01-preview",
+    "2022-10-01-preview",
+];
+const V_SSO: &[&str] = &["2026-09-01", "2024-04-01", "2023-08-01-preview"];
+const V_PATCHING_QUOTA: &[&str] = &["2024-04-01", "2023-08-01-preview"];
+const V_ROOT: &[&str] = &["2023-08-01-preview"];
 
 /// `identity.type` values.
 pub const IDENTITY_TYPES: &[&str] = &[
@@ -719,7 +750,8 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "…idleTimeBeforeShutdown (PT{n}M)",
         REPLACE,
     )
-    .vk(ValueKind::Duration { minutes: true }),
+    .vk(ValueKind::Duration { minutes: true })
+    .only_at(V_IDLE_SHUTDOWN, SRC_CI_FLAGS),
     fa(
         "idle_time_before_shutdown",
         Kind::Str,
@@ -728,7 +760,8 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "…idleTimeBeforeShutdown",
         REPLACE,
     )
-    .vk(ValueKind::Duration { minutes: false }),
+    .vk(ValueKind::Duration { minutes: false })
+    .only_at(V_IDLE_SHUTDOWN, SRC_CI_FLAGS),
     fa(
         "schedules",
         Kind::Obj(SCHEDULES),
@@ -768,7 +801,8 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "true",
         "…enableSSO",
         REPLACE,
-    ),
+    )
+    .only_at(V_SSO, SRC_CI_FLAGS),
     fa(
         "enable_root_access",
         Kind::Bool,
@@ -776,7 +810,8 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "true",
         "…enableRootAccess",
         REPLACE,
-    ),
+    )
+    .only_at(V_ROOT, SRC_CI_FLAGS),
     fa(
         "release_quota_on_stop",
         Kind::Bool,
@@ -784,7 +819,8 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "false",
         "…releaseQuotaOnStop",
         REPLACE,
-    ),
+    )
+    .only_at(V_PATCHING_QUOTA, SRC_CI_FLAGS),
     fa(
         "enable_os_patching",
         Kind::Bool,
@@ -792,7 +828,8 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "false",
         "…enableOSPatching",
         REPLACE,
-    ),
+    )
+    .only_at(V_PATCHING_QUOTA, SRC_CI_FLAGS),
     IDENTITY_R,
     DESCRIPTION_R,
     LOCATION_WS,
@@ -1184,6 +1221,27 @@ mod table_tests {
     }
 
     #[test]
+    fn the_api_version_follows_the_written_keys() {
+        let spec = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+        let ci = ComputeType::ComputeInstance;
+        assert_eq!(
+            api_version_for(ci, &spec(serde_json::json!({"size": "x"}))).version,
+            "2025-12-01"
+        );
+        let both =
+            spec(serde_json::json!({"idle_time_before_shutdown_minutes": 60, "enable_sso": true}));
+        assert_eq!(api_version_for(ci, &both).version, "2026-09-01");
+        let patching = spec(serde_json::json!({"enable_sso": true, "enable_os_patching": true}));
+        assert_eq!(api_version_for(ci, &patching).version, "2024-04-01");
+        let root = api_version_for(ci, &spec(serde_json::json!({"enable_root_access": false})));
+        assert_eq!(root.unavailable, vec![("enable_root_access", V_ROOT)]);
+        assert_eq!(
+            api_version_for(ComputeType::Batch, &spec(serde_json::json!({}))).version,
+            "2020-02-02"
+        );
+    }
+
+    #[test]
     fn kinds_come_from_the_table() {
         assert_eq!(
             value_kind_at(&["idle_time_before_scale_down"]),
@@ -1205,5 +1263,66 @@ mod table_tests {
             value_kind_at(&["schedules", "compute_start_stop", "trigger", "type"]),
             ValueKind::Word
         );
+    }
+}
+
+/// The api-version a manifest is sent at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiChoice {
+    /// The version.
+    pub version: &'static str,
+    /// Written keys that only some versions define (they decided the version).
+    pub limited_by: Vec<&'static str>,
+    /// Set when no stable version defines every written key: the keys and the versions
+    /// that define each (`amlctl validate` refuses the manifest).
+    pub unavailable: Vec<(&'static str, &'static [&'static str])>,
+}
+
+/// Issue #14 rule 3: the api-version for a manifest of type `compute_type` whose canonical
+/// spec is `spec`: the default [`amlctl_vocab::api_version::COMPUTES`] when it defines every
+/// written key, else the newest stable version that does
+/// ([`amlctl_vocab::api_version::STABLE_COMPUTES`]). Batch always uses its legacy version.
+pub fn api_version_for(
+    compute_type: ComputeType,
+    spec: &serde_json::Map<String, serde_json::Value>,
+) -> ApiChoice {
+    use amlctl_vocab::api_version::{BATCH, COMPUTES, STABLE_COMPUTES};
+    if compute_type == ComputeType::Batch {
+        return ApiChoice {
+            version: BATCH,
+            limited_by: Vec::new(),
+            unavailable: Vec::new(),
+        };
+    }
+    let limits: Vec<(&'static str, &'static [&'static str])> = fields_of(compute_type)
+        .iter()
+        .filter(|f| spec.get(f.name).is_some_and(|v| !v.is_null()))
+        .filter_map(|f| f.api_versions.map(|a| (f.name, a.versions)))
+        .collect();
+    let stable = STABLE_COMPUTES
+        .iter()
+        .find(|v| limits.iter().all(|(_, vs)| vs.contains(v)));
+    match stable {
+        Some(v) => ApiChoice {
+            version: v,
+            limited_by: limits.iter().map(|(k, _)| *k).collect(),
+            unavailable: Vec::new(),
+        },
+        None => {
+            let preview_only: Vec<_> = limits
+                .iter()
+                .filter(|(_, vs)| !vs.iter().any(|v| STABLE_COMPUTES.contains(v)))
+                .copied()
+                .collect();
+            ApiChoice {
+                version: COMPUTES,
+                limited_by: limits.iter().map(|(k, _)| *k).collect(),
+                unavailable: if preview_only.is_empty() {
+                    limits
+                } else {
+                    preview_only
+                },
+            }
+        }
     }
 }

@@ -89,6 +89,7 @@ const WORKSPACE_FIELDS: &[Field] = &[
         value: crate::fields::ValueKind::Text,
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
     },
     Field {
         name: "resource_group",
@@ -101,6 +102,7 @@ const WORKSPACE_FIELDS: &[Field] = &[
         value: crate::fields::ValueKind::Text,
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
     },
     Field {
         name: "workspace",
@@ -113,6 +115,7 @@ const WORKSPACE_FIELDS: &[Field] = &[
         value: crate::fields::ValueKind::Text,
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
     },
     Field {
         name: "location",
@@ -125,6 +128,7 @@ const WORKSPACE_FIELDS: &[Field] = &[
         value: crate::fields::ValueKind::Text,
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
     },
     Field {
         name: "prune",
@@ -137,6 +141,7 @@ const WORKSPACE_FIELDS: &[Field] = &[
         value: crate::fields::ValueKind::Text,
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
     },
 ];
 
@@ -152,6 +157,7 @@ const DEFAULTS_FIELDS: &[Field] = &[
         value: crate::fields::ValueKind::Text,
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
     },
     Field {
         name: "cloud",
@@ -164,6 +170,7 @@ const DEFAULTS_FIELDS: &[Field] = &[
         value: crate::fields::ValueKind::Text,
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
     },
     Field {
         name: "parallelism",
@@ -176,6 +183,7 @@ const DEFAULTS_FIELDS: &[Field] = &[
         value: crate::fields::ValueKind::Text,
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
     },
 ];
 
@@ -513,6 +521,33 @@ pub fn location_error(ws: &Workspace, t: &Target) -> Option<Diagnostic> {
             "remove `location` (the workspace's region is used) or write `location: {region}`; only `amlcompute` clusters may live in another region"
         )),
     )
+}
+
+/// Issue #14 rule 3: a key that no stable api-version defines (e.g. `enable_root_access`,
+/// only at 2023-08-01-preview) is an error naming the versions that have it.
+pub fn api_version_errors(t: &Target, diags: &mut Vec<Diagnostic>) {
+    let choice = crate::fields::api_version_for(t.compute_type, &t.spec);
+    for (key, versions) in choice.unavailable {
+        diags.push(
+            Diagnostic::error(
+                Some(
+                    t.key_locations
+                        .get(key)
+                        .cloned()
+                        .unwrap_or_else(|| t.source.clone()),
+                ),
+                Some(key.to_string()),
+                format!(
+                    "no stable api-version amlctl sends ({}) defines `{key}` together with the other keys of this manifest; `{key}` is defined at {}",
+                    amlctl_vocab::api_version::STABLE_COMPUTES.join(", "),
+                    versions.join(", ")
+                ),
+            )
+            .with_hint(format!(
+                "remove `{key}` (the service default applies); amlctl does not send preview api-versions"
+            )),
+        );
+    }
 }
 
 /// True for a GUID: 8-4-4-4-12 hexadecimal digits.
@@ -925,6 +960,7 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
             if let Some(d) = location_error(ws, &t) {
                 diags.push(d);
             }
+            api_version_errors(&t, &mut diags);
             if inside {
                 targets.push(t);
             } else {

@@ -547,7 +547,7 @@ creation.\n\n",
             ct.manifest_name()
         ));
         out.push_str(
-            "| key | compared as | policy | documented default | returned on GET | source |\n|---|---|---|---|---|---|\n",
+            "| key | compared as | policy | documented default | returned on GET | api-versions | source |\n|---|---|---|---|---|---|---|\n",
         );
         let mut keys = Vec::new();
         flatten(&mut Vec::new(), fields_of(ct), &mut keys);
@@ -562,15 +562,20 @@ creation.\n\n",
                 OnGet::WhenSet(_) => "when set",
                 OnGet::Never(_) => "no",
             };
+            let versions = f.api_versions.map_or_else(
+                || "all amlctl sends".to_string(),
+                |a| format!("only {}", a.versions.join(", ")),
+            );
             let sources: Vec<&str> = [
                 f.service_default.map_or("", |d| d.source),
                 f.on_get.source(),
+                f.api_versions.map_or("", |a| a.source),
             ]
             .into_iter()
             .filter(|s| !s.is_empty())
             .collect();
             out.push_str(&format!(
-                "| `{key}` | {} | {} | {default} | {get} | {} |\n",
+                "| `{key}` | {} | {} | {default} | {get} | {versions} | {} |\n",
                 value_kind_name(f.value),
                 policy_name(policy_for(ct, &key)),
                 sources.join("; ").replace('|', "\\|")
