@@ -71,6 +71,9 @@ pub enum ValueKind {
     ArmId,
     /// A list of user-assigned identities: a set of ARM ids, order ignored.
     ArmIdSet,
+    /// A list of objects whose order the service does not keep: compared as a set (each
+    /// desired item matched by a different live item).
+    Set,
     /// A duration: whole seconds or ISO-8601 (`minutes`: a bare number counts minutes).
     Duration {
         /// A bare number is minutes rather than seconds.
@@ -618,11 +621,14 @@ const START_STOP: &[Field] = &[
     req(f("trigger", Kind::Obj(CRON_OR_RECURRENCE), "when")),
 ];
 
+/// The service returns schedules in its own order (arm-recordings
+/// cli-ml-compute_instance_with_schedules [1] sent stop, start; [7] returns start, stop).
 const SCHEDULES: &[Field] = &[f(
     "compute_start_stop",
     Kind::ObjList(START_STOP),
     "start/stop schedules",
-)];
+)
+.vk(ValueKind::Set)];
 
 const SCRIPT: &[Field] = &[
     req(f("path", Kind::Str, "script path in workspace storage")),

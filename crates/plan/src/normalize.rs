@@ -86,14 +86,20 @@ pub(crate) fn canon(path: &[&str], v: &Value) -> Value {
             }
             ValueKind::Word => Value::String(fold(s)),
             ValueKind::ArmId => Value::String(canon_id(s)),
-            ValueKind::Text | ValueKind::Free | ValueKind::Secret | ValueKind::ArmIdSet
+            ValueKind::Text
+            | ValueKind::Free
+            | ValueKind::Secret
+            | ValueKind::ArmIdSet
+            | ValueKind::Set
                 if looks_like_arm_id(s) || looks_like_guid(s) =>
             {
                 Value::String(canon_id(s))
             }
-            ValueKind::Text | ValueKind::Free | ValueKind::Secret | ValueKind::ArmIdSet => {
-                v.clone()
-            }
+            ValueKind::Text
+            | ValueKind::Free
+            | ValueKind::Secret
+            | ValueKind::ArmIdSet
+            | ValueKind::Set => v.clone(),
         },
         Value::Array(items) => {
             let mut out: Vec<Value> = items.iter().map(|i| canon(path, i)).collect();
@@ -146,7 +152,34 @@ pub(crate) fn matches(desired: &Value, live: Option<&Value>) -> bool {
 pub(crate) fn same(path: &[&str], desired: &Value, live: Option<&Value>) -> bool {
     let d = canon(path, desired);
     let l = live.map(|v| canon(path, v));
+    if kind(path) == ValueKind::Set
+        && let (Value::Array(d), Some(Value::Array(l))) = (&d, &l)
+    {
+        return set_matches(d, l);
+    }
     matches(&d, l.as_ref())
+}
+
+/// True when every desired item is matched by a different live item and no live item is left
+/// over (order ignored; greedy, so an ambiguous pairing can only show a change, never hide one).
+fn set_matches(desired: &[Value], live: &[Value]) -> bool {
+    if desired.len() != live.len() {
+        return false;
+    }
+    let mut used = vec![false; live.len()];
+    desired.iter().all(|d| {
+        let found = live
+            .iter()
+            .enumerate()
+            .find(|(i, l)| !used[*i] && matches(d, Some(l)));
+        match found {
+            Some((i, _)) => {
+                used[i] = true;
+                true
+            }
+            None => false,
+        }
+    })
 }
 
 /// Every leaf of a manifest object as (path segments, value). Objects are descended; arrays,

@@ -607,6 +607,7 @@ fn value_kind_name(v: ValueKind) -> &'static str {
         ValueKind::Word => "enum / size / region",
         ValueKind::ArmId => "ARM id",
         ValueKind::ArmIdSet => "set of ARM ids",
+        ValueKind::Set => "set (order ignored)",
         ValueKind::Duration { minutes: false } => "duration (seconds)",
         ValueKind::Duration { minutes: true } => "duration (minutes)",
         ValueKind::Secret => "secret",
