@@ -147,6 +147,9 @@ pub struct Field {
     /// The api-versions that define the key, when not every version amlctl sends does
     /// (`None`: all of them); see [`api_version_for`].
     pub api_versions: Option<ApiVersions>,
+    /// A secret that re-creating the compute needs and GET never returns: `amlctl export`
+    /// writes an `{ env: … }` placeholder for it.
+    pub export_placeholder: bool,
 }
 
 /// The api-versions that define a key, with the source.
@@ -206,6 +209,12 @@ impl Field {
         self
     }
 
+    /// The same row, exported as an `{ env: … }` placeholder.
+    const fn placeholder(mut self) -> Field {
+        self.export_placeholder = true;
+        self
+    }
+
     /// The same row, defined only at `versions`.
     const fn only_at(mut self, versions: &'static [&'static str], source: &'static str) -> Field {
         self.api_versions = Some(ApiVersions { versions, source });
@@ -226,6 +235,7 @@ const fn f(name: &'static str, kind: Kind, doc: &'static str) -> Field {
         service_default: None,
         on_get: OnGet::Unknown,
         api_versions: None,
+        export_placeholder: false,
     }
 }
 
@@ -249,6 +259,7 @@ const fn fa(
         service_default: None,
         on_get: OnGet::Unknown,
         api_versions: None,
+        export_placeholder: false,
     }
 }
 
@@ -844,7 +855,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
 
 const VM_SSH: &[Field] = &[
     req(f("admin_username", Kind::Str, "user name")),
-    f("admin_password", Kind::Secret, "password (secret)"),
+    f("admin_password", Kind::Secret, "password (secret)").placeholder(),
     f(
         "ssh_port",
         Kind::Int {
@@ -943,7 +954,8 @@ pub const DATABRICKS: &[Field] = &[
         "",
         "properties.properties.databricksAccessToken",
         WRITE_ONLY,
-    )),
+    ))
+    .placeholder(),
     fa(
         "workspace_url",
         Kind::Str,
@@ -1128,6 +1140,28 @@ pub fn field_at(fields: &'static [Field], path: &[&str]) -> Option<&'static Fiel
     }
 }
 
+/// The dotted keys of a type's table marked [`Field::export_placeholder`], in table order.
+pub fn export_placeholders(compute_type: ComputeType) -> Vec<String> {
+    fn walk(prefix: &str, fields: &'static [Field], out: &mut Vec<String>) {
+        for f in fields {
+            let key = if prefix.is_empty() {
+                f.name.to_string()
+            } else {
+                format!("{prefix}.{}", f.name)
+            };
+            if f.export_placeholder {
+                out.push(key.clone());
+            }
+            if let Kind::Obj(sub) | Kind::ObjList(sub) = f.kind {
+                walk(&key, sub, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("", fields_of(compute_type), &mut out);
+    out
+}
+
 /// The row of a key path in any compute type's table (a path's kind is the same in every
 /// table that has it; a test checks this).
 pub fn any_field_at(path: &[&str]) -> Option<&'static Field> {
@@ -1245,6 +1279,23 @@ mod table_tests {
             api_version_for(ComputeType::Batch, &spec(serde_json::json!({}))).version,
             "2020-02-02"
         );
+    }
+
+    #[test]
+    fn export_placeholders_come_from_the_table() {
+        assert_eq!(
+            export_placeholders(ComputeType::VirtualMachine),
+            ["ssh_settings.admin_password"]
+        );
+        assert_eq!(
+            export_placeholders(ComputeType::HdInsight),
+            ["ssh_settings.admin_password"]
+        );
+        assert_eq!(
+            export_placeholders(ComputeType::Databricks),
+            ["access_token"]
+        );
+        assert!(export_placeholders(ComputeType::AmlCompute).is_empty());
     }
 
     #[test]

@@ -90,6 +90,7 @@ const WORKSPACE_FIELDS: &[Field] = &[
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
         api_versions: None,
+        export_placeholder: false,
     },
     Field {
         name: "resource_group",
@@ -103,6 +104,7 @@ const WORKSPACE_FIELDS: &[Field] = &[
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
         api_versions: None,
+        export_placeholder: false,
     },
     Field {
         name: "workspace",
@@ -116,6 +118,7 @@ const WORKSPACE_FIELDS: &[Field] = &[
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
         api_versions: None,
+        export_placeholder: false,
     },
     Field {
         name: "location",
@@ -129,6 +132,7 @@ const WORKSPACE_FIELDS: &[Field] = &[
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
         api_versions: None,
+        export_placeholder: false,
     },
     Field {
         name: "prune",
@@ -142,6 +146,7 @@ const WORKSPACE_FIELDS: &[Field] = &[
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
         api_versions: None,
+        export_placeholder: false,
     },
 ];
 
@@ -158,6 +163,7 @@ const DEFAULTS_FIELDS: &[Field] = &[
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
         api_versions: None,
+        export_placeholder: false,
     },
     Field {
         name: "cloud",
@@ -171,6 +177,7 @@ const DEFAULTS_FIELDS: &[Field] = &[
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
         api_versions: None,
+        export_placeholder: false,
     },
     Field {
         name: "parallelism",
@@ -184,6 +191,7 @@ const DEFAULTS_FIELDS: &[Field] = &[
         service_default: None,
         on_get: crate::fields::OnGet::Unknown,
         api_versions: None,
+        export_placeholder: false,
     },
 ];
 
