@@ -582,7 +582,9 @@ impl Target {
         ArmBody {
             body: Value::Object(body),
             secrets: b.slots,
-            api_version: t.api_version().to_string(),
+            api_version: crate::fields::api_version_for(t, &self.spec)
+                .version
+                .to_string(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The manifest key table: one entry per key of each compute type.
 //!
 //! This table is the single source of truth for validation (unknown keys, types, enum values),
+//! for how values compare ([`ValueKind`], read by the planner's normalisation), for the
+//! service's documented defaults and what GET returns ([`ServiceDefault`], [`OnGet`]),
 //! for the JSON Schema ([`crate::compute_schema`]) and for `docs/manifest-reference.md`.
 
 use crate::model::ComputeType;
@@ -56,6 +58,69 @@ pub enum Kind {
     EnvMap,
 }
 
+/// What a key's values are, for comparison: how two spellings of one value are recognised as
+/// the same (the planner's normalisation reads this; nothing guesses it from the key's name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Compared exactly (ARM ids and GUIDs inside are still recognised by their shape).
+    Text,
+    /// An enum value, VM size or region: case-insensitive, ignoring `_`, `-` and spaces; a
+    /// comma-separated value is a set (`system_assigned,user_assigned`).
+    Word,
+    /// An ARM resource id (or a subnet name): case-insensitive, trailing `/` ignored.
+    ArmId,
+    /// A list of user-assigned identities: a set of ARM ids, order ignored.
+    ArmIdSet,
+    /// A list of objects whose order the service does not keep: compared as a set (each
+    /// desired item matched by a different live item).
+    Set,
+    /// A duration: whole seconds or ISO-8601 (`minutes`: a bare number counts minutes).
+    Duration {
+        /// A bare number is minutes rather than seconds.
+        minutes: bool,
+    },
+    /// A secret: never read back, never compared.
+    Secret,
+    /// A free-form map whose values are kept as written (tags, kubernetes `properties`).
+    Free,
+}
+
+/// The service's documented default of a key: what an absent or `null` live value means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceDefault {
+    /// The default in manifest form, as JSON text (`"dedicated"`, `120`, `true`).
+    pub value: &'static str,
+    /// A manifest value that means "not sent, use the service default" (JSON text), if any
+    /// (`idle_time_before_scale_down: 0`).
+    pub unset: Option<&'static str>,
+    /// Where the default is documented or recorded.
+    pub source: &'static str,
+}
+
+/// Whether the service returns a key on GET.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnGet {
+    /// No source says; an absent live value cannot be checked.
+    Unknown,
+    /// Returned on every GET (`null` or the service default when unset).
+    Always(&'static str),
+    /// Returned whenever it is set; absent means unset.
+    WhenSet(&'static str),
+    /// Never returned (secrets), or not at every api-version: an absent live value cannot be
+    /// checked.
+    Never(&'static str),
+}
+
+impl OnGet {
+    /// The source of the fact (empty for [`OnGet::Unknown`]).
+    pub fn source(self) -> &'static str {
+        match self {
+            OnGet::Unknown => "",
+            OnGet::Always(s) | OnGet::WhenSet(s) | OnGet::Never(s) => s,
+        }
+    }
+}
+
 /// One manifest key.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
@@ -73,6 +138,88 @@ pub struct Field {
     pub arm: &'static str,
     /// Change policy hint (documentation only).
     pub policy: &'static str,
+    /// How values compare (derived from [`Field::kind`] unless the row says otherwise).
+    pub value: ValueKind,
+    /// The service's documented default, with its source.
+    pub service_default: Option<ServiceDefault>,
+    /// Whether the service returns the key on GET, with the source.
+    pub on_get: OnGet,
+    /// The api-versions that define the key, when not every version amlctl sends does
+    /// (`None`: all of them); see [`api_version_for`].
+    pub api_versions: Option<ApiVersions>,
+    /// A secret that re-creating the compute needs and GET never returns: `amlctl export`
+    /// writes an `{ env: … }` placeholder for it.
+    pub export_placeholder: bool,
+}
+
+/// The api-versions that define a key, with the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiVersions {
+    /// The versions (stable and preview), newest first.
+    pub versions: &'static [&'static str],
+    /// Where this comes from.
+    pub source: &'static str,
+}
+
+/// The comparison kind a syntactic kind implies (a row may say more, e.g. [`ValueKind::ArmId`]).
+const fn value_of(kind: Kind) -> ValueKind {
+    match kind {
+        Kind::Enum { .. } | Kind::EnumList(_) => ValueKind::Word,
+        Kind::Secret | Kind::SecretFile => ValueKind::Secret,
+        Kind::StrMap | Kind::FreeMap | Kind::EnvMap => ValueKind::Free,
+        _ => ValueKind::Text,
+    }
+}
+
+impl Field {
+    /// The same row with comparison kind `v`.
+    const fn vk(mut self, v: ValueKind) -> Field {
+        self.value = v;
+        self
+    }
+
+    /// The same row with a documented service default (`value`: JSON text in manifest form).
+    const fn sdef(mut self, value: &'static str, source: &'static str) -> Field {
+        self.service_default = Some(ServiceDefault {
+            value,
+            unset: None,
+            source,
+        });
+        self
+    }
+
+    /// The same row with a default and the manifest value that means "not sent".
+    const fn sdef_unset(
+        mut self,
+        value: &'static str,
+        unset: &'static str,
+        source: &'static str,
+    ) -> Field {
+        self.service_default = Some(ServiceDefault {
+            value,
+            unset: Some(unset),
+            source,
+        });
+        self
+    }
+
+    /// The same row with what GET returns.
+    const fn get(mut self, on_get: OnGet) -> Field {
+        self.on_get = on_get;
+        self
+    }
+
+    /// The same row, exported as an `{ env: … }` placeholder.
+    const fn placeholder(mut self) -> Field {
+        self.export_placeholder = true;
+        self
+    }
+
+    /// The same row, defined only at `versions`.
+    const fn only_at(mut self, versions: &'static [&'static str], source: &'static str) -> Field {
+        self.api_versions = Some(ApiVersions { versions, source });
+        self
+    }
 }
 
 const fn f(name: &'static str, kind: Kind, doc: &'static str) -> Field {
@@ -84,6 +231,11 @@ const fn f(name: &'static str, kind: Kind, doc: &'static str) -> Field {
         default: "",
         arm: "",
         policy: "",
+        value: value_of(kind),
+        service_default: None,
+        on_get: OnGet::Unknown,
+        api_versions: None,
+        export_placeholder: false,
     }
 }
 
@@ -103,6 +255,11 @@ const fn fa(
         default,
         arm,
         policy,
+        value: value_of(kind),
+        service_default: None,
+        on_get: OnGet::Unknown,
+        api_versions: None,
+        export_placeholder: false,
     }
 }
 
@@ -117,6 +274,39 @@ const PUT: &str = "in place (PUT)";
 const PATCH: &str = "in place (PATCH)";
 const WRITE_ONLY: &str = "write-only secret (change needs --replace)";
 
+// Sources of the facts below (only facts with a source; a key without one stays unknown).
+const SRC_GET_DESCRIPTION: &str =
+    "arm-recordings: every GET carries `properties.description` (`null` when unset)";
+const SRC_GET_LOCATION: &str =
+    "arm-recordings: every GET carries `location`, the compute's own region";
+const SRC_GET_IDENTITY: &str =
+    "arm-recordings: `identity` comes back whenever one is set (cli-ml-compute_aml [7])";
+const SRC_IDENTITY_NONE: &str = "spec 2025-12-01 `ManagedServiceIdentity.type` `None`; arm-recordings: no `identity` on GET when none was set (cli-ml-compute_aml [2])";
+const SRC_AML_GET_DEFAULTS: &str = "arm-recordings cli-ml-compute_aml-2023-01 [0] vs [2], ps-New-AzMLWorkspaceCompute-2025-11 [0] vs [2]: not sent, the GET shows the service default";
+const SRC_AML_GET: &str =
+    "arm-recordings: every AmlCompute GET carries it (cli-ml-compute_aml [2], ps-New [2])";
+const SRC_SPEC_OS: &str = "spec 2025-12-01 `AmlComputeProperties.osType` default `Linux`";
+const SRC_SPEC_NODE_IP: &str =
+    "spec 2025-12-01 `AmlComputeProperties.enableNodePublicIp` default `true`";
+const SRC_NODE_IP_GET: &str = "arm-recordings: GET carries it (ps-New [2]); clusters older than the field lack it (cli-ml-compute_list_type [0])";
+const SRC_REMOTE_LOGIN_DEFAULT: &str = "spec 2025-12-01 `remoteLoginPortPublicAccess` default `NotSpecified`; arm-recordings cli-ml-compute_aml [0] vs [2], ps-New [0] vs [2]: `NotSpecified` reads back `Enabled`";
+const SRC_CI_SSH_DEFAULT: &str =
+    "spec 2025-12-01 `ComputeInstanceSshSettings.sshPublicAccess` default `Disabled`";
+const SRC_CI_SSH_GET: &str = "arm-recordings: a Running instance's GET carries `sshSettings.sshPublicAccess` (py-aiml-ci_stop_start_restart [11])";
+const SRC_K8S_NAMESPACE: &str =
+    "spec 2025-12-01 `KubernetesProperties.namespace` default `default`";
+
+const SRC_CI_FLAGS: &str = "arm-recordings README \"Flags\" (2022-10-01-preview: none; 2023-08-01-preview: all; 2024-04-01: all but `enableRootAccess`); spec 2025-12-01 and 2026-09-01 `ComputeInstanceProperties` (2025-12-01: none; 2026-09-01: `enableSSO`, `idleTimeBeforeShutdown`)";
+const V_IDLE_SHUTDOWN: &[&str] = &[
+    "2026-09-01",
+    "2024-04-01",
+    "2023-08-01-preview",
+    "2022-10-01-preview",
+];
+const V_SSO: &[&str] = &["2026-09-01", "2024-04-01", "2023-08-01-preview"];
+const V_PATCHING_QUOTA: &[&str] = &["2024-04-01", "2023-08-01-preview"];
+const V_ROOT: &[&str] = &["2023-08-01-preview"];
+
 /// `identity.type` values.
 pub const IDENTITY_TYPES: &[&str] = &[
     "system_assigned",
@@ -129,7 +319,8 @@ const UAI: &[Field] = &[req(f(
     "resource_id",
     Kind::Str,
     "ARM id of a user-assigned identity",
-))];
+))
+.vk(ValueKind::ArmId)];
 
 const IDENTITY: &[Field] = &[
     req(f(
@@ -139,12 +330,14 @@ const IDENTITY: &[Field] = &[
             camel: true,
         },
         "identity type",
-    )),
+    ))
+    .sdef("\"none\"", SRC_IDENTITY_NONE),
     f(
         "user_assigned_identities",
         Kind::ObjList(UAI),
         "user-assigned identities",
-    ),
+    )
+    .vk(ValueKind::ArmIdSet),
 ];
 
 const DESCRIPTION: Field = fa(
@@ -154,7 +347,8 @@ const DESCRIPTION: Field = fa(
     "",
     "properties.description",
     PUT,
-);
+)
+.get(OnGet::Always(SRC_GET_DESCRIPTION));
 const LOCATION: Field = fa(
     "location",
     Kind::Str,
@@ -162,7 +356,15 @@ const LOCATION: Field = fa(
     "workspace location",
     "location",
     REPLACE,
-);
+)
+.vk(ValueKind::Word)
+.get(OnGet::Always(SRC_GET_LOCATION));
+/// `location` of every type but `amlcompute`: the workspace's region, nothing else (issue #14
+/// rule 6; `amlctl validate` refuses another region).
+const LOCATION_WS: Field = Field {
+    doc: "Azure region: the workspace's (another region is an error; only clusters may live elsewhere)",
+    ..LOCATION
+};
 const TAGS: Field = fa("tags", Kind::StrMap, "resource tags", "", "tags", PUT);
 const IDENTITY_F: Field = fa(
     "identity",
@@ -171,7 +373,8 @@ const IDENTITY_F: Field = fa(
     "",
     "identity.type, identity.userAssignedIdentities",
     PUT,
-);
+)
+.get(OnGet::WhenSet(SRC_GET_IDENTITY));
 
 /// `description`, `tags`, `identity` of a compute instance or an attachment: a change replaces
 /// (a compute instance is not updated by PUT; an attachment is detached and attached again).
@@ -198,7 +401,8 @@ const NETWORK: &[Field] = &[
         "subnet",
         Kind::Str,
         "subnet name (with vnet_name) or full subnet ARM id",
-    ),
+    )
+    .vk(ValueKind::ArmId),
 ];
 
 const AML_SSH: &[Field] = &[
@@ -216,7 +420,8 @@ pub const AMLCOMPUTE: &[Field] = &[
         "STANDARD_DS3_V2",
         "properties.properties.vmSize",
         REPLACE,
-    ),
+    )
+    .vk(ValueKind::Word),
     fa(
         "tier",
         Kind::Enum {
@@ -227,7 +432,9 @@ pub const AMLCOMPUTE: &[Field] = &[
         "(service default: dedicated)",
         "properties.properties.vmPriority",
         REPLACE,
-    ),
+    )
+    .sdef("\"dedicated\"", SRC_AML_GET_DEFAULTS)
+    .get(OnGet::Always(SRC_AML_GET)),
     fa(
         "min_instances",
         // Assumed limit: the API states none; 10000 nodes is far above any cluster quota.
@@ -263,7 +470,10 @@ pub const AMLCOMPUTE: &[Field] = &[
         "120",
         "…scaleSettings.nodeIdleTimeBeforeScaleDown (ISO-8601)",
         PATCH,
-    ),
+    )
+    .vk(ValueKind::Duration { minutes: false })
+    .sdef_unset("120", "0", SRC_AML_GET_DEFAULTS)
+    .get(OnGet::Always(SRC_AML_GET)),
     fa(
         "ssh_public_access_enabled",
         Kind::Bool,
@@ -271,7 +481,9 @@ pub const AMLCOMPUTE: &[Field] = &[
         "(NotSpecified)",
         "…remoteLoginPortPublicAccess",
         REPLACE,
-    ),
+    )
+    .sdef("true", SRC_REMOTE_LOGIN_DEFAULT)
+    .get(OnGet::Always(SRC_AML_GET)),
     fa(
         "ssh_settings",
         Kind::Obj(AML_SSH),
@@ -295,7 +507,9 @@ pub const AMLCOMPUTE: &[Field] = &[
         "true",
         "…enableNodePublicIp",
         REPLACE,
-    ),
+    )
+    .sdef("true", SRC_SPEC_NODE_IP)
+    .get(OnGet::WhenSet(SRC_NODE_IP_GET)),
     fa(
         "os_type",
         Kind::Enum {
@@ -306,7 +520,9 @@ pub const AMLCOMPUTE: &[Field] = &[
         "linux",
         "…osType",
         REPLACE,
-    ),
+    )
+    .sdef("\"linux\"", SRC_SPEC_OS)
+    .get(OnGet::Always(SRC_AML_GET)),
     fa(
         "virtual_machine_image",
         Kind::Str,
@@ -314,7 +530,8 @@ pub const AMLCOMPUTE: &[Field] = &[
         "",
         "…virtualMachineImage.id",
         REPLACE,
-    ),
+    )
+    .vk(ValueKind::ArmId),
     IDENTITY_F,
     DESCRIPTION,
     LOCATION,
@@ -326,7 +543,8 @@ pub const AMLCOMPUTE: &[Field] = &[
         "",
         "(not sent)",
         "",
-    ),
+    )
+    .vk(ValueKind::ArmId),
 ];
 
 const CI_SSH: &[Field] = &[f("ssh_key_value", Kind::Str, "SSH public key")];
@@ -355,7 +573,7 @@ const CRON_OR_RECURRENCE: &[Field] = &[
     )),
     f("expression", Kind::Str, "NCronTab expression (cron)"),
     f("start_time", Kind::Str, "yyyy-MM-ddTHH:mm:ss"),
-    f("time_zone", Kind::Str, "Windows time zone name"),
+    f("time_zone", Kind::Str, "Windows time zone name").vk(ValueKind::Word),
     f(
         "frequency",
         Kind::Enum {
@@ -414,11 +632,14 @@ const START_STOP: &[Field] = &[
     req(f("trigger", Kind::Obj(CRON_OR_RECURRENCE), "when")),
 ];
 
+/// The service returns schedules in its own order (arm-recordings
+/// cli-ml-compute_instance_with_schedules [1] sent stop, start; [7] returns start, stop).
 const SCHEDULES: &[Field] = &[f(
     "compute_start_stop",
     Kind::ObjList(START_STOP),
     "start/stop schedules",
-)];
+)
+.vk(ValueKind::Set)];
 
 const SCRIPT: &[Field] = &[
     req(f("path", Kind::Str, "script path in workspace storage")),
@@ -501,7 +722,8 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "STANDARD_DS3_V2",
         "properties.properties.vmSize",
         REPLACE,
-    ),
+    )
+    .vk(ValueKind::Word),
     fa(
         "network_settings",
         Kind::Obj(NETWORK),
@@ -525,7 +747,9 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "false",
         "…sshSettings.sshPublicAccess",
         REPLACE,
-    ),
+    )
+    .sdef("false", SRC_CI_SSH_DEFAULT)
+    .get(OnGet::Always(SRC_CI_SSH_GET)),
     fa(
         "ssh_settings",
         Kind::Obj(CI_SSH),
@@ -542,7 +766,9 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "",
         "…idleTimeBeforeShutdown (PT{n}M)",
         REPLACE,
-    ),
+    )
+    .vk(ValueKind::Duration { minutes: true })
+    .only_at(V_IDLE_SHUTDOWN, SRC_CI_FLAGS),
     fa(
         "idle_time_before_shutdown",
         Kind::Str,
@@ -550,7 +776,9 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "",
         "…idleTimeBeforeShutdown",
         REPLACE,
-    ),
+    )
+    .vk(ValueKind::Duration { minutes: false })
+    .only_at(V_IDLE_SHUTDOWN, SRC_CI_FLAGS),
     fa(
         "schedules",
         Kind::Obj(SCHEDULES),
@@ -590,7 +818,8 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "true",
         "…enableSSO",
         REPLACE,
-    ),
+    )
+    .only_at(V_SSO, SRC_CI_FLAGS),
     fa(
         "enable_root_access",
         Kind::Bool,
@@ -598,7 +827,8 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "true",
         "…enableRootAccess",
         REPLACE,
-    ),
+    )
+    .only_at(V_ROOT, SRC_CI_FLAGS),
     fa(
         "release_quota_on_stop",
         Kind::Bool,
@@ -606,7 +836,8 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "false",
         "…releaseQuotaOnStop",
         REPLACE,
-    ),
+    )
+    .only_at(V_PATCHING_QUOTA, SRC_CI_FLAGS),
     fa(
         "enable_os_patching",
         Kind::Bool,
@@ -614,16 +845,17 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "false",
         "…enableOSPatching",
         REPLACE,
-    ),
+    )
+    .only_at(V_PATCHING_QUOTA, SRC_CI_FLAGS),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
 const VM_SSH: &[Field] = &[
     req(f("admin_username", Kind::Str, "user name")),
-    f("admin_password", Kind::Secret, "password (secret)"),
+    f("admin_password", Kind::Secret, "password (secret)").placeholder(),
     f(
         "ssh_port",
         Kind::Int {
@@ -646,7 +878,8 @@ const RESOURCE_ID: Field = req(fa(
     "",
     "properties.resourceId",
     REPLACE,
-));
+))
+.vk(ValueKind::ArmId);
 
 /// `type: virtualmachine`.
 pub const VIRTUALMACHINE: &[Field] = &[
@@ -661,7 +894,7 @@ pub const VIRTUALMACHINE: &[Field] = &[
     )),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
@@ -678,7 +911,7 @@ pub const HDINSIGHT: &[Field] = &[
     )),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
@@ -692,7 +925,8 @@ pub const KUBERNETES: &[Field] = &[
         "default",
         "properties.properties.namespace",
         REPLACE,
-    ),
+    )
+    .sdef("\"default\"", SRC_K8S_NAMESPACE),
     fa(
         "properties",
         Kind::FreeMap,
@@ -703,12 +937,12 @@ pub const KUBERNETES: &[Field] = &[
     ),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
 /// `type: synapsespark`.
-pub const SYNAPSESPARK: &[Field] = &[RESOURCE_ID, IDENTITY_R, DESCRIPTION_R, LOCATION, TAGS_R];
+pub const SYNAPSESPARK: &[Field] = &[RESOURCE_ID, IDENTITY_R, DESCRIPTION_R, LOCATION_WS, TAGS_R];
 
 /// `type: databricks`.
 pub const DATABRICKS: &[Field] = &[
@@ -720,7 +954,8 @@ pub const DATABRICKS: &[Field] = &[
         "",
         "properties.properties.databricksAccessToken",
         WRITE_ONLY,
-    )),
+    ))
+    .placeholder(),
     fa(
         "workspace_url",
         Kind::Str,
@@ -731,7 +966,7 @@ pub const DATABRICKS: &[Field] = &[
     ),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
@@ -748,7 +983,7 @@ pub const DATALAKEANALYTICS: &[Field] = &[
     ),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
@@ -799,7 +1034,8 @@ pub const AKS: &[Field] = &[
         "",
         "properties.properties.agentVmSize",
         REPLACE,
-    ),
+    )
+    .vk(ValueKind::Word),
     fa(
         "cluster_purpose",
         Kind::Enum {
@@ -837,18 +1073,19 @@ pub const AKS: &[Field] = &[
         "",
         "properties.properties.loadBalancerSubnet",
         REPLACE,
-    ),
+    )
+    .vk(ValueKind::ArmId),
     IDENTITY_R,
     DESCRIPTION_R,
-    LOCATION,
+    LOCATION_WS,
     TAGS_R,
 ];
 
 /// `type: datafactory`.
-pub const DATAFACTORY: &[Field] = &[RESOURCE_ID, IDENTITY_R, DESCRIPTION_R, LOCATION, TAGS_R];
+pub const DATAFACTORY: &[Field] = &[RESOURCE_ID, IDENTITY_R, DESCRIPTION_R, LOCATION_WS, TAGS_R];
 
 /// `type: batch` (legacy SDK v1 shape).
-pub const BATCH: &[Field] = &[RESOURCE_ID, DESCRIPTION_R, LOCATION, TAGS_R];
+pub const BATCH: &[Field] = &[RESOURCE_ID, DESCRIPTION_R, LOCATION_WS, TAGS_R];
 
 /// The key table of a compute type.
 pub fn fields_of(t: ComputeType) -> &'static [Field] {
@@ -887,4 +1124,262 @@ pub fn is_secret_property(key: &str) -> bool {
     ["connectionstring", "key", "secret", "token", "password"]
         .iter()
         .any(|s| k.ends_with(s))
+}
+
+/// The row of a dotted manifest key path (segments) in one type's table: nested objects and
+/// lists of objects are descended by key. `None` below a free-form map or for an unknown key.
+pub fn field_at(fields: &'static [Field], path: &[&str]) -> Option<&'static Field> {
+    let (first, rest) = path.split_first()?;
+    let f = fields.iter().find(|f| f.name == *first)?;
+    if rest.is_empty() {
+        return Some(f);
+    }
+    match f.kind {
+        Kind::Obj(sub) | Kind::ObjList(sub) => field_at(sub, rest),
+        _ => None,
+    }
+}
+
+/// The dotted keys of a type's table marked [`Field::export_placeholder`], in table order.
+pub fn export_placeholders(compute_type: ComputeType) -> Vec<String> {
+    fn walk(prefix: &str, fields: &'static [Field], out: &mut Vec<String>) {
+        for f in fields {
+            let key = if prefix.is_empty() {
+                f.name.to_string()
+            } else {
+                format!("{prefix}.{}", f.name)
+            };
+            if f.export_placeholder {
+                out.push(key.clone());
+            }
+            if let Kind::Obj(sub) | Kind::ObjList(sub) = f.kind {
+                walk(&key, sub, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("", fields_of(compute_type), &mut out);
+    out
+}
+
+/// The row of a key path in any compute type's table (a path's kind is the same in every
+/// table that has it; a test checks this).
+pub fn any_field_at(path: &[&str]) -> Option<&'static Field> {
+    ComputeType::ALL
+        .iter()
+        .find_map(|t| field_at(fields_of(*t), path))
+}
+
+/// How values at a manifest key path compare: the table's [`ValueKind`]; below a free-form map
+/// or a key in no table, [`ValueKind::Free`] / [`ValueKind::Text`].
+pub fn value_kind_at(path: &[&str]) -> ValueKind {
+    if let Some(f) = any_field_at(path) {
+        return f.value;
+    }
+    // Below a map (tags, kubernetes properties, environment variables): values as written.
+    for n in (1..path.len()).rev() {
+        if let Some(f) = any_field_at(&path[..n]) {
+            if f.value == ValueKind::Free {
+                return ValueKind::Free;
+            }
+            break;
+        }
+    }
+    ValueKind::Text
+}
+
+/// `Compute` properties that the spec marks `x-ms-mutability: [read, create]` and that
+/// `Target::to_arm` derives for a creation (`properties.<name>`): an update keeps their live
+/// value, since the service refuses to change them.
+pub const CREATE_ONLY_ARM_PROPERTIES: &[(&str, &str)] = &[
+    (
+        "disableLocalAuth",
+        "spec 2025-12-01 `Compute.disableLocalAuth`: x-ms-mutability [read, create]",
+    ),
+    (
+        "computeLocation",
+        "spec 2025-12-01 `Compute.computeLocation`: x-ms-mutability [read, create]",
+    ),
+];
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    fn walk(
+        prefix: &mut Vec<&'static str>,
+        fields: &'static [Field],
+        out: &mut Vec<(String, Field)>,
+    ) {
+        for f in fields {
+            prefix.push(f.name);
+            out.push((prefix.join("."), *f));
+            if let Kind::Obj(sub) | Kind::ObjList(sub) = f.kind {
+                walk(prefix, sub, out);
+            }
+            prefix.pop();
+        }
+    }
+
+    #[test]
+    fn a_path_has_one_value_kind_in_every_table() {
+        let mut seen: std::collections::BTreeMap<String, ValueKind> = Default::default();
+        for t in ComputeType::ALL {
+            let mut rows = Vec::new();
+            walk(&mut Vec::new(), fields_of(t), &mut rows);
+            for (path, f) in rows {
+                let before = *seen.entry(path.clone()).or_insert(f.value);
+                assert_eq!(before, f.value, "{path} has two value kinds");
+            }
+        }
+    }
+
+    #[test]
+    fn every_default_parses_and_cites_a_source() {
+        for t in ComputeType::ALL {
+            let mut rows = Vec::new();
+            walk(&mut Vec::new(), fields_of(t), &mut rows);
+            for (path, f) in rows {
+                if let Some(d) = f.service_default {
+                    assert!(!d.source.is_empty(), "{t} {path}");
+                    assert!(
+                        serde_json::from_str::<serde_json::Value>(d.value).is_ok(),
+                        "{t} {path}"
+                    );
+                    if let Some(u) = d.unset {
+                        assert!(
+                            serde_json::from_str::<serde_json::Value>(u).is_ok(),
+                            "{t} {path}"
+                        );
+                    }
+                }
+                if f.on_get != OnGet::Unknown {
+                    assert!(!f.on_get.source().is_empty(), "{t} {path}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_api_version_follows_the_written_keys() {
+        let spec = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+        let ci = ComputeType::ComputeInstance;
+        assert_eq!(
+            api_version_for(ci, &spec(serde_json::json!({"size": "x"}))).version,
+            "2025-12-01"
+        );
+        let both =
+            spec(serde_json::json!({"idle_time_before_shutdown_minutes": 60, "enable_sso": true}));
+        assert_eq!(api_version_for(ci, &both).version, "2026-09-01");
+        let patching = spec(serde_json::json!({"enable_sso": true, "enable_os_patching": true}));
+        assert_eq!(api_version_for(ci, &patching).version, "2024-04-01");
+        let root = api_version_for(ci, &spec(serde_json::json!({"enable_root_access": false})));
+        assert_eq!(root.unavailable, vec![("enable_root_access", V_ROOT)]);
+        assert_eq!(
+            api_version_for(ComputeType::Batch, &spec(serde_json::json!({}))).version,
+            "2020-02-02"
+        );
+    }
+
+    #[test]
+    fn export_placeholders_come_from_the_table() {
+        assert_eq!(
+            export_placeholders(ComputeType::VirtualMachine),
+            ["ssh_settings.admin_password"]
+        );
+        assert_eq!(
+            export_placeholders(ComputeType::HdInsight),
+            ["ssh_settings.admin_password"]
+        );
+        assert_eq!(
+            export_placeholders(ComputeType::Databricks),
+            ["access_token"]
+        );
+        assert!(export_placeholders(ComputeType::AmlCompute).is_empty());
+    }
+
+    #[test]
+    fn kinds_come_from_the_table() {
+        assert_eq!(
+            value_kind_at(&["idle_time_before_scale_down"]),
+            ValueKind::Duration { minutes: false }
+        );
+        assert_eq!(
+            value_kind_at(&["idle_time_before_shutdown_minutes"]),
+            ValueKind::Duration { minutes: true }
+        );
+        assert_eq!(
+            value_kind_at(&["network_settings", "subnet"]),
+            ValueKind::ArmId
+        );
+        assert_eq!(value_kind_at(&["tier"]), ValueKind::Word);
+        assert_eq!(value_kind_at(&["tags", "type"]), ValueKind::Free);
+        assert_eq!(value_kind_at(&["properties", "size"]), ValueKind::Free);
+        assert_eq!(value_kind_at(&["no_such_key_duration"]), ValueKind::Text);
+        assert_eq!(
+            value_kind_at(&["schedules", "compute_start_stop", "trigger", "type"]),
+            ValueKind::Word
+        );
+    }
+}
+
+/// The api-version a manifest is sent at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiChoice {
+    /// The version.
+    pub version: &'static str,
+    /// Written keys that only some versions define (they decided the version).
+    pub limited_by: Vec<&'static str>,
+    /// Set when no stable version defines every written key: the keys and the versions
+    /// that define each (`amlctl validate` refuses the manifest).
+    pub unavailable: Vec<(&'static str, &'static [&'static str])>,
+}
+
+/// Issue #14 rule 3: the api-version for a manifest of type `compute_type` whose canonical
+/// spec is `spec`: the default [`amlctl_vocab::api_version::COMPUTES`] when it defines every
+/// written key, else the newest stable version that does
+/// ([`amlctl_vocab::api_version::STABLE_COMPUTES`]). Batch always uses its legacy version.
+pub fn api_version_for(
+    compute_type: ComputeType,
+    spec: &serde_json::Map<String, serde_json::Value>,
+) -> ApiChoice {
+    use amlctl_vocab::api_version::{BATCH, COMPUTES, STABLE_COMPUTES};
+    if compute_type == ComputeType::Batch {
+        return ApiChoice {
+            version: BATCH,
+            limited_by: Vec::new(),
+            unavailable: Vec::new(),
+        };
+    }
+    let limits: Vec<(&'static str, &'static [&'static str])> = fields_of(compute_type)
+        .iter()
+        .filter(|f| spec.get(f.name).is_some_and(|v| !v.is_null()))
+        .filter_map(|f| f.api_versions.map(|a| (f.name, a.versions)))
+        .collect();
+    let stable = STABLE_COMPUTES
+        .iter()
+        .find(|v| limits.iter().all(|(_, vs)| vs.contains(v)));
+    match stable {
+        Some(v) => ApiChoice {
+            version: v,
+            limited_by: limits.iter().map(|(k, _)| *k).collect(),
+            unavailable: Vec::new(),
+        },
+        None => {
+            let preview_only: Vec<_> = limits
+                .iter()
+                .filter(|(_, vs)| !vs.iter().any(|v| STABLE_COMPUTES.contains(v)))
+                .copied()
+                .collect();
+            ApiChoice {
+                version: COMPUTES,
+                limited_by: limits.iter().map(|(k, _)| *k).collect(),
+                unavailable: if preview_only.is_empty() {
+                    limits
+                } else {
+                    preview_only
+                },
+            }
+        }
+    }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::endpoints::{CloudKind, check_config_arm_endpoint};
 use crate::fields::{Field, Kind as FKind};
-use crate::model::{SourceLocation, Target, Workspace};
+use crate::model::{ComputeType, SourceLocation, Target, Workspace};
 use crate::validate::{self, Ctx, Partial};
 use crate::yaml::{self, Kind, MAX_FILE_BYTES, Node};
 
@@ -86,6 +86,11 @@ const WORKSPACE_FIELDS: &[Field] = &[
         default: "",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
+        export_placeholder: false,
     },
     Field {
         name: "resource_group",
@@ -95,6 +100,11 @@ const WORKSPACE_FIELDS: &[Field] = &[
         default: "",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
+        export_placeholder: false,
     },
     Field {
         name: "workspace",
@@ -104,6 +114,11 @@ const WORKSPACE_FIELDS: &[Field] = &[
         default: "",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
+        export_placeholder: false,
     },
     Field {
         name: "location",
@@ -113,6 +128,11 @@ const WORKSPACE_FIELDS: &[Field] = &[
         default: "",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
+        export_placeholder: false,
     },
     Field {
         name: "prune",
@@ -122,6 +142,11 @@ const WORKSPACE_FIELDS: &[Field] = &[
         default: "false",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
+        export_placeholder: false,
     },
 ];
 
@@ -134,6 +159,11 @@ const DEFAULTS_FIELDS: &[Field] = &[
         default: "https://management.azure.com",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
+        export_placeholder: false,
     },
     Field {
         name: "cloud",
@@ -143,6 +173,11 @@ const DEFAULTS_FIELDS: &[Field] = &[
         default: "AzureCloud",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
+        export_placeholder: false,
     },
     Field {
         name: "parallelism",
@@ -152,6 +187,11 @@ const DEFAULTS_FIELDS: &[Field] = &[
         default: "",
         arm: "",
         policy: "",
+        value: crate::fields::ValueKind::Text,
+        service_default: None,
+        on_get: crate::fields::OnGet::Unknown,
+        api_versions: None,
+        export_placeholder: false,
     },
 ];
 
@@ -448,6 +488,73 @@ fn check_vault_cloud(config: &Config, t: &Target, diags: &mut Vec<Diagnostic>) {
                 .with_hint("use a vault of the selected cloud, or select the vault's cloud with `defaults.cloud`"),
             ),
         }
+    }
+}
+
+/// Issue #14 rule 6: every compute type but `amlcompute` lives in its workspace's region, so a
+/// manifest `location` naming another region is an error (the service would refuse it or put
+/// the compute where the workspace is). Regions compare without case, spaces, `-` and `_`
+/// (`East US` == `eastus`). Nothing to check when `amlctl.yaml` gives the workspace no location.
+pub fn location_error(ws: &Workspace, t: &Target) -> Option<Diagnostic> {
+    if t.compute_type == ComputeType::AmlCompute {
+        return None;
+    }
+    let want = t.spec.get("location")?.as_str()?;
+    let region = ws.location.as_deref()?;
+    let fold = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '_'))
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    if fold(want) == fold(region) {
+        return None;
+    }
+    Some(
+        Diagnostic::error(
+            Some(
+                t.key_locations
+                    .get("location")
+                    .cloned()
+                    .unwrap_or_else(|| t.source.clone()),
+            ),
+            Some("location".into()),
+            format!(
+                "a {} compute lives in its workspace's region: `location: {want}` differs from workspace `{}` ({region})",
+                t.compute_type.manifest_name(),
+                ws.alias
+            ),
+        )
+        .with_hint(format!(
+            "remove `location` (the workspace's region is used) or write `location: {region}`; only `amlcompute` clusters may live in another region"
+        )),
+    )
+}
+
+/// Issue #14 rule 3: a key that no stable api-version defines (e.g. `enable_root_access`,
+/// only at 2023-08-01-preview) is an error naming the versions that have it.
+pub fn api_version_errors(t: &Target, diags: &mut Vec<Diagnostic>) {
+    let choice = crate::fields::api_version_for(t.compute_type, &t.spec);
+    for (key, versions) in choice.unavailable {
+        diags.push(
+            Diagnostic::error(
+                Some(
+                    t.key_locations
+                        .get(key)
+                        .cloned()
+                        .unwrap_or_else(|| t.source.clone()),
+                ),
+                Some(key.to_string()),
+                format!(
+                    "no stable api-version amlctl sends ({}) defines `{key}` together with the other keys of this manifest; `{key}` is defined at {}",
+                    amlctl_vocab::api_version::STABLE_COMPUTES.join(", "),
+                    versions.join(", ")
+                ),
+            )
+            .with_hint(format!(
+                "remove `{key}` (the service default applies); amlctl does not send preview api-versions"
+            )),
+        );
     }
 }
 
@@ -858,6 +965,10 @@ pub fn load_project(path: &Path, opts: &crate::LoadOptions) -> Result<Project, V
         };
         if let Some(t) = finish(p, ws, opts, &mut diags, &mut seen) {
             check_vault_cloud(&config, &t, &mut diags);
+            if let Some(d) = location_error(ws, &t) {
+                diags.push(d);
+            }
+            api_version_errors(&t, &mut diags);
             if inside {
                 targets.push(t);
             } else {

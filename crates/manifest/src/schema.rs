@@ -285,6 +285,21 @@ pub fn reference_markdown() -> String {
             t.arm_name(),
             t.api_version()
         ));
+        let limited: Vec<String> = fields::fields_of(t)
+            .iter()
+            .filter_map(|f| {
+                f.api_versions
+                    .map(|a| format!("`{}` ({})", f.name, a.versions.join(", ")))
+            })
+            .collect();
+        if !limited.is_empty() {
+            s.push_str(&format!(
+                "Keys not every api-version defines: {}. A manifest that writes one is sent at the \
+newest stable api-version that defines all it writes; a key only a preview defines is a `validate` \
+error.\n\n",
+                limited.join("; ")
+            ));
+        }
         s.push_str("| key | type | default | ARM field | change policy | description |\n|---|---|---|---|---|---|\n");
         rows(fields::fields_of(t), "", "", &mut s);
     }

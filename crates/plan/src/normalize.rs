@@ -9,78 +9,12 @@
 
 use serde_json::{Map, Number, Value};
 
-/// How a key's string values compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// Case-insensitive, ignoring `_`, `-`, spaces.
-    Loose,
-    /// A duration: seconds (number) or ISO-8601 string.
-    Duration { minutes: bool },
-    /// An ARM resource id.
-    ArmId,
-    /// Exact (but ARM ids are still recognised by their prefix).
-    Plain,
-}
+use amlctl_manifest::fields::{ValueKind, value_kind_at};
 
-/// Last path segments whose values are enums, sizes or locations.
-const LOOSE_KEYS: &[&str] = &[
-    "size",
-    "tier",
-    "type",
-    "location",
-    "action",
-    "frequency",
-    "week_days",
-    "status",
-    "protocol",
-    "time_zone",
-    "os_type",
-    "vm_size",
-    "vm_priority",
-    "node_size",
-    "node_family",
-    "node_size_family",
-    "agent_vm_size",
-    "cluster_purpose",
-    "load_balancer_type",
-    "compute_location",
-    "application_sharing_policy",
-    "state",
-];
-
-/// Last path segments whose values are ARM resource ids.
-const ID_KEYS: &[&str] = &[
-    "resource_id",
-    "subnet",
-    "id",
-    "subnet_id",
-    "user_assigned_identities",
-    "load_balancer_subnet",
-];
-
-fn kind(path: &[&str]) -> Kind {
-    let last = path
-        .iter()
-        .rev()
-        .find(|s| !s.is_empty())
-        .copied()
-        .unwrap_or("");
-    if last.contains("idle_time") || last.contains("duration") || last == "timeout" {
-        return Kind::Duration {
-            minutes: last.ends_with("_minutes"),
-        };
-    }
-    // Free-form maps (tags, kubernetes properties, environment variables) keep their values.
-    if path.first() == Some(&"tags") && path.len() > 1 {
-        return Kind::Plain;
-    }
-    if LOOSE_KEYS.contains(&last) {
-        return Kind::Loose;
-    }
-    if ID_KEYS.contains(&last) {
-        return Kind::ArmId;
-    }
-    Kind::Plain
+/// How a key's values compare: the manifest field table decides (nothing is guessed from a
+/// key's name).
+fn kind(path: &[&str]) -> ValueKind {
+    value_kind_at(path)
 }
 
 /// Folds an enum, size or location: lower case without `_`, `-` and spaces.
@@ -130,12 +64,12 @@ pub(crate) fn canon(path: &[&str], v: &Value) -> Value {
     match v {
         Value::Null | Value::Bool(_) => v.clone(),
         Value::Number(n) => match (k, n.as_f64()) {
-            (Kind::Duration { minutes: true }, Some(f)) => number(f * 60.0),
+            (ValueKind::Duration { minutes: true }, Some(f)) => number(f * 60.0),
             (_, Some(f)) => number(f),
             (_, None) => v.clone(),
         },
         Value::String(s) => match k {
-            Kind::Duration { minutes } => {
+            ValueKind::Duration { minutes } => {
                 if let Some(secs) = parse_iso_duration(s) {
                     number(secs)
                 } else if let Ok(f) = s.trim().parse::<f64>() {
@@ -144,20 +78,32 @@ pub(crate) fn canon(path: &[&str], v: &Value) -> Value {
                     v.clone()
                 }
             }
-            Kind::Loose if path.last() == Some(&"type") && s.contains(',') => {
+            ValueKind::Word if s.contains(',') => {
                 // identity.type `system_assigned,user_assigned`: a set of enums.
                 let mut parts: Vec<String> = s.split(',').map(fold).collect();
                 parts.sort();
                 Value::String(parts.join(","))
             }
-            Kind::Loose => Value::String(fold(s)),
-            Kind::ArmId => Value::String(canon_id(s)),
-            Kind::Plain if looks_like_arm_id(s) || looks_like_guid(s) => Value::String(canon_id(s)),
-            Kind::Plain => v.clone(),
+            ValueKind::Word => Value::String(fold(s)),
+            ValueKind::ArmId => Value::String(canon_id(s)),
+            ValueKind::Text
+            | ValueKind::Free
+            | ValueKind::Secret
+            | ValueKind::ArmIdSet
+            | ValueKind::Set
+                if looks_like_arm_id(s) || looks_like_guid(s) =>
+            {
+                Value::String(canon_id(s))
+            }
+            ValueKind::Text
+            | ValueKind::Free
+            | ValueKind::Secret
+            | ValueKind::ArmIdSet
+            | ValueKind::Set => v.clone(),
         },
         Value::Array(items) => {
             let mut out: Vec<Value> = items.iter().map(|i| canon(path, i)).collect();
-            if path.last() == Some(&"user_assigned_identities") {
+            if k == ValueKind::ArmIdSet {
                 // A set of identities: compare ids without order, whatever the element shape.
                 let mut ids: Vec<Value> = out
                     .iter()
@@ -206,7 +152,34 @@ pub(crate) fn matches(desired: &Value, live: Option<&Value>) -> bool {
 pub(crate) fn same(path: &[&str], desired: &Value, live: Option<&Value>) -> bool {
     let d = canon(path, desired);
     let l = live.map(|v| canon(path, v));
+    if kind(path) == ValueKind::Set
+        && let (Value::Array(d), Some(Value::Array(l))) = (&d, &l)
+    {
+        return set_matches(d, l);
+    }
     matches(&d, l.as_ref())
+}
+
+/// True when every desired item is matched by a different live item and no live item is left
+/// over (order ignored; greedy, so an ambiguous pairing can only show a change, never hide one).
+fn set_matches(desired: &[Value], live: &[Value]) -> bool {
+    if desired.len() != live.len() {
+        return false;
+    }
+    let mut used = vec![false; live.len()];
+    desired.iter().all(|d| {
+        let found = live
+            .iter()
+            .enumerate()
+            .find(|(i, l)| !used[*i] && matches(d, Some(l)));
+        match found {
+            Some((i, _)) => {
+                used[i] = true;
+                true
+            }
+            None => false,
+        }
+    })
 }
 
 /// Every leaf of a manifest object as (path segments, value). Objects are descended; arrays,

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use amlctl_manifest::fields::{CREATE_ONLY_ARM_PROPERTIES, OnGet, field_at, fields_of};
 use amlctl_manifest::{
     ArmBody, ComputeType, DesiredState, LiveCompute, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, REDACTED,
     Target, Workspace, diag::did_you_mean,
@@ -63,7 +64,7 @@ fn update_body(t: &Target, lc: &LiveCompute, ws: &Workspace) -> ArmBody {
     let mut arm = arm_body(&over, ws);
     // Create-only properties (`x-ms-mutability: [read, create]` in the spec) keep their live
     // value: `to_arm` derives them for a creation, and the service refuses to change them.
-    for key in CREATE_ONLY_PROPERTIES {
+    for (key, _source) in CREATE_ONLY_ARM_PROPERTIES {
         let live = lc.raw.pointer(&format!("/properties/{key}")).cloned();
         if let Some(props) = arm
             .body
@@ -82,9 +83,6 @@ fn update_body(t: &Target, lc: &LiveCompute, ws: &Workspace) -> ArmBody {
     }
     arm
 }
-
-/// `Compute` properties the spec marks `x-ms-mutability: [read, create]`.
-const CREATE_ONLY_PROPERTIES: &[&str] = &["disableLocalAuth", "computeLocation"];
 
 /// The PUT that writes the ownership tag onto an existing compute without changing anything else
 /// (`amlctl import`): the in-place body (live values, the manifest's keys on top, the tag added).
@@ -360,22 +358,57 @@ pub(crate) enum Absent {
     Means(Option<Value>),
 }
 
-/// Keys the real service returns on every GET, `null` when unset (arm-recordings: every GET
-/// carries `properties.description`; `identity` and `location` come back whenever they are
-/// set). Until the manifest field table records "returned on GET" per key (issue #14 rules 2,
-/// 3), this short list is the only evidence.
-const RETURNED_ON_GET: &[&str] = &["description", "identity", "location"];
-
 /// Decides what an absent or `null` live value of a declared key means: the one place where a
-/// per-key documented default plugs in. Everything not known to be returned on GET is
-/// unverifiable (issue #14 rule 1: compute-instance flags missing at some api-versions,
-/// `adminPublicKey: null` although a key was sent, `enableNodePublicIp` missing from compute
-/// instance GETs, passwords always `null`).
-pub(crate) fn when_absent(_compute_type: ComputeType, key: &str) -> Absent {
-    if RETURNED_ON_GET.iter().any(|k| covers(k, key)) {
-        Absent::Means(None)
-    } else {
-        Absent::Unverifiable
+/// key's documented service default plugs in, read from the manifest field table
+/// (`amlctl_manifest::fields`):
+/// * a key GET never returns (at every api-version) is unverifiable;
+/// * a key with a documented default means that default (`vmPriority` `Dedicated`, …);
+/// * a key (or the object above it) that GET returns whenever set means unset;
+/// * anything else is unverifiable (issue #14 rule 1: compute-instance flags missing at some
+///   api-versions, `adminPublicKey: null` although a key was sent, passwords always `null`).
+pub(crate) fn when_absent(compute_type: ComputeType, key: &str) -> Absent {
+    let fields = fields_of(compute_type);
+    let segs: Vec<&str> = key.split('.').collect();
+    if let Some(f) = field_at(fields, &segs) {
+        if matches!(f.on_get, OnGet::Never(_)) {
+            return Absent::Unverifiable;
+        }
+        if let Some(v) = f
+            .service_default
+            .and_then(|d| serde_json::from_str::<Value>(d.value).ok())
+        {
+            return Absent::Means(Some(v));
+        }
+    }
+    for n in (1..=segs.len()).rev() {
+        match field_at(fields, &segs[..n]).map(|f| f.on_get) {
+            Some(OnGet::Always(_) | OnGet::WhenSet(_)) => return Absent::Means(None),
+            Some(OnGet::Never(_)) => return Absent::Unverifiable,
+            Some(OnGet::Unknown) | None => {}
+        }
+    }
+    Absent::Unverifiable
+}
+
+/// A value that means "not sent, the service default applies" (`idle_time_before_scale_down:
+/// 0`, which `to_arm` leaves out) is compared as that default, on either side.
+fn unset_as_default<'a>(
+    compute_type: ComputeType,
+    path: &[&str],
+    v: Option<std::borrow::Cow<'a, Value>>,
+) -> Option<std::borrow::Cow<'a, Value>> {
+    let Some(d) = field_at(fields_of(compute_type), path).and_then(|f| f.service_default) else {
+        return v;
+    };
+    let (Some(unset), Some(value)) = (
+        d.unset.and_then(|u| serde_json::from_str::<Value>(u).ok()),
+        serde_json::from_str::<Value>(d.value).ok(),
+    ) else {
+        return v;
+    };
+    match v {
+        Some(x) if same(path, &unset, Some(&x)) => Some(std::borrow::Cow::Owned(value)),
+        other => other,
     }
 }
 
@@ -433,7 +466,15 @@ fn diff(t: &Target, lc: &LiveCompute) -> (Vec<Change>, Vec<String>, Vec<String>)
             continue;
         };
         let segs: Vec<&str> = path.iter().map(String::as_str).collect();
-        if same(&segs, &desired, live.as_deref()) {
+        let want = unset_as_default(
+            t.compute_type,
+            &segs,
+            Some(std::borrow::Cow::Borrowed(&desired)),
+        );
+        let have = unset_as_default(t.compute_type, &segs, live.clone());
+        if let Some(want) = want.as_deref()
+            && same(&segs, want, have.as_deref())
+        {
             continue;
         }
         push(key, live.map(|v| v.into_owned()), Some(desired), policy);
@@ -1279,7 +1320,13 @@ pub fn unmet_keys(
             continue;
         };
         let segs: Vec<&str> = path.iter().map(String::as_str).collect();
-        if !same(&segs, &desired, have.as_deref()) {
+        let want = unset_as_default(
+            compute_type,
+            &segs,
+            Some(std::borrow::Cow::Borrowed(&desired)),
+        );
+        let have = unset_as_default(compute_type, &segs, have);
+        if !want.is_some_and(|w| same(&segs, &w, have.as_deref())) {
             out.push(key);
         }
     }

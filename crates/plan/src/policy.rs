@@ -3,6 +3,7 @@
 //! is generated from [`policy_table`] (a test keeps it in step).
 
 use amlctl_manifest::ComputeType;
+use amlctl_manifest::fields::{Field, Kind as FieldKind, OnGet, ValueKind, fields_of};
 
 use crate::model::Policy;
 
@@ -538,8 +539,80 @@ write-only secret whatever its row says.\n",
         out.push_str(&format!(
             "| any other key | replace | | {DEFAULT_SOURCE} |\n"
         ));
+        out.push_str(&format!(
+            "\nEvery key of `{}` (from the field table, `crates/manifest/src/fields.rs`): how values \
+compare, the policy, the service's documented default (what an absent or `null` live value \
+means) and whether GET returns it. A key GET is not known to return cannot be checked after \
+creation.\n\n",
+            ct.manifest_name()
+        ));
+        out.push_str(
+            "| key | compared as | policy | documented default | returned on GET | api-versions | source |\n|---|---|---|---|---|---|---|\n",
+        );
+        let mut keys = Vec::new();
+        flatten(&mut Vec::new(), fields_of(ct), &mut keys);
+        for (key, f) in keys {
+            let default = f.service_default.map_or(String::new(), |d| match d.unset {
+                Some(u) => format!("`{}` (`{u}`: not sent)", d.value),
+                None => format!("`{}`", d.value),
+            });
+            let get = match f.on_get {
+                OnGet::Unknown => "unknown",
+                OnGet::Always(_) => "always",
+                OnGet::WhenSet(_) => "when set",
+                OnGet::Never(_) => "no",
+            };
+            let versions = f.api_versions.map_or_else(
+                || "all amlctl sends".to_string(),
+                |a| format!("only {}", a.versions.join(", ")),
+            );
+            let sources: Vec<&str> = [
+                f.service_default.map_or("", |d| d.source),
+                f.on_get.source(),
+                f.api_versions.map_or("", |a| a.source),
+            ]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+            out.push_str(&format!(
+                "| `{key}` | {} | {} | {default} | {get} | {versions} | {} |\n",
+                value_kind_name(f.value),
+                policy_name(policy_for(ct, &key)),
+                sources.join("; ").replace('|', "\\|")
+            ));
+        }
     }
     out
+}
+
+/// Every key of a field table with its row, nested keys dotted, in table order.
+fn flatten(
+    prefix: &mut Vec<&'static str>,
+    fields: &'static [Field],
+    out: &mut Vec<(String, Field)>,
+) {
+    for f in fields {
+        prefix.push(f.name);
+        out.push((prefix.join("."), *f));
+        if let FieldKind::Obj(sub) | FieldKind::ObjList(sub) = f.kind {
+            flatten(prefix, sub, out);
+        }
+        prefix.pop();
+    }
+}
+
+fn value_kind_name(v: ValueKind) -> &'static str {
+    match v {
+        ValueKind::Text => "text",
+        ValueKind::Word => "enum / size / region",
+        ValueKind::ArmId => "ARM id",
+        ValueKind::ArmIdSet => "set of ARM ids",
+        ValueKind::Set => "set (order ignored)",
+        ValueKind::Duration { minutes: false } => "duration (seconds)",
+        ValueKind::Duration { minutes: true } => "duration (minutes)",
+        ValueKind::Secret => "secret",
+        ValueKind::Free => "map",
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,19 @@ pub mod api_version {
     pub const COMPUTES: &str = "2025-12-01";
     /// The legacy SDK v1 version, the only one that serves computeType `Batch`.
     pub const BATCH: &str = "2020-02-02";
+    /// The newest stable computes version (its compute-instance properties regain `enableSSO`
+    /// and `idleTimeBeforeShutdown`; /work/shared/arm-spec README §8).
+    pub const COMPUTES_2026_09: &str = "2026-09-01";
+    /// The first GA version with the compute-instance flags `enableSSO`, `enableOSPatching`,
+    /// `releaseQuotaOnStop` and `idleTimeBeforeShutdown` (arm-recordings README "Flags").
+    pub const COMPUTES_2024_04: &str = "2024-04-01";
+    /// The preview version azure-ai-ml sends the compute-instance flags at; the only one
+    /// with `enableRootAccess` (arm-recordings README "Flags").
+    pub const PREVIEW_2023_08: &str = "2023-08-01-preview";
+    /// The stable computes versions amlctl may send, in order of preference: the default
+    /// [`COMPUTES`] first, then newest to oldest. A manifest is sent at the first one that
+    /// defines every key it writes.
+    pub const STABLE_COMPUTES: &[&str] = &[COMPUTES, COMPUTES_2026_09, COMPUTES_2024_04];
 
     /// The api-version a plain GET of a referenced resource is sent with, by its provider and
     /// type (`Microsoft.Network/virtualNetworks/subnets`), case-insensitively; `None` for a

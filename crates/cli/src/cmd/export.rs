@@ -11,13 +11,10 @@ use crate::error::{CliError, CliResult, Exit};
 use crate::output;
 use crate::workflow::{self, ProjectRef};
 
-/// Secret keys a type needs on re-creation, which ARM never returns: exported as `{ env: … }` placeholders.
-fn secret_placeholders(t: ComputeType) -> &'static [&'static str] {
-    match t {
-        ComputeType::VirtualMachine | ComputeType::HdInsight => &["ssh_settings.admin_password"],
-        ComputeType::Databricks => &["access_token"],
-        _ => &[],
-    }
+/// Secret keys a type needs on re-creation, which ARM never returns: exported as `{ env: … }`
+/// placeholders (the field table's `export_placeholder` rows).
+fn secret_placeholders(t: ComputeType) -> Vec<String> {
+    amlctl_manifest::fields::export_placeholders(t)
 }
 
 fn env_name(compute: &str, key: &str) -> String {
@@ -79,6 +76,7 @@ pub fn manifest_for(live: &LiveCompute, workspace_alias: &str) -> Option<(Value,
         t.arm_name()
     )];
     for key in secret_placeholders(t) {
+        let key = key.as_str();
         let var = env_name(&live.name, key);
         let mut reference = Map::new();
         reference.insert("env".into(), Value::String(var.clone()));

@@ -44,36 +44,38 @@ fn ensure_gitignore(dir: &Path) -> CliResult<()> {
     })
 }
 
-/// Every underlying resource id a target references (attach `resource_id`, subnets, user-assigned identities).
+/// Every underlying resource id a target references: the values of the keys the field table
+/// marks as ARM ids (attach `resource_id`, subnets, user-assigned identities, images) that are
+/// full `/subscriptions/…` ids.
 #[cfg(feature = "emulator")]
 fn referenced_resources(target: &Target) -> Vec<String> {
-    fn walk(value: &serde_json::Value, key: Option<&str>, out: &mut Vec<String>) {
+    use amlctl_manifest::fields::{ValueKind, value_kind_at};
+    fn walk<'a>(value: &'a serde_json::Value, path: &mut Vec<&'a str>, out: &mut Vec<String>) {
         match value {
             serde_json::Value::Object(map) => {
                 for (k, v) in map {
-                    walk(v, Some(k), out);
+                    path.push(k);
+                    walk(v, path, out);
+                    path.pop();
                 }
             }
             serde_json::Value::Array(items) => {
                 for v in items {
-                    walk(v, key, out);
+                    walk(v, path, out);
                 }
             }
-            serde_json::Value::String(s) => {
-                let is_id_key = matches!(key, Some("resource_id" | "subnet"));
-                if is_id_key && s.to_ascii_lowercase().starts_with("/subscriptions/") {
-                    out.push(s.clone());
-                }
+            serde_json::Value::String(s)
+                if value_kind_at(path) == ValueKind::ArmId
+                    && s.to_ascii_lowercase().starts_with("/subscriptions/") =>
+            {
+                out.push(s.clone());
             }
             _ => {}
         }
     }
     let mut out = Vec::new();
-    walk(
-        &serde_json::Value::Object(target.spec.clone()),
-        None,
-        &mut out,
-    );
+    let spec = serde_json::Value::Object(target.spec.clone());
+    walk(&spec, &mut Vec::new(), &mut out);
     out
 }
 
