@@ -191,3 +191,65 @@ fn plan_reads_no_secret() {
         .count();
     assert_eq!(writes, 0, "apply stopped before the first write");
 }
+
+/// Renders one manifest in a scratch project; returns (exit code, stdout + stderr).
+fn render(name: &str, yaml: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("amlctl.yaml"),
+        "workspaces:\n  dev:\n    subscription_id: 00000000-0000-0000-0000-000000000000\n    resource_group: rg-ml\n    workspace: mlw-dev\n    location: eastus\nmanifests: [\"*.yml\"]\n",
+    )
+    .expect("config");
+    let file = dir.path().join(name);
+    std::fs::write(&file, yaml).expect("manifest");
+    let out = std::process::Command::new(amlctl())
+        .arg("render")
+        .arg(&file)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run amlctl");
+    (out.status.code(), text(&out))
+}
+
+/// docs/compatibility.md D4: the deprecated `idle_time_before_shutdown` ISO string is converted to
+/// whole minutes (`PT1H` is sent as `PT60M`) with a deprecation warning; non-whole minutes are an
+/// error.
+#[test]
+fn compatibility_d4_idle_time_before_shutdown_is_converted_to_minutes() {
+    let (code, t) = render(
+        "d4.yml",
+        "name: ci-d4\ntype: computeinstance\nsize: Standard_DS3_v2\nidle_time_before_shutdown: PT1H\n",
+    );
+    assert_eq!(code, Some(0), "{t}");
+    assert!(t.contains("\"idleTimeBeforeShutdown\": \"PT60M\""), "{t}");
+    assert!(
+        t.contains("d4.yml:4:28: warning: `idle_time_before_shutdown` is deprecated"),
+        "{t}"
+    );
+    let (code, t) = render(
+        "d4.yml",
+        "name: ci-d4\ntype: computeinstance\nsize: Standard_DS3_v2\nidle_time_before_shutdown: PT90S\n",
+    );
+    assert_eq!(code, Some(1), "non-whole minutes are an error: {t}");
+    assert!(
+        t.contains("d4.yml:4:28: error:") && t.contains("whole minutes"),
+        "located: {t}"
+    );
+}
+
+/// docs/compatibility.md D10: `tier: LowPriority` is rejected with the hint "did you mean
+/// `low_priority`?".
+#[test]
+fn compatibility_d10_tier_low_priority_is_rejected_with_a_hint() {
+    let (code, t) = render(
+        "d10.yml",
+        "name: cl-d10\ntype: amlcompute\nsize: Standard_DS3_v2\ntier: LowPriority\nmax_instances: 2\n",
+    );
+    assert_eq!(code, Some(1), "{t}");
+    assert!(
+        t.contains("d10.yml:4:7: error: invalid value 'LowPriority' for `tier`")
+            && t.contains("did you mean `low_priority`?"),
+        "{t}"
+    );
+}
