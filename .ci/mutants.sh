@@ -45,7 +45,7 @@ for f in "${files[@]}"; do
   echo "=== cargo mutants -p $pkg -f $f -j $jobs --timeout $timeout"
   cargo mutants -p "$pkg" -f "$f" -j "$jobs" --timeout "$timeout" --output "$out" || status=1
   d="$out/mutants.out"
-  count() { [ -f "$d/$1.txt" ] && grep -c . "$d/$1.txt" || echo 0; }
+  count() { if [ -s "$d/$1.txt" ]; then grep -c . "$d/$1.txt"; else echo 0; fi; }
   summary+=("$f: caught $(count caught), missed $(count missed), unviable $(count unviable), timeout $(count timeout)")
 done
 printf '\n%s\n' "${summary[@]}"
