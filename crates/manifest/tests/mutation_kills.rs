@@ -61,3 +61,15 @@ fn invalid_values_are_quoted_in_the_message() {
         "{d:?}"
     );
 }
+
+/// A number or boolean where a string belongs gets the hint to quote it, with the value.
+#[test]
+fn a_number_for_a_string_key_is_told_to_quote_it() {
+    let d = diags("name: cpu-cluster\ntype: amlcompute\nsize: 3\n");
+    assert!(
+        d.iter()
+            .any(|d| d.message.starts_with("`size` must be a string")
+                && d.hint.as_deref() == Some("quote it: size: \"3\"")),
+        "{d:?}"
+    );
+}
