@@ -73,3 +73,22 @@ fn a_number_for_a_string_key_is_told_to_quote_it() {
         "{d:?}"
     );
 }
+
+/// A fractional number for an integer key is "must be an integer"; a whole number too large for
+/// an integer is out of range.
+#[test]
+fn fractional_and_huge_numbers_for_integer_keys() {
+    let d = diags("name: cpu-cluster\ntype: amlcompute\nmax_instances: 2.5\n");
+    assert!(
+        d.iter()
+            .any(|d| d.message == "`max_instances` must be an integer, found a number"),
+        "{d:?}"
+    );
+    let d = diags("name: cpu-cluster\ntype: amlcompute\nmax_instances: 1e30\n");
+    assert!(
+        d.iter().any(|d| d
+            .message
+            .starts_with("`max_instances` must be between 1 and 10000")),
+        "{d:?}"
+    );
+}
