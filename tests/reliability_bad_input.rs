@@ -133,7 +133,7 @@ fn cases() -> Vec<Case> {
         "generated: merge-key bomb, 20 levels",
         "merge-bomb.yml",
         merge_bomb.into_bytes(),
-        "error",
+        "merge-bomb.yml:6:16: error: invalid YAML: budget breached",
     ));
 
     // 10 MB (10,000,000 bytes, under the loader's 10 MiB limit): padded with comments, the error on
@@ -224,16 +224,18 @@ fn cases() -> Vec<Case> {
     ));
 
     out.push(single(
-        "generated: 100,000 nested mappings",
+        "generated: 100,000 nested mappings (5 MB, under the size limit)",
         "deep-map.yml",
         {
+            // Indentation cycles through 0..100 so the file stays under the 10 MiB limit and
+            // reaches the parser's depth guard rather than the size check.
             let mut s = String::new();
             for i in 0..100_000 {
-                s.push_str(&format!("{}k:\n", " ".repeat(i % 1000)));
+                s.push_str(&format!("{}k:\n", " ".repeat(i % 100)));
             }
             s.into_bytes()
         },
-        "error",
+        "error: invalid YAML: budget breached: Depth",
     ));
     out
 }

@@ -97,17 +97,78 @@ fn check(outs: &[Output], emu: &EmulatorProcess, r: &str, ctx: &str) -> usize {
 
 #[test]
 fn two_applies_at_once_create_the_same_manifests() {
-    create_race(&[("300", 2), ("50", 2), ("0", 2)]);
+    let waited = create_race(&[("300", 2), ("50", 2), ("0", 2)]);
+    assert!(
+        waited > 0,
+        "no process ever waited: the 409 path was not exercised"
+    );
 }
 
 /// Three at once: the second 409 (a third process's PUT started while this one waited for the
-/// first) fails the target, because `run_step` waits out one conflict only.
+/// first) used to fail the target, because `run_step` waited out one conflict only. That race
+/// failed 5 of 9 single runs before its fix, so it runs several times here, at several LRO lengths.
 #[test]
 fn three_applies_at_once_create_the_same_manifests() {
-    create_race(&[("300", 3)]);
+    let waited = create_race(&[("300", 3), ("300", 3), ("50", 3), ("0", 3), ("300", 3)]);
+    // The path this test exists for: some process met another's operation (409) and waited.
+    assert!(
+        waited > 0,
+        "no process ever waited: the 409 path was not exercised"
+    );
 }
 
-fn create_race(runs: &[(&str, usize)]) {
+const PATH_CPU: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev/computes/cpu-cluster?api-version=2025-12-01";
+
+/// Makes cpu-cluster busy (Updating for the emulator's LRO time) through a direct PATCH, as the
+/// portal or another apply would.
+fn make_busy(emu: &EmulatorProcess, max_nodes: u64) {
+    let (status, body) = http_send(
+        "PATCH",
+        &format!("{}{PATH_CPU}", emu.url),
+        Some(
+            &serde_json::json!({"properties": {"properties": {"scaleSettings":
+            {"maxNodeCount": max_nodes, "minNodeCount": 0}}}}),
+        ),
+    );
+    assert!(status < 300, "{status} {body}");
+    assert!(
+        emu.computes()
+            .iter()
+            .any(|c| c.name == "cpu-cluster" && c.state == "Updating"),
+        "cpu-cluster is busy"
+    );
+}
+
+/// The plan-time wait path, deterministically: the compute is busy when the plan is made, so the
+/// apply waits for it, then writes, and ends at the desired scale with exit 0. (A compute that
+/// turns busy between `plan --out` and `apply PLANFILE` makes the plan stale instead; the 409 path
+/// is asserted by the races above.)
+#[test]
+fn a_busy_compute_is_waited_for_then_written() {
+    let p = Project::example();
+    let r = root(&p);
+    let emu = EmulatorProcess::start(p.dir.path(), &p.fixture, &["--lro-ms", "1500"]);
+    run(&emu.url, &["apply", &r, "--auto-approve"], 0);
+    let f = p.path("cpu-cluster.yml");
+    let t = std::fs::read_to_string(&f).expect("read");
+    std::fs::write(&f, t.replace("max_instances: 4", "max_instances: 7")).expect("write");
+
+    // (1) busy at plan time.
+    make_busy(&emu, 5);
+    let o = run(&emu.url, &["apply", &r, "--auto-approve"], 0);
+    let t = text(&o);
+    assert!(
+        t.contains("waiting for the operation in progress"),
+        "the plan waited for the busy compute:\n{t}"
+    );
+    run(&emu.url, &["plan", &r, "--detailed-exitcode"], 0);
+
+    run(&emu.url, &["plan", &r, "--detailed-exitcode"], 0);
+}
+
+/// Runs the races; returns how many processes in all waited out another's operation (a 409).
+fn create_race(runs: &[(&str, usize)]) -> usize {
+    let mut total_waited = 0;
     for &(lro, procs) in runs {
         let p = Project::example();
         let r = root(&p);
@@ -115,6 +176,7 @@ fn create_race(runs: &[(&str, usize)]) {
         let outs = race(&emu.url, &["apply", &r, "--auto-approve"], procs);
         let ctx = format!("create, {procs} processes, lro {lro} ms");
         let waited = check(&outs, &emu, &r, &ctx);
+        total_waited += waited;
         let puts: usize = emu.successes_per_compute("PUT").values().sum();
         println!(
             "{ctx}: all exited 0, {waited} waited on another's operation, {puts} accepted PUTs for 13 computes"
@@ -127,6 +189,7 @@ fn create_race(runs: &[(&str, usize)]) {
             "{ctx}"
         );
     }
+    total_waited
 }
 
 #[test]

@@ -233,6 +233,33 @@ fn point(s: Scenario, kill_at: Option<u64>) -> Point {
     }
 }
 
+/// `POINTS_PER_SCENARIO` distinct kill points (drawn without replacement) among the first two
+/// thirds of an uninterrupted run's `n` requests, so each kill lands mid-run even when a run
+/// polls a little less than the calibration run did.
+fn kill_points(rng: &mut SeededRng, n: u64) -> Vec<u64> {
+    let last = (n * 2 / 3).max(1);
+    assert!(
+        last >= POINTS_PER_SCENARIO as u64,
+        "a run of {n} requests has too few mid-run kill points"
+    );
+    let mut points = std::collections::BTreeSet::new();
+    while points.len() < POINTS_PER_SCENARIO {
+        points.insert(rng.range(1, last));
+    }
+    points.into_iter().collect()
+}
+
+#[test]
+fn kill_points_are_distinct_and_mid_run() {
+    let mut rng = SeededRng::new(SEED);
+    for n in [9, 20, 60] {
+        let k = kill_points(&mut rng, n);
+        assert_eq!(k.len(), POINTS_PER_SCENARIO);
+        assert!(k.windows(2).all(|w| w[0] < w[1]), "{k:?}");
+        assert!(k.iter().all(|k| *k >= 1 && *k <= n * 2 / 3), "{n}: {k:?}");
+    }
+}
+
 #[test]
 fn sigkill_apply_at_seeded_points_then_rerun_converges_without_duplicates_or_orphans() {
     let started = Instant::now();
@@ -253,8 +280,8 @@ fn sigkill_apply_at_seeded_points_then_rerun_converges_without_duplicates_or_orp
                     let n = emu.total_requests() - base;
                     drop(emu);
                     let pt = point(s, None);
-                    (s, n, pt.end)
-                }) as Box<dyn FnOnce() -> (Scenario, u64, EndState) + Send>
+                    (s, n, pt.puts, pt.end)
+                }) as Box<dyn FnOnce() -> (Scenario, u64, usize, EndState) + Send>
             })
             .collect(),
         4,
@@ -265,9 +292,8 @@ fn sigkill_apply_at_seeded_points_then_rerun_converges_without_duplicates_or_orp
 
     let mut rng = SeededRng::new(SEED);
     let mut jobs: Vec<Box<dyn FnOnce() -> Point + Send>> = Vec::new();
-    for (s, n, _) in &calib {
-        for _ in 0..POINTS_PER_SCENARIO {
-            let k = rng.range(1, (*n).max(1));
+    for (s, n, _, _) in &calib {
+        for k in kill_points(&mut rng, *n) {
             let s = *s;
             jobs.push(Box::new(move || point(s, Some(k))));
         }
@@ -285,12 +311,19 @@ fn sigkill_apply_at_seeded_points_then_rerun_converges_without_duplicates_or_orp
             Err(e) => failures.push(e),
         }
     }
-    for (s, n, end) in &calib {
+    for (s, n, calib_puts, end) in &calib {
         let mine: Vec<&Point> = ok.iter().filter(|p| p.scenario == *s).collect();
         for p in &mine {
             assert_eq!(
                 &p.end, end,
                 "{s:?} killed at request {}: the end state differs from an uninterrupted run (duplicate or orphan)",
+                p.k
+            );
+            // The killed run plus its rerun had exactly as many PUTs accepted as one
+            // uninterrupted run: none repeated, none missing.
+            assert_eq!(
+                p.puts, *calib_puts,
+                "{s:?} killed at request {}: accepted PUTs differ from an uninterrupted run",
                 p.k
             );
         }
@@ -304,7 +337,7 @@ fn sigkill_apply_at_seeded_points_then_rerun_converges_without_duplicates_or_orp
         );
     }
     // Scenario-specific orphan checks on the uninterrupted end states.
-    for (s, _, (computes, resources)) in &calib {
+    for (s, _, _, (computes, resources)) in &calib {
         if *s == Scenario::Delete {
             assert!(!computes.iter().any(|c| c.name == "cpu-cluster"));
             assert!(
@@ -330,16 +363,21 @@ fn sigkill_apply_at_seeded_points_then_rerun_converges_without_duplicates_or_orp
         ok.len(),
         started.elapsed().as_secs_f64()
     );
-    assert!(total >= 20);
+    assert_eq!(total, SCENARIOS.len() * POINTS_PER_SCENARIO);
     assert!(
         failures.is_empty(),
         "{} point(s) failed:\n{}",
         failures.len(),
         failures.join("\n---\n")
     );
+    let not_killed: Vec<_> = ok
+        .iter()
+        .filter(|p| !p.killed)
+        .map(|p| (p.scenario, p.k))
+        .collect();
     assert!(
-        ok.iter().filter(|p| p.killed).count() >= 20,
-        "at least 20 runs were actually killed mid-run"
+        not_killed.is_empty(),
+        "every kill point is mid-run, yet these runs finished before their kill: {not_killed:?}"
     );
 }
 

@@ -203,12 +203,26 @@ fn secrets_never_appear_in_outputs_plan_files_exports_or_the_request_log() {
             hay.add_output(&format!("plan --format {fmt} {tag}"), &o);
             runs += 1;
         }
-        if summary.exists() {
-            hay.add_file(&format!("GITHUB_STEP_SUMMARY {tag}"), &summary);
-        }
+        // plan appends to the step summary whenever the variable is set: a missing file is a bug,
+        // not a reason to search less.
+        let summary_text = std::fs::read_to_string(&summary).unwrap_or_default();
+        assert_eq!(
+            summary_text.matches("### amlctl plan").count(),
+            3,
+            "each of the three plans appended to the step summary {}: {summary_text:?}",
+            summary.display()
+        );
+        hay.add_file(&format!("GITHUB_STEP_SUMMARY {tag}"), &summary);
         let plan_file = work.join(format!("plan-{trace}.json"));
         let pf = plan_file.to_string_lossy().to_string();
-        let o = run_v(&emu.url, &["plan", &r, "--out", &pf], trace, &[]);
+        // The trace round's saved plan replaces dsvm, so `apply PLANFILE` below carries a secret
+        // (the -vvv round's apply already converged the folder; a no-op plan would carry none).
+        let plan_args: Vec<&str> = if trace {
+            vec!["plan", &r, "--out", &pf, "--replace", "dsvm"]
+        } else {
+            vec!["plan", &r, "--out", &pf]
+        };
+        let o = run_v(&emu.url, &plan_args, trace, &[]);
         expect_code(&o, 0, "plan --out");
         hay.add_output(&format!("plan --out {tag}"), &o);
         hay.add_file(&format!("saved plan {tag}"), &plan_file);
@@ -219,23 +233,58 @@ fn secrets_never_appear_in_outputs_plan_files_exports_or_the_request_log() {
             hay.add_output(&format!("show --format {fmt} {tag}"), &o);
             runs += 1;
         }
-        // First round applies the folder; the second applies its saved plan (a no-op by then).
+        // First round applies the folder; the second applies its saved plan (which replaces dsvm,
+        // so a secret goes through the saved-plan path at trace level).
         // (Applying a saved plan that creates targets with literal secrets is a known bug: see
         // `saved_plan_with_literal_secrets_sends_the_literals`.)
         let o = if trace {
             // `apply PLANFILE` finds the repository from the current directory.
-            cmd(&emu.url, &["apply", &pf, "--auto-approve"])
-                .env("RUST_LOG", "trace")
-                .env("AMLCTL_KEY_VAULT_ENDPOINT", &emu.url)
-                .current_dir(&p.root)
-                .output()
-                .expect("run amlctl")
+            cmd(
+                &emu.url,
+                &["apply", &pf, "--auto-approve", "--replace", "dsvm"],
+            )
+            .env("RUST_LOG", "trace")
+            .env("AMLCTL_KEY_VAULT_ENDPOINT", &emu.url)
+            .current_dir(&p.root)
+            .output()
+            .expect("run amlctl")
         } else {
             run_v(&emu.url, &["apply", &r, "--auto-approve"], trace, &[])
         };
         expect_code(&o, 0, "apply");
         hay.add_output(&format!("apply {tag}"), &o);
         runs += 1;
+        if trace {
+            // Not vacuous: the saved plan's replacement sent dsvm's password.
+            let (status, body) = http_send(
+                "POST",
+                &format!(
+                    "{}/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev/computes/dsvm/listKeys?api-version=2025-12-01",
+                    emu.url
+                ),
+                None,
+            );
+            assert_eq!(status, 200, "listKeys dsvm: {body}");
+            assert!(
+                body.contains(&amlctl_emulator::secret_marker(
+                    "Sup3r-Secret-VM-Passw0rd-7731"
+                )),
+                "apply PLANFILE at trace level sent dsvm's secret: {body}"
+            );
+            let replaced = emu
+                .get_json("/_emulator/requests")
+                .as_array()
+                .expect("array")
+                .iter()
+                .filter(|q| {
+                    q["method"] == "PUT"
+                        && q["path"]
+                            .as_str()
+                            .is_some_and(|p| p.contains("/computes/dsvm"))
+                })
+                .count();
+            assert!(replaced >= 2, "dsvm was re-attached by the saved plan");
+        }
         let o = run_v(
             &emu.url,
             &["apply", &r, "--auto-approve", "--format", "json"],
@@ -362,7 +411,18 @@ fn secrets_never_appear_in_outputs_plan_files_exports_or_the_request_log() {
 /// must not repeat the secret. The stand-in speaks real HTTP on 127.0.0.1.
 #[test]
 fn service_errors_echoing_the_request_body_are_redacted() {
-    let handler: Arc<Handler> = Arc::new(|method: &str, target: &str, body: &str| {
+    // Which secrets each PUT body carried (checked below: the echo test is not vacuous).
+    let carried: Arc<std::sync::Mutex<std::collections::BTreeSet<&'static str>>> = Arc::default();
+    let seen = carried.clone();
+    let handler: Arc<Handler> = Arc::new(move |method: &str, target: &str, body: &str| {
+        if method == "PUT" {
+            let mut seen = seen.lock().expect("seen");
+            for s in secrets() {
+                if body.contains(s) {
+                    seen.insert(s);
+                }
+            }
+        }
         let path = target.split('?').next().unwrap_or("");
         if path.starts_with("/msi/token") {
             let exp = std::time::SystemTime::now()
@@ -427,8 +487,25 @@ fn service_errors_echoing_the_request_body_are_redacted() {
         .filter(|r| r.starts_with("PUT "))
         .count();
     assert!(puts >= 5, "PUTs sent: {:?}", server.received());
+    let carried = carried.lock().expect("carried").clone();
+    for s in [
+        FILE_SECRET,
+        LITERAL_CLUSTER,
+        LITERAL_TOKEN,
+        "Sup3r-Secret-VM-Passw0rd-7731",
+        "dapi-Sup3r-Secret-Token-9953",
+        "Sup3r-Secret-HDI-Passw0rd-8842",
+    ] {
+        assert!(
+            carried.contains(s),
+            "a PUT body carried {s:?} to the echoing service (carried: {carried:?})"
+        );
+    }
     hay.assert_clean();
-    println!("echoing service: {puts} PUTs with secrets echoed back, 0 hits in amlctl's output");
+    println!(
+        "echoing service: {puts} PUTs, {} distinct secrets in their bodies echoed back, 0 hits in amlctl's output",
+        carried.len()
+    );
 }
 
 /// `plan --out` records a literal secret by its location only; `apply PLANFILE` then sends an empty

@@ -69,9 +69,10 @@
 //! # Decisions
 //! * api-versions: see [`API_VERSIONS`]. The PATCH body is one level shallower
 //!   (`{"properties":{"scaleSettings":…}}`) on 2020-08-01 only; every other version uses the
-//!   2025-12-01 shape. 2020-02-02 serves the legacy `Batch` type only (PUT of another type on it
-//!   is 400 `UnsupportedComputeType`, as is `Batch` on any other version); reads work on every
-//!   version.
+//!   2025-12-01 shape. 2020-02-02 serves the legacy `Batch` type and the types azureml-core (SDK
+//!   v1) sends on it in its recorded requests: AmlCompute, ComputeInstance, VirtualMachine,
+//!   HDInsight, Databricks, DataLakeAnalytics, Kubernetes (PUT of another type on it is 400
+//!   `UnsupportedComputeType`, as is `Batch` on any other version); reads work on every version.
 //! * `properties.resourceId`, when given, must name a resource in the fixture/state
 //!   (case-insensitive ARM id) and makes the compute attached (`isAttachedCompute: true`, except
 //!   AmlCompute/ComputeInstance). VirtualMachine, HDInsight, Databricks, DataLakeAnalytics,
@@ -103,7 +104,7 @@
 //! | 400 | `ComputeNameInFailedState` | PUT on the name of a `Failed` compute |
 //! | 400 | `UserError` (the service's envelope for its own checks: `correlation`, `environment`, `componentName`) | a PUT that changes an existing compute instance; a held compute-instance name; a compute instance without public IP outside a private-link workspace; a `resourceId`, subnet or user-assigned identity not in the fixture (lenient: `UnderlyingResourceNotFound`) |
 //! | 400 | `MissingResourceId` | attach type without `resourceId` |
-//! | 400 | `UnsupportedComputeType` | `Batch` outside api-version 2020-02-02, or another type on 2020-02-02 |
+//! | 400 | `UnsupportedComputeType` | `Batch` outside api-version 2020-02-02, or a type azureml-core does not send on 2020-02-02 (AKS, SynapseSpark, DataFactory) |
 //! | 400 | `UnsupportedOperation` | PATCH of a non-AmlCompute, start/stop/restart of a non-instance, listNodes of a non-AmlCompute |
 //! | 400 | `MissingRequiredQueryParameter` / `InvalidQueryParameterValue` | DELETE without / with a bad `underlyingResourceAction` |
 //! | 401 | `AuthenticationFailed` / `InvalidAuthenticationToken` | missing / unknown or expired bearer token |

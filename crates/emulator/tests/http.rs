@@ -737,7 +737,8 @@ async fn api_version_handling() {
     );
     let bad = json!({"properties": {"properties": {"scaleSettings": {"maxNodeCount": 1, "minNodeCount": 2}}}});
     assert_eq!(send(Method::PATCH, &url, API, Some(&bad)).await.0, 400);
-    // 2020-02-02 is for the legacy Batch shape only.
+    // 2020-02-02 serves the legacy Batch shape, and the types azureml-core sends there (see
+    // azureml_core_api_version.rs), not the others.
     let batch_id = format!(
         "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Batch/batchAccounts/legacy"
     );
@@ -748,17 +749,15 @@ async fn api_version_handling() {
     let (s, _, b) = send(Method::PUT, &b_url, "2020-02-02", Some(&batch)).await;
     assert_eq!(s, 201, "{b}");
     assert_eq!(b["properties"]["isAttachedCompute"], true);
-    assert_eq!(
-        send(
-            Method::PUT,
-            &compute_url(&emu, WS, "c2"),
-            "2020-02-02",
-            Some(&aml_body("Standard_DS3_v2", 0, 1))
-        )
-        .await
-        .0,
-        400
-    );
+    let (s, _, b) = send(
+        Method::PUT,
+        &compute_url(&emu, WS, "adf"),
+        "2020-02-02",
+        Some(&json!({"location": "eastus", "properties": {"computeType": "DataFactory"}})),
+    )
+    .await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(b["error"]["code"], "UnsupportedComputeType", "{b}");
     emu.shutdown().await;
 }
 

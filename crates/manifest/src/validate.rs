@@ -1153,3 +1153,17 @@ mod tests {
         assert_eq!(camel_to_snake("low_priority"), "low_priority");
     }
 }
+
+/// Tests written for mutants `.ci/mutants.sh` found surviving (see docs/testing.md).
+#[cfg(test)]
+mod mutation_kills {
+    use super::camel_to_snake;
+
+    #[test]
+    fn an_upper_case_letter_after_a_digit_starts_a_word() {
+        assert_eq!(camel_to_snake("Gen2Cluster"), "gen2_cluster");
+        // Only a lower-case letter or a digit *before* it starts a word, never what follows.
+        assert_eq!(camel_to_snake("ABc"), "abc");
+        assert_eq!(camel_to_snake("EndsUpperA"), "ends_upper_a");
+    }
+}

@@ -443,3 +443,82 @@ mod tests {
         assert_eq!(lookup(&m, &["b".into(), "zz".into()]), None);
     }
 }
+
+/// Tests written for mutants `.ci/mutants.sh` found surviving (see docs/testing.md).
+#[cfg(test)]
+mod mutation_kills {
+    use super::*;
+
+    #[test]
+    fn durations_come_from_the_field_table() {
+        assert_eq!(
+            kind(&["idle_time_before_scale_down"]),
+            ValueKind::Duration { minutes: false }
+        );
+        assert_eq!(
+            kind(&["idle_time_before_shutdown_minutes"]),
+            ValueKind::Duration { minutes: true }
+        );
+    }
+
+    #[test]
+    fn tag_values_compare_as_written_even_under_a_loose_or_id_name() {
+        assert_eq!(kind(&["tags", "size"]), ValueKind::Free);
+        assert_eq!(kind(&["tags", "resource_id"]), ValueKind::Free);
+        // Outside tags the same names are words / ids.
+        assert_eq!(kind(&["size"]), ValueKind::Word);
+        assert_eq!(kind(&["resource_id"]), ValueKind::ArmId);
+    }
+
+    #[test]
+    fn a_guid_has_five_hex_groups_of_8_4_4_4_12() {
+        assert!(looks_like_guid("ABCDEF12-abcd-ABCD-abcd-ABCDEF123456"));
+        assert!(!looks_like_guid("abcdef12-abcd"), "two groups");
+        assert!(
+            !looks_like_guid("abcdef12-abcd-abcd-abcd-abcdef12345"),
+            "11 digits"
+        );
+        assert!(
+            !looks_like_guid("zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz"),
+            "not hex"
+        );
+    }
+
+    #[test]
+    fn minutes_written_as_a_string_are_seconds() {
+        assert_eq!(
+            canon(
+                &["idle_time_before_shutdown_minutes"],
+                &serde_json::json!("20")
+            ),
+            serde_json::json!(1200)
+        );
+        assert_eq!(
+            canon(&["idle_time_before_scale_down"], &serde_json::json!("120")),
+            serde_json::json!(120)
+        );
+    }
+
+    #[test]
+    fn identity_type_is_a_set_of_enums() {
+        // Every `Word` key of the field table treats a comma-separated value as a set; the one
+        // that has such values is `identity.type`.
+        assert_eq!(
+            canon(
+                &["identity", "type"],
+                &serde_json::json!("user_assigned,system_assigned")
+            ),
+            serde_json::json!("systemassigned,userassigned")
+        );
+    }
+
+    #[test]
+    fn fractional_numbers_stay_fractional() {
+        assert_eq!(number(1.5), serde_json::json!(1.5));
+        assert_eq!(number(120.0), serde_json::json!(120));
+        assert_eq!(number(1.0e16), serde_json::json!(1.0e16));
+        // The integer range ends below 9e15 (exactly representable in f64).
+        assert_eq!(number(9.0e15), serde_json::json!(9.0e15));
+        assert_eq!(number(8.0e15), serde_json::json!(8_000_000_000_000_000_i64));
+    }
+}

@@ -68,7 +68,20 @@ pub(super) fn validate_request(
     Ok(PutRequest { body, props, ctype })
 }
 
-/// `Batch` only on 2020-02-02, and only `Batch` there.
+/// Compute types that azureml-core (SDK v1, 1.61.0.post4) sends on api-version 2020-02-02, as its
+/// recorded requests show (`crates/manifest/tests/golden/golden-azureml-core-1.61.0.post4/`).
+pub(crate) const TYPES_ON_2020_02_02: [&str; 8] = [
+    "AmlCompute",
+    "ComputeInstance",
+    "VirtualMachine",
+    "HDInsight",
+    "Batch",
+    "Databricks",
+    "DataLakeAnalytics",
+    "Kubernetes",
+];
+
+/// `Batch` only on 2020-02-02; on 2020-02-02 only the types azureml-core sends there.
 fn check_type_version(ctype: &str, version: &str) -> Result<(), ApiError> {
     if ctype == "Batch" && version != "2020-02-02" {
         return Err(ApiError::bad_request(
@@ -78,11 +91,11 @@ fn check_type_version(ctype: &str, version: &str) -> Result<(), ApiError> {
             ),
         ));
     }
-    if ctype != "Batch" && version == "2020-02-02" {
+    if version == "2020-02-02" && !TYPES_ON_2020_02_02.contains(&ctype) {
         return Err(ApiError::bad_request(
             "UnsupportedComputeType",
             format!(
-                "api-version 2020-02-02 only serves the legacy compute type 'Batch'; use api-version {PRIMARY_API_VERSION} for '{ctype}'."
+                "api-version 2020-02-02 does not serve compute type '{ctype}'; use api-version {PRIMARY_API_VERSION}."
             ),
         ));
     }
