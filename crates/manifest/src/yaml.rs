@@ -267,29 +267,50 @@ fn line_col(prefix: &[u8]) -> (usize, usize) {
     (line, column)
 }
 
+/// Nesting a document may reach and still be parsed on the caller's thread (a few KiB of stack
+/// per level: far below the 2 MiB of a runtime worker thread).
+const INLINE_MAX_NESTING: usize = 64;
+
+/// An upper bound of how deep `text` can nest: every level needs a line of its own, a `[`/`{`
+/// (flow style), or a `-`/`?` (block sequences and complex keys nest on one line: `- - - x`).
+fn nesting_bound(text: &str) -> usize {
+    text.bytes()
+        .filter(|b| matches!(b, b'\n' | b'[' | b'{' | b'-' | b'?'))
+        .count()
+        + 1
+}
+
+/// The parse itself, with the explicit tags it met (see [`TAGGED`]).
+type Parsed = (Vec<Node>, Vec<(usize, usize, String)>);
+
+fn parse_tagged(text: &str) -> Result<Parsed, serde_saphyr::Error> {
+    TAGGED.with(|t| t.borrow_mut().clear());
+    let docs = serde_saphyr::from_multiple_with_options::<Spanned<Tagged<Kind>>>(text, options())
+        .map(|docs| docs.into_iter().map(node_of).collect::<Vec<Node>>());
+    let tagged = TAGGED.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    docs.map(|d| (d, tagged))
+}
+
 /// Parses every document of a YAML stream (`---` separated). Empty documents are skipped.
 pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Node>, Diagnostic> {
-    // The parser recurses per nesting level (bounded by the budget's `max_depth`); a thread of
-    // its own with a roomy stack keeps that safe whatever thread the caller runs on.
-    let parsed = std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("yaml-parse".into())
-            .stack_size(PARSE_STACK_BYTES)
-            .spawn_scoped(scope, || {
-                TAGGED.with(|t| t.borrow_mut().clear());
-                let docs = serde_saphyr::from_multiple_with_options::<Spanned<Tagged<Kind>>>(
-                    text,
-                    options(),
-                )
-                .map(|docs| docs.into_iter().map(node_of).collect::<Vec<Node>>());
-                let tagged = TAGGED.with(|t| std::mem::take(&mut *t.borrow_mut()));
-                docs.map(|d| (d, tagged))
-            })
-            .map(|h| h.join())
-    });
-    let parsed = match parsed {
-        Ok(joined) => joined,
-        Err(_) => Err(Box::new("cannot start the parser thread") as Box<dyn std::any::Any + Send>),
+    // The parser recurses per nesting level (bounded by the budget's `max_depth`). A document
+    // that cannot nest deeply (an upper bound from its lines and flow brackets) is parsed on the
+    // caller's thread; anything else on a thread of its own with a roomy stack, which keeps it
+    // safe whatever thread the caller runs on. Spawning that thread for every small manifest
+    // tripled the load time of 2,000 manifests (bench/RESULTS.md, "Where the time goes").
+    let parsed = if nesting_bound(text) <= INLINE_MAX_NESTING {
+        Ok(parse_tagged(text))
+    } else {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("yaml-parse".into())
+                .stack_size(PARSE_STACK_BYTES)
+                .spawn_scoped(scope, || parse_tagged(text))
+                .map(|h| h.join())
+        })
+        .unwrap_or_else(|_| {
+            Err(Box::new("cannot start the parser thread") as Box<dyn std::any::Any + Send>)
+        })
     };
     match parsed {
         Ok(Ok((docs, tagged))) => {
