@@ -200,6 +200,11 @@ impl ArmClient {
                 }
                 Err(e) => {
                     let what = describe_reqwest_error(&e);
+                    // A request cut off by the operation's own deadline (its timeout is what was
+                    // left of it) says nothing new: report the deadline with the last real answer.
+                    if e.is_timeout() && op.remaining().is_zero() && !op.last.is_empty() {
+                        return Err(op.expired());
+                    }
                     span.in_scope(|| tracing::warn!(error = %what, "request failed; will retry"));
                     op.last = format!("{} {}: {what}", method.as_str(), url.path());
                     if !e.is_connect() {
