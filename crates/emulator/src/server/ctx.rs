@@ -100,6 +100,19 @@ pub(super) fn workspace_not_found(sub: &str, rg: &str, ws: &str) -> ApiError {
     )
 }
 
+/// Index of an existing compute in `state`, or the 404 the service answers for a missing one.
+pub(super) fn existing_compute(
+    state: &crate::state::State,
+    sub: &str,
+    rg: &str,
+    ws: &str,
+    name: &str,
+) -> Result<usize, ApiError> {
+    state
+        .compute_index(sub, rg, ws, name)
+        .ok_or_else(|| compute_not_found(ws, name))
+}
+
 /// 404 `ResourceNotFound` for a compute.
 pub(super) fn compute_not_found(ws: &str, name: &str) -> ApiError {
     ApiError::new(

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, compute_not_found, eq, next_link, open, page_bounds};
+use super::ctx::{Ctx, eq, existing_compute, next_link, open, page_bounds};
 use super::http::json_response;
 use crate::compute;
 use crate::error::ApiError;
@@ -119,10 +119,7 @@ pub(super) fn get(
     version: &str,
 ) -> Result<Response, ApiError> {
     let (g, _, _) = open(ctx, sub, rg, ws)?;
-    let idx = g
-        .state
-        .compute_index(sub, rg, ws, name)
-        .ok_or_else(|| compute_not_found(ws, name))?;
+    let idx = existing_compute(&g.state, sub, rg, ws, name)?;
     let rec = &g.state.computes[idx];
     let mut body = crate::shape::get_view(&rec.resource, &ctx.shape(version), rec.raw);
     if ctx.unknown_state
@@ -142,10 +139,7 @@ pub(super) fn list_keys(
     name: &str,
 ) -> Result<Response, ApiError> {
     let (g, _, _) = open(ctx, sub, rg, ws)?;
-    let idx = g
-        .state
-        .compute_index(sub, rg, ws, name)
-        .ok_or_else(|| compute_not_found(ws, name))?;
+    let idx = existing_compute(&g.state, sub, rg, ws, name)?;
     let rec = &g.state.computes[idx];
     Ok(json_response(
         StatusCode::OK,
@@ -163,10 +157,7 @@ pub(super) fn list_nodes(
     version: &str,
 ) -> Result<Response, ApiError> {
     let (g, _, _) = open(ctx, sub, rg, ws)?;
-    let idx = g
-        .state
-        .compute_index(sub, rg, ws, name)
-        .ok_or_else(|| compute_not_found(ws, name))?;
+    let idx = existing_compute(&g.state, sub, rg, ws, name)?;
     let rec = &g.state.computes[idx];
     if compute::compute_type_of(&rec.resource).as_deref() != Some("AmlCompute") {
         return Err(ApiError::bad_request(

@@ -5,7 +5,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::clock::{now_ms, rfc3339};
-use super::ctx::{Ctx, compute_not_found, eq, open, parse_body};
+use super::ctx::{Ctx, eq, existing_compute, open, parse_body};
 use super::http::{empty_response, json_response, param};
 use super::lifecycle::set_last_op;
 use super::lro::{lro_headers, start_op};
@@ -25,10 +25,7 @@ pub(super) fn patch(
     version: &str,
 ) -> Result<Response, ApiError> {
     let (mut g, _, _) = open(ctx, sub, rg, ws)?;
-    let idx = g
-        .state
-        .compute_index(sub, rg, ws, name)
-        .ok_or_else(|| compute_not_found(ws, name))?;
+    let idx = existing_compute(&g.state, sub, rg, ws, name)?;
     let body = parse_body(ctx)?;
     let shallow = SHALLOW_PATCH_VERSIONS.contains(&version);
     let scale = if shallow {
@@ -218,10 +215,7 @@ pub(super) fn power(
     version: &str,
 ) -> Result<Response, ApiError> {
     let (mut g, _, _) = open(ctx, sub, rg, ws)?;
-    let idx = g
-        .state
-        .compute_index(sub, rg, ws, name)
-        .ok_or_else(|| compute_not_found(ws, name))?;
+    let idx = existing_compute(&g.state, sub, rg, ws, name)?;
     let rec = &mut g.state.computes[idx];
     let (verb, from, transit) = match kind {
         OpKind::Start => ("start", "Stopped", "Starting"),
