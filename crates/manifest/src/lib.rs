@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod arm;
+pub mod codec;
 pub mod diag;
 pub mod endpoints;
 pub mod fields;
@@ -18,7 +19,8 @@ pub mod secret;
 pub mod validate;
 pub mod yaml;
 
-pub use arm::{from_arm, parse_iso_duration, seconds_to_iso};
+pub use arm::from_arm;
+pub use codec::{parse_iso_duration, seconds_to_iso};
 pub use diag::{Diagnostic, Severity};
 pub use endpoints::{CloudKind, check_config_arm_endpoint, check_key_vault_url};
 pub use model::*;

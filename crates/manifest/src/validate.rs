@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::codec::norm_enum;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::fields::{self, ENVELOPE, Field, Kind as FKind, LIFECYCLE};
 use crate::model::{
@@ -81,32 +82,6 @@ fn show(node: &Node) -> String {
         Kind::Seq(_) => "a list".into(),
         Kind::Map(_) => "a mapping".into(),
     }
-}
-
-/// `SystemAssigned` → `system_assigned` (azure-ai-ml `camel_to_snake`).
-pub(crate) fn camel_to_snake(s: &str) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = s.chars().collect();
-    for (i, c) in chars.iter().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit()) {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(*c);
-        }
-    }
-    out
-}
-
-fn norm_enum(s: &str, camel: bool) -> String {
-    let s = if camel {
-        camel_to_snake(s)
-    } else {
-        s.to_string()
-    };
-    s.to_lowercase().replace(' ', "")
 }
 
 /// Walks a mapping against `fields`. Returns the canonical object (only written keys).
@@ -243,7 +218,7 @@ fn walk_value(ctx: &mut Ctx, node: &Node, field: &Field, key: &str) -> Option<Va
             }
             Kind::Str(text) => {
                 let leaf = key.rsplit('.').next().unwrap_or(key);
-                let secs = crate::arm::parse_iso_duration(text);
+                let secs = crate::codec::parse_iso_duration(text);
                 let hint = match secs {
                     Some(s) if leaf.ends_with("_minutes") => Some(format!(
                         "the value is in minutes: write `{leaf}: {}`",
@@ -931,7 +906,7 @@ fn post_checks(ctx: &mut Ctx, doc: &Node, t: ComputeType, spec: &mut Map<String,
         ComputeType::ComputeInstance => {
             if let Some(iso) = spec.remove("idle_time_before_shutdown") {
                 let n = node_at(doc, &["idle_time_before_shutdown"]);
-                let secs = iso.as_str().and_then(crate::arm::parse_iso_duration);
+                let secs = iso.as_str().and_then(crate::codec::parse_iso_duration);
                 match secs {
                     // The API: "Minimum is 15 min, maximum is 3 days", as for the minutes key.
                     Some(s) if s % 60 == 0 && !(15..=4320).contains(&(s / 60)) => ctx.err(
@@ -1141,29 +1116,5 @@ mod tests {
         }
         // A trailing '-' alone is allowed by the regex (the lookahead needs \d+).
         assert!(check_compute_name("abc-").is_ok());
-    }
-
-    #[test]
-    fn camel() {
-        assert_eq!(camel_to_snake("SystemAssigned"), "system_assigned");
-        assert_eq!(
-            camel_to_snake("SystemAssigned,UserAssigned"),
-            "system_assigned,user_assigned"
-        );
-        assert_eq!(camel_to_snake("low_priority"), "low_priority");
-    }
-}
-
-/// Tests written for mutants `.ci/mutants.sh` found surviving (see docs/testing.md).
-#[cfg(test)]
-mod mutation_kills {
-    use super::camel_to_snake;
-
-    #[test]
-    fn an_upper_case_letter_after_a_digit_starts_a_word() {
-        assert_eq!(camel_to_snake("Gen2Cluster"), "gen2_cluster");
-        // Only a lower-case letter or a digit *before* it starts a word, never what follows.
-        assert_eq!(camel_to_snake("ABc"), "abc");
-        assert_eq!(camel_to_snake("EndsUpperA"), "ends_upper_a");
     }
 }
