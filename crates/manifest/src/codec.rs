@@ -1,6 +1,6 @@
 //! The one home of value spelling conversions between manifest YAML and ARM: ISO-8601 durations
 //! (`PT2M` ↔ seconds), snake_case ↔ PascalCase/camelCase enum words, and enum normalisation.
-//! Both the ARM mapping (`crate::arm`) and validation ([`crate::validate`]) use it; it uses
+//! Both the ARM mapping ([`crate::mapping`]) and validation ([`crate::validate`]) use it; it uses
 //! nothing else in the crate.
 
 /// Seconds → ISO-8601 as Python `isodate.duration_isoformat` writes it (`PT2M`, `PT1M40S`, `PT1H`).

@@ -7,11 +7,11 @@
 
 #![warn(missing_docs)]
 
-pub mod arm;
 pub mod codec;
 pub mod diag;
 pub mod endpoints;
 pub mod fields;
+pub mod mapping;
 pub mod model;
 pub mod project;
 pub mod schema;
@@ -19,10 +19,10 @@ pub mod secret;
 pub mod validate;
 pub mod yaml;
 
-pub use arm::from_arm;
 pub use codec::{parse_iso_duration, seconds_to_iso};
 pub use diag::{Diagnostic, Severity};
 pub use endpoints::{CloudKind, check_config_arm_endpoint, check_key_vault_url};
+pub use mapping::from_arm;
 pub use model::*;
 pub use project::{
     CONFIG_FILE, Config, Defaults, LoadOptions, Project, load_bytes, load_config, load_files,
