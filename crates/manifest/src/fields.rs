@@ -3,6 +3,8 @@
 //! This table is the single source of truth for validation (unknown keys, types, enum values),
 //! for how values compare ([`ValueKind`], read by the planner's normalisation), for the
 //! service's documented defaults and what GET returns ([`ServiceDefault`], [`OnGet`]),
+//! for each key's update policy with why and its source ([`Update`], read by the planner's
+//! `policy_for`; nothing guesses a policy from a key's name),
 //! for the JSON Schema ([`crate::compute_schema`]) and for `docs/manifest-reference.md`.
 
 use crate::model::ComputeType;
@@ -121,6 +123,68 @@ impl OnGet {
     }
 }
 
+/// How a change to one manifest key can be carried out (the planner reads it from
+/// [`Field::update`]; see `amlctl_plan::policy_for`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// In place with a PATCH (`ClusterUpdateParameters`: AmlCompute scale settings only).
+    InPlacePatch,
+    /// In place with a PUT of the whole body (the service overwrites an existing compute).
+    InPlacePut,
+    /// Only by deleting (or detaching) and creating (or attaching) again.
+    Replace,
+    /// Sent at creation only and not read back: never compared; a change needs `--replace`.
+    CreateOnly,
+    /// A secret: write-only, never read back, never shown; a change needs `--replace`.
+    WriteOnlySecret,
+    /// Accepted in the manifest but never sent nor compared.
+    Ignored,
+}
+
+impl Policy {
+    /// Short words for this policy (`in place (PATCH)`, `forces replacement`, ...).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Policy::InPlacePatch => "in place (PATCH)",
+            Policy::InPlacePut => "in place (PUT)",
+            Policy::Replace => "forces replacement",
+            Policy::CreateOnly => "create-only (not compared)",
+            Policy::WriteOnlySecret => "write-only secret (not compared)",
+            Policy::Ignored => "ignored",
+        }
+    }
+
+    /// True when a difference under this policy is never computed.
+    pub fn is_compared(self) -> bool {
+        matches!(
+            self,
+            Policy::InPlacePatch | Policy::InPlacePut | Policy::Replace
+        )
+    }
+}
+
+/// A key's update policy: how a change is carried out, why (for replacements), and the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Update {
+    /// The policy.
+    pub policy: Policy,
+    /// Why, in a few words (used in plan reasons for replacements; empty: no reason given).
+    pub why: &'static str,
+    /// Where this comes from.
+    pub source: &'static str,
+}
+
+/// The policy of a key no source documents as changeable in place: replace, the conservative
+/// default (a replace is gated). The planner treats it like a key in no row: no reason words.
+pub const SAFE_DEFAULT: Update = Update {
+    policy: Policy::Replace,
+    why: "",
+    source: "no source documents an in-place change: replace, the safe default (a replace needs `allow_replace` or `--replace`)",
+};
+
 /// One manifest key.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
@@ -136,8 +200,12 @@ pub struct Field {
     pub default: &'static str,
     /// ARM field it maps to (documentation only).
     pub arm: &'static str,
-    /// Change policy hint (documentation only).
-    pub policy: &'static str,
+    /// How a change to this key is carried out, why, and the source (`None`: as the key above
+    /// it; every top-level key has one). Read by the planner (`amlctl_plan::policy_for`).
+    pub update: Option<Update>,
+    /// Policies of keys below this one that have no row of their own (a free-form map's secret
+    /// keys), relative to this key.
+    pub below: &'static [(&'static str, Update)],
     /// How values compare (derived from [`Field::kind`] unless the row says otherwise).
     pub value: ValueKind,
     /// The service's documented default, with its source.
@@ -215,6 +283,18 @@ impl Field {
         self
     }
 
+    /// The same row with its own update policy (a nested key that differs from its parent).
+    const fn upd(mut self, update: Update) -> Field {
+        self.update = Some(update);
+        self
+    }
+
+    /// The same row with policies for keys below it that have no row of their own.
+    const fn below(mut self, below: &'static [(&'static str, Update)]) -> Field {
+        self.below = below;
+        self
+    }
+
     /// The same row, defined only at `versions`.
     const fn only_at(mut self, versions: &'static [&'static str], source: &'static str) -> Field {
         self.api_versions = Some(ApiVersions { versions, source });
@@ -230,7 +310,8 @@ const fn f(name: &'static str, kind: Kind, doc: &'static str) -> Field {
         doc,
         default: "",
         arm: "",
-        policy: "",
+        update: None,
+        below: &[],
         value: value_of(kind),
         service_default: None,
         on_get: OnGet::Unknown,
@@ -245,7 +326,7 @@ const fn fa(
     doc: &'static str,
     default: &'static str,
     arm: &'static str,
-    policy: &'static str,
+    update: Update,
 ) -> Field {
     Field {
         name,
@@ -254,7 +335,8 @@ const fn fa(
         doc,
         default,
         arm,
-        policy,
+        update: Some(update),
+        below: &[],
         value: value_of(kind),
         service_default: None,
         on_get: OnGet::Unknown,
@@ -268,11 +350,172 @@ const fn req(mut fl: Field) -> Field {
     fl
 }
 
-/// Change-policy phrases used in the docs.
-const REPLACE: &str = "replace";
-const PUT: &str = "in place (PUT)";
-const PATCH: &str = "in place (PATCH)";
-const WRITE_ONLY: &str = "write-only secret (change needs --replace)";
+// Update policies, each citing its source (moved verbatim from the planner's former table).
+const SRC_P_PATCH: &str = "spec 2025-12-01 `Compute_Update`: the PATCH body `ClusterUpdateParameters` holds AmlCompute `scaleSettings` only";
+const SRC_P_PUT: &str = "spec 2025-12-01 `Compute_CreateOrUpdate`: a PUT on an existing name overwrites the compute (examples \"Update a AML Compute\", \"Update an AKS Compute\"); top-level `tags`, `identity` and `properties.description` carry no x-ms-mutability restriction";
+const SRC_P_CREATE: &str = "spec 2025-12-01: `Compute.computeLocation` is x-ms-mutability [read, create]; terraform azurerm `location` is ForceNew";
+const SRC_P_TF_CLUSTER: &str = "terraform azurerm `machine_learning_compute_cluster`: ForceNew (its Update covers identity, scale settings and tags only, since provider PRs #26404 and #29878); the service refuses the change on an existing cluster";
+const SRC_P_REMOTE_LOGIN: &str = "spec 2025-12-01 `remoteLoginPortPublicAccess`: \"can be default only during cluster creation time\"; terraform azurerm `ssh_public_access_enabled` ForceNew";
+const SRC_P_CI: &str = "service: compute instance settings are fixed at creation; terraform azurerm `machine_learning_compute_instance`: every argument ForceNew";
+const SRC_P_CI_PUT: &str = "issue #14 rule 4: the service refuses a PUT that changes an existing compute instance (400 UserError); no recording shows a compute instance updated by PUT (arm-recordings: every CI PUT is a create), and the only CI actions at the chosen api-version are start/stop/restart (spec 2025-12-01; `updateSchedules`/`updateIdleShutdownSetting` are not in stable and never recorded); terraform azurerm `machine_learning_compute_instance`: every argument ForceNew, tags included";
+const SRC_P_CI_SCHED: &str = "as above; the earlier in-place policy cited only the emulator (spec 2025-12-01 has no schedule update action; `updateSchedules` is not recorded anywhere)";
+const SRC_P_ATTACH_ENVELOPE: &str = "issue #14 rule 5: a change to an attachment is a detach and re-attach (no recording shows an attachment updated; terraform azurerm's attach resources are ForceNew); detaching breaks jobs and online deployments that name the compute until it is attached again";
+const SRC_P_AKS_PUT_REJECTED: &str = "issue #14 rule 5 (properties of an attachment change by detach and re-attach); spec 2025-12-01 example \"Update an AKS Compute\" shows a PUT with a new `agentCount`, but no recording confirms the service accepts it";
+const SRC_P_SECRET: &str = "spec 2025-12-01: x-ms-secret, never returned by GET (\"Any secrets … are not returned\"); a new value needs `--replace`";
+const SRC_P_SECRET_PRACTICE: &str = "spec 2025-12-01: secret in practice (not returned by GET, listed by `listKeys`); a new value needs `--replace`";
+const SRC_P_IGNORED: &str =
+    "azure-ai-ml 1.35.2 `AmlCompute._to_rest_object`: `resource_id` is accepted but never sent";
+const SRC_P_RESOURCE: &str = "service: an attachment cannot point at another resource (`properties.resourceId` is fixed; the emulator refuses it); detach and attach again";
+const SRC_P_ATTACH_FIXED: &str = "conservative: `az ml compute update` changes only identity and tags of an attachment, terraform azurerm's attach resources are ForceNew; detach and attach again (harmless to the attached resource, still gated)";
+const SRC_P_OS_IMAGE: &str = "spec 2025-12-01 AmlCompute `osType` (Linux default, Windows) and `virtualMachineImage` (\"Virtual Machine image for Windows AML Compute\"); conservative: no source documents changing either on an existing cluster, and the PATCH body holds scale settings only";
+const SRC_P_TF_DLA: &str = "conservative: no source documents an in-place change; replace (detach and attach again) is the safe default";
+const SRC_P_TF_AKS: &str = "terraform azurerm `machine_learning_inference_cluster`: ForceNew";
+
+const U_PUT: Update = Update {
+    policy: Policy::InPlacePut,
+    why: "",
+    source: SRC_P_PUT,
+};
+const U_PATCH: Update = Update {
+    policy: Policy::InPlacePatch,
+    why: "",
+    source: SRC_P_PATCH,
+};
+const U_LOCATION: Update = Update {
+    policy: Policy::Replace,
+    why: "the location of a compute is fixed at creation",
+    source: SRC_P_CREATE,
+};
+const U_CI_ENVELOPE: Update = Update {
+    policy: Policy::Replace,
+    why: "compute instances are not updated by PUT",
+    source: SRC_P_CI_PUT,
+};
+const U_ATTACH_ENVELOPE: Update = Update {
+    policy: Policy::Replace,
+    why: "an attachment changes only by detach and re-attach",
+    source: SRC_P_ATTACH_ENVELOPE,
+};
+const U_SECRET: Update = Update {
+    policy: Policy::WriteOnlySecret,
+    why: "",
+    source: SRC_P_SECRET,
+};
+const U_SECRET_PRACTICE: Update = Update {
+    policy: Policy::WriteOnlySecret,
+    why: "",
+    source: SRC_P_SECRET_PRACTICE,
+};
+const U_AML_SIZE: Update = Update {
+    policy: Policy::Replace,
+    why: "the VM size of a cluster cannot change",
+    source: SRC_P_TF_CLUSTER,
+};
+const U_AML_TIER: Update = Update {
+    policy: Policy::Replace,
+    why: "the VM priority of a cluster cannot change",
+    source: SRC_P_TF_CLUSTER,
+};
+const U_AML_NETWORK: Update = Update {
+    policy: Policy::Replace,
+    why: "a cluster cannot move to another subnet",
+    source: SRC_P_TF_CLUSTER,
+};
+const U_AML_NODE_IP: Update = Update {
+    policy: Policy::Replace,
+    why: "node public IPs are fixed at creation",
+    source: SRC_P_TF_CLUSTER,
+};
+const U_AML_REMOTE_LOGIN: Update = Update {
+    policy: Policy::Replace,
+    why: "SSH public access is fixed at creation",
+    source: SRC_P_REMOTE_LOGIN,
+};
+const U_AML_SSH: Update = Update {
+    policy: Policy::Replace,
+    why: "the administrator account of a cluster is fixed at creation",
+    source: SRC_P_TF_CLUSTER,
+};
+const U_AML_OS: Update = Update {
+    policy: Policy::Replace,
+    why: "the operating system of a cluster is fixed at creation",
+    source: SRC_P_OS_IMAGE,
+};
+const U_AML_IMAGE: Update = Update {
+    policy: Policy::Replace,
+    why: "the node image of a cluster is fixed at creation",
+    source: SRC_P_OS_IMAGE,
+};
+const U_IGNORED: Update = Update {
+    policy: Policy::Ignored,
+    why: "",
+    source: SRC_P_IGNORED,
+};
+const U_CI_SCHED: Update = Update {
+    policy: Policy::Replace,
+    why: "compute instances are not updated by PUT",
+    source: SRC_P_CI_SCHED,
+};
+const U_CI_SIZE: Update = Update {
+    policy: Policy::Replace,
+    why: "compute instances cannot be resized",
+    source: SRC_P_CI,
+};
+const U_CI_NETWORK: Update = Update {
+    policy: Policy::Replace,
+    why: "a compute instance cannot move to another subnet",
+    source: SRC_P_CI,
+};
+const U_CI_ON_BEHALF: Update = Update {
+    policy: Policy::Replace,
+    why: "the assigned user of a compute instance is fixed at creation",
+    source: SRC_P_CI,
+};
+const U_CI_SETUP: Update = Update {
+    policy: Policy::Replace,
+    why: "setup scripts run only when an instance is created",
+    source: SRC_P_CI,
+};
+const U_CI_FIXED: Update = Update {
+    policy: Policy::Replace,
+    why: "compute instance settings are fixed at creation",
+    source: SRC_P_CI,
+};
+const U_ATTACH_RESOURCE: Update = Update {
+    policy: Policy::Replace,
+    why: "an attachment cannot point at another resource",
+    source: SRC_P_RESOURCE,
+};
+const U_ATTACH_SSH: Update = Update {
+    policy: Policy::Replace,
+    why: "the connection settings of an attachment are fixed",
+    source: SRC_P_ATTACH_FIXED,
+};
+const U_K8S_NAMESPACE: Update = Update {
+    policy: Policy::Replace,
+    why: "the namespace of an attachment is fixed",
+    source: SRC_P_ATTACH_FIXED,
+};
+const U_ATTACH_SETTINGS: Update = Update {
+    policy: Policy::Replace,
+    why: "the settings of an attachment are fixed",
+    source: SRC_P_ATTACH_FIXED,
+};
+const U_AKS_AGENT_COUNT: Update = Update {
+    policy: Policy::Replace,
+    why: "an attachment changes only by detach and re-attach",
+    source: SRC_P_AKS_PUT_REJECTED,
+};
+const U_AKS_VM_SIZE: Update = Update {
+    policy: Policy::Replace,
+    why: "the node size of an AKS cluster is fixed",
+    source: SRC_P_TF_AKS,
+};
+const U_DLA_STORE: Update = Update {
+    policy: Policy::Replace,
+    why: "the default Data Lake Store of an attachment is fixed",
+    source: SRC_P_TF_DLA,
+};
 
 // Sources of the facts below (only facts with a source; a key without one stays unknown).
 const SRC_GET_DESCRIPTION: &str =
@@ -346,7 +589,7 @@ const DESCRIPTION: Field = fa(
     "free text",
     "",
     "properties.description",
-    PUT,
+    U_PUT,
 )
 .get(OnGet::Always(SRC_GET_DESCRIPTION));
 const LOCATION: Field = fa(
@@ -355,7 +598,7 @@ const LOCATION: Field = fa(
     "Azure region (default: the workspace's)",
     "workspace location",
     "location",
-    REPLACE,
+    U_LOCATION,
 )
 .vk(ValueKind::Word)
 .get(OnGet::Always(SRC_GET_LOCATION));
@@ -365,31 +608,26 @@ const LOCATION_WS: Field = Field {
     doc: "Azure region: the workspace's (another region is an error; only clusters may live elsewhere)",
     ..LOCATION
 };
-const TAGS: Field = fa("tags", Kind::StrMap, "resource tags", "", "tags", PUT);
+const TAGS: Field = fa("tags", Kind::StrMap, "resource tags", "", "tags", U_PUT);
 const IDENTITY_F: Field = fa(
     "identity",
     Kind::Obj(IDENTITY),
     "managed identity",
     "",
     "identity.type, identity.userAssignedIdentities",
-    PUT,
+    U_PUT,
 )
 .get(OnGet::WhenSet(SRC_GET_IDENTITY));
 
-/// `description`, `tags`, `identity` of a compute instance or an attachment: a change replaces
-/// (a compute instance is not updated by PUT; an attachment is detached and attached again).
-const DESCRIPTION_R: Field = Field {
-    policy: REPLACE,
-    ..DESCRIPTION
-};
-const TAGS_R: Field = Field {
-    policy: REPLACE,
-    ..TAGS
-};
-const IDENTITY_R: Field = Field {
-    policy: REPLACE,
-    ..IDENTITY_F
-};
+/// `description`, `tags`, `identity` of a compute instance: a change replaces (a compute
+/// instance is not updated by PUT).
+const DESCRIPTION_CI: Field = DESCRIPTION.upd(U_CI_ENVELOPE);
+const TAGS_CI: Field = TAGS.upd(U_CI_ENVELOPE);
+const IDENTITY_CI: Field = IDENTITY_F.upd(U_CI_ENVELOPE);
+/// `description`, `tags`, `identity` of an attachment: a change is a detach and re-attach.
+const DESCRIPTION_R: Field = DESCRIPTION.upd(U_ATTACH_ENVELOPE);
+const TAGS_R: Field = TAGS.upd(U_ATTACH_ENVELOPE);
+const IDENTITY_R: Field = IDENTITY_F.upd(U_ATTACH_ENVELOPE);
 
 const NETWORK: &[Field] = &[
     f(
@@ -407,8 +645,8 @@ const NETWORK: &[Field] = &[
 
 const AML_SSH: &[Field] = &[
     f("admin_username", Kind::Str, "admin user name"),
-    f("admin_password", Kind::Secret, "admin password (secret)"),
-    f("ssh_key_value", Kind::Str, "SSH public key"),
+    f("admin_password", Kind::Secret, "admin password (secret)").upd(U_SECRET),
+    f("ssh_key_value", Kind::Str, "SSH public key").upd(U_SECRET),
 ];
 
 /// `type: amlcompute`.
@@ -419,7 +657,7 @@ pub const AMLCOMPUTE: &[Field] = &[
         "VM size",
         "STANDARD_DS3_V2",
         "properties.properties.vmSize",
-        REPLACE,
+        U_AML_SIZE,
     )
     .vk(ValueKind::Word),
     fa(
@@ -431,7 +669,7 @@ pub const AMLCOMPUTE: &[Field] = &[
         "VM priority",
         "(service default: dedicated)",
         "properties.properties.vmPriority",
-        REPLACE,
+        U_AML_TIER,
     )
     .sdef("\"dedicated\"", SRC_AML_GET_DEFAULTS)
     .get(OnGet::Always(SRC_AML_GET)),
@@ -445,7 +683,7 @@ pub const AMLCOMPUTE: &[Field] = &[
         "minimum node count",
         "0",
         "…scaleSettings.minNodeCount",
-        PATCH,
+        U_PATCH,
     ),
     fa(
         "max_instances",
@@ -457,7 +695,7 @@ pub const AMLCOMPUTE: &[Field] = &[
         "maximum node count",
         "4",
         "…scaleSettings.maxNodeCount",
-        PATCH,
+        U_PATCH,
     ),
     fa(
         "idle_time_before_scale_down",
@@ -469,7 +707,7 @@ pub const AMLCOMPUTE: &[Field] = &[
         "seconds idle before scale down (0: not sent)",
         "120",
         "…scaleSettings.nodeIdleTimeBeforeScaleDown (ISO-8601)",
-        PATCH,
+        U_PATCH,
     )
     .vk(ValueKind::Duration { minutes: false })
     .sdef_unset("120", "0", SRC_AML_GET_DEFAULTS)
@@ -480,7 +718,7 @@ pub const AMLCOMPUTE: &[Field] = &[
         "open the SSH port publicly",
         "(NotSpecified)",
         "…remoteLoginPortPublicAccess",
-        REPLACE,
+        U_AML_REMOTE_LOGIN,
     )
     .sdef("true", SRC_REMOTE_LOGIN_DEFAULT)
     .get(OnGet::Always(SRC_AML_GET)),
@@ -490,7 +728,7 @@ pub const AMLCOMPUTE: &[Field] = &[
         "admin_username, admin_password (secret), ssh_key_value",
         "",
         "…userAccountCredentials.{adminUserName,adminUserPassword,adminUserSshPublicKey}",
-        REPLACE,
+        U_AML_SSH,
     ),
     fa(
         "network_settings",
@@ -498,7 +736,7 @@ pub const AMLCOMPUTE: &[Field] = &[
         "vnet_name + subnet, or subnet as a full ARM id",
         "",
         "…subnet.id",
-        REPLACE,
+        U_AML_NETWORK,
     ),
     fa(
         "enable_node_public_ip",
@@ -506,7 +744,7 @@ pub const AMLCOMPUTE: &[Field] = &[
         "nodes get public IPs",
         "true",
         "…enableNodePublicIp",
-        REPLACE,
+        U_AML_NODE_IP,
     )
     .sdef("true", SRC_SPEC_NODE_IP)
     .get(OnGet::WhenSet(SRC_NODE_IP_GET)),
@@ -519,7 +757,7 @@ pub const AMLCOMPUTE: &[Field] = &[
         "operating system of the nodes",
         "linux",
         "…osType",
-        REPLACE,
+        U_AML_OS,
     )
     .sdef("\"linux\"", SRC_SPEC_OS)
     .get(OnGet::Always(SRC_AML_GET)),
@@ -529,7 +767,7 @@ pub const AMLCOMPUTE: &[Field] = &[
         "ARM id of a custom node image",
         "",
         "…virtualMachineImage.id",
-        REPLACE,
+        U_AML_IMAGE,
     )
     .vk(ValueKind::ArmId),
     IDENTITY_F,
@@ -542,7 +780,7 @@ pub const AMLCOMPUTE: &[Field] = &[
         "accepted by azure-ai-ml, ignored",
         "",
         "(not sent)",
-        "",
+        U_IGNORED,
     )
     .vk(ValueKind::ArmId),
 ];
@@ -721,7 +959,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "VM size",
         "STANDARD_DS3_V2",
         "properties.properties.vmSize",
-        REPLACE,
+        U_CI_SIZE,
     )
     .vk(ValueKind::Word),
     fa(
@@ -730,7 +968,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "vnet_name + subnet, or a subnet id",
         "",
         "…subnet.id",
-        REPLACE,
+        U_CI_NETWORK,
     ),
     fa(
         "create_on_behalf_of",
@@ -738,7 +976,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "assigned user (user_tenant_id, user_object_id)",
         "",
         "…personalComputeInstanceSettings.assignedUser",
-        REPLACE,
+        U_CI_ON_BEHALF,
     ),
     fa(
         "ssh_public_access_enabled",
@@ -746,7 +984,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "open SSH publicly",
         "false",
         "…sshSettings.sshPublicAccess",
-        REPLACE,
+        U_CI_FIXED,
     )
     .sdef("false", SRC_CI_SSH_DEFAULT)
     .get(OnGet::Always(SRC_CI_SSH_GET)),
@@ -756,7 +994,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "ssh_key_value",
         "",
         "…sshSettings.adminPublicKey",
-        REPLACE,
+        U_CI_FIXED,
     ),
     fa(
         "idle_time_before_shutdown_minutes",
@@ -765,7 +1003,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "idle shutdown, minutes",
         "",
         "…idleTimeBeforeShutdown (PT{n}M)",
-        REPLACE,
+        U_CI_FIXED,
     )
     .vk(ValueKind::Duration { minutes: true })
     .only_at(V_IDLE_SHUTDOWN, SRC_CI_FLAGS),
@@ -775,7 +1013,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "deprecated ISO-8601 form of the above (canonicalised to minutes)",
         "",
         "…idleTimeBeforeShutdown",
-        REPLACE,
+        U_CI_FIXED,
     )
     .vk(ValueKind::Duration { minutes: false })
     .only_at(V_IDLE_SHUTDOWN, SRC_CI_FLAGS),
@@ -785,7 +1023,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "compute_start_stop list",
         "",
         "…schedules.computeStartStop",
-        REPLACE,
+        U_CI_SCHED,
     ),
     fa(
         "setup_scripts",
@@ -793,7 +1031,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "creation_script / startup_script {path, command, timeout_minutes}",
         "",
         "…setupScripts.scripts",
-        REPLACE,
+        U_CI_SETUP,
     ),
     fa(
         "custom_applications",
@@ -801,7 +1039,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "docker applications",
         "",
         "…customServices",
-        REPLACE,
+        U_CI_FIXED,
     ),
     fa(
         "enable_node_public_ip",
@@ -809,7 +1047,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "public IP",
         "true",
         "…enableNodePublicIp",
-        REPLACE,
+        U_CI_FIXED,
     ),
     fa(
         "enable_sso",
@@ -817,7 +1055,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "single sign-on",
         "true",
         "…enableSSO",
-        REPLACE,
+        U_CI_FIXED,
     )
     .only_at(V_SSO, SRC_CI_FLAGS),
     fa(
@@ -826,7 +1064,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "root access",
         "true",
         "…enableRootAccess",
-        REPLACE,
+        U_CI_FIXED,
     )
     .only_at(V_ROOT, SRC_CI_FLAGS),
     fa(
@@ -835,7 +1073,7 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "release quota when stopped",
         "false",
         "…releaseQuotaOnStop",
-        REPLACE,
+        U_CI_FIXED,
     )
     .only_at(V_PATCHING_QUOTA, SRC_CI_FLAGS),
     fa(
@@ -844,18 +1082,20 @@ pub const COMPUTEINSTANCE: &[Field] = &[
         "OS patching",
         "false",
         "…enableOSPatching",
-        REPLACE,
+        U_CI_FIXED,
     )
     .only_at(V_PATCHING_QUOTA, SRC_CI_FLAGS),
-    IDENTITY_R,
-    DESCRIPTION_R,
+    IDENTITY_CI,
+    DESCRIPTION_CI,
     LOCATION_WS,
-    TAGS_R,
+    TAGS_CI,
 ];
 
 const VM_SSH: &[Field] = &[
     req(f("admin_username", Kind::Str, "user name")),
-    f("admin_password", Kind::Secret, "password (secret)").placeholder(),
+    f("admin_password", Kind::Secret, "password (secret)")
+        .placeholder()
+        .upd(U_SECRET_PRACTICE),
     f(
         "ssh_port",
         Kind::Int {
@@ -868,7 +1108,8 @@ const VM_SSH: &[Field] = &[
         "ssh_private_key_file",
         Kind::SecretFile,
         "path of the private key file, inside the repository (its contents are the secret)",
-    ),
+    )
+    .upd(U_SECRET),
 ];
 
 const RESOURCE_ID: Field = req(fa(
@@ -877,9 +1118,12 @@ const RESOURCE_ID: Field = req(fa(
     "ARM id of the resource to attach",
     "",
     "properties.resourceId",
-    REPLACE,
+    U_ATTACH_RESOURCE,
 ))
 .vk(ValueKind::ArmId);
+
+/// An attached VM or HDInsight cluster has no `ssh_key_value` key, but the policy names it.
+const SSH_ATTACHED_BELOW: &[(&str, Update)] = &[("ssh_key_value", U_SECRET)];
 
 /// `type: virtualmachine`.
 pub const VIRTUALMACHINE: &[Field] = &[
@@ -890,8 +1134,9 @@ pub const VIRTUALMACHINE: &[Field] = &[
         "admin_username, admin_password | ssh_private_key_file, ssh_port",
         "ssh_port 22",
         "properties.properties.{administratorAccount,sshPort}",
-        REPLACE,
-    )),
+        U_ATTACH_SSH,
+    ))
+    .below(SSH_ATTACHED_BELOW),
     IDENTITY_R,
     DESCRIPTION_R,
     LOCATION_WS,
@@ -907,8 +1152,9 @@ pub const HDINSIGHT: &[Field] = &[
         "admin_username, admin_password | ssh_private_key_file, ssh_port",
         "ssh_port 22",
         "properties.properties.{administratorAccount,sshPort}",
-        REPLACE,
-    )),
+        U_ATTACH_SSH,
+    ))
+    .below(SSH_ATTACHED_BELOW),
     IDENTITY_R,
     DESCRIPTION_R,
     LOCATION_WS,
@@ -924,7 +1170,7 @@ pub const KUBERNETES: &[Field] = &[
         "Kubernetes namespace",
         "default",
         "properties.properties.namespace",
-        REPLACE,
+        U_K8S_NAMESPACE,
     )
     .sdef("\"default\"", SRC_K8S_NAMESPACE),
     fa(
@@ -933,8 +1179,12 @@ pub const KUBERNETES: &[Field] = &[
         "extra properties merged into properties.properties (secret-looking keys take secret refs)",
         "",
         "properties.properties.*",
-        REPLACE,
-    ),
+        U_ATTACH_SETTINGS,
+    )
+    .below(&[
+        ("relayConnectionString", U_SECRET),
+        ("serviceBusConnectionString", U_SECRET),
+    ]),
     IDENTITY_R,
     DESCRIPTION_R,
     LOCATION_WS,
@@ -953,7 +1203,7 @@ pub const DATABRICKS: &[Field] = &[
         "Databricks access token (secret reference)",
         "",
         "properties.properties.databricksAccessToken",
-        WRITE_ONLY,
+        U_SECRET_PRACTICE,
     ))
     .placeholder(),
     fa(
@@ -962,7 +1212,7 @@ pub const DATABRICKS: &[Field] = &[
         "Databricks workspace URL",
         "",
         "properties.properties.workspaceUrl",
-        REPLACE,
+        U_ATTACH_SETTINGS,
     ),
     IDENTITY_R,
     DESCRIPTION_R,
@@ -979,7 +1229,7 @@ pub const DATALAKEANALYTICS: &[Field] = &[
         "default Data Lake Store account",
         "",
         "properties.properties.dataLakeStoreAccountName",
-        REPLACE,
+        U_DLA_STORE,
     ),
     IDENTITY_R,
     DESCRIPTION_R,
@@ -996,8 +1246,8 @@ const SSL: &[Field] = &[
         },
         "SSL status",
     ),
-    f("cert", Kind::Secret, "certificate data (secret reference)"),
-    f("key", Kind::Secret, "key data (secret reference)"),
+    f("cert", Kind::Secret, "certificate data (secret reference)").upd(U_SECRET),
+    f("key", Kind::Secret, "key data (secret reference)").upd(U_SECRET),
     f("cname", Kind::Str, "CNAME of the certificate"),
     f("leaf_domain_label", Kind::Str, "leaf domain label"),
     f(
@@ -1016,7 +1266,7 @@ pub const AKS: &[Field] = &[
         "cluster FQDN",
         "",
         "properties.properties.clusterFqdn",
-        REPLACE,
+        SAFE_DEFAULT,
     ),
     fa(
         "agent_count",
@@ -1025,7 +1275,7 @@ pub const AKS: &[Field] = &[
         "number of agents",
         "",
         "properties.properties.agentCount",
-        REPLACE,
+        U_AKS_AGENT_COUNT,
     ),
     fa(
         "agent_vm_size",
@@ -1033,7 +1283,7 @@ pub const AKS: &[Field] = &[
         "agent VM size",
         "",
         "properties.properties.agentVmSize",
-        REPLACE,
+        U_AKS_VM_SIZE,
     )
     .vk(ValueKind::Word),
     fa(
@@ -1045,7 +1295,7 @@ pub const AKS: &[Field] = &[
         "intended usage",
         "(service default: fast_prod)",
         "properties.properties.clusterPurpose",
-        REPLACE,
+        SAFE_DEFAULT,
     ),
     fa(
         "ssl",
@@ -1053,7 +1303,7 @@ pub const AKS: &[Field] = &[
         "scoring SSL configuration",
         "",
         "properties.properties.sslConfiguration",
-        REPLACE,
+        SAFE_DEFAULT,
     ),
     fa(
         "load_balancer_type",
@@ -1064,7 +1314,7 @@ pub const AKS: &[Field] = &[
         "load balancer type",
         "",
         "properties.properties.loadBalancerType",
-        REPLACE,
+        SAFE_DEFAULT,
     ),
     fa(
         "load_balancer_subnet",
@@ -1072,7 +1322,7 @@ pub const AKS: &[Field] = &[
         "load balancer subnet",
         "",
         "properties.properties.loadBalancerSubnet",
-        REPLACE,
+        SAFE_DEFAULT,
     )
     .vk(ValueKind::ArmId),
     IDENTITY_R,
@@ -1219,6 +1469,32 @@ mod table_tests {
             }
             prefix.pop();
         }
+    }
+
+    #[test]
+    fn every_field_row_has_an_update_policy_with_a_source() {
+        let mut missing = Vec::new();
+        for t in ComputeType::ALL {
+            for f in fields_of(t) {
+                if f.update.is_none() {
+                    missing.push(format!("{t} {}: no update policy", f.name));
+                }
+            }
+            let mut rows = Vec::new();
+            walk(&mut Vec::new(), fields_of(t), &mut rows);
+            for (path, f) in rows {
+                let below = f.below.iter().map(|(k, u)| (format!("{path}.{k}"), *u));
+                for (key, u) in f.update.map(|u| (path.clone(), u)).into_iter().chain(below) {
+                    if u.source.trim().is_empty() {
+                        missing.push(format!("{t} {key}: policy without a source"));
+                    }
+                    if u.policy == Policy::Replace && u.why.is_empty() && u != SAFE_DEFAULT {
+                        missing.push(format!("{t} {key}: replaces without saying why"));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::fields::{self, Field, Kind};
+use crate::fields::{self, Field, Kind, Policy};
 use crate::model::ComputeType;
 
 const NAME_PATTERN: &str = r"^[a-zA-Z](?![a-zA-Z0-9-]*-\d+$)[a-zA-Z0-9\-]{2,23}$";
@@ -239,6 +239,17 @@ fn kind_name(k: &Kind) -> String {
     }
 }
 
+/// The words of the reference's policy column (empty: as the key above, or not applicable).
+fn policy_phrase(p: Policy) -> &'static str {
+    match p {
+        Policy::InPlacePatch => "in place (PATCH)",
+        Policy::InPlacePut => "in place (PUT)",
+        Policy::Replace => "replace",
+        Policy::WriteOnlySecret => "write-only secret (change needs --replace)",
+        Policy::CreateOnly | Policy::Ignored => "",
+    }
+}
+
 fn rows(fields: &[Field], prefix: &str, inherit_policy: &str, out: &mut String) {
     for f in fields {
         let key = if prefix.is_empty() {
@@ -246,11 +257,7 @@ fn rows(fields: &[Field], prefix: &str, inherit_policy: &str, out: &mut String) 
         } else {
             format!("{prefix}.{}", f.name)
         };
-        let policy = if f.policy.is_empty() {
-            inherit_policy
-        } else {
-            f.policy
-        };
+        let policy = f.update.map_or(inherit_policy, |u| policy_phrase(u.policy));
         let policy = if matches!(f.kind, Kind::Secret | Kind::SecretFile) {
             "write-only secret (change needs --replace)"
         } else {

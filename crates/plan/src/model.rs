@@ -151,45 +151,9 @@ impl fmt::Display for Action {
     }
 }
 
-/// How a change to one manifest key can be carried out (see [`crate::policy_for`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Policy {
-    /// In place with a PATCH (`ClusterUpdateParameters`: AmlCompute scale settings only).
-    InPlacePatch,
-    /// In place with a PUT of the whole body (the service overwrites an existing compute).
-    InPlacePut,
-    /// Only by deleting (or detaching) and creating (or attaching) again.
-    Replace,
-    /// Sent at creation only and not read back: never compared; a change needs `--replace`.
-    CreateOnly,
-    /// A secret: write-only, never read back, never shown; a change needs `--replace`.
-    WriteOnlySecret,
-    /// Accepted in the manifest but never sent nor compared.
-    Ignored,
-}
-
-impl Policy {
-    /// Short words for this policy (`in place (PATCH)`, `forces replacement`, ...).
-    pub fn describe(self) -> &'static str {
-        match self {
-            Policy::InPlacePatch => "in place (PATCH)",
-            Policy::InPlacePut => "in place (PUT)",
-            Policy::Replace => "forces replacement",
-            Policy::CreateOnly => "create-only (not compared)",
-            Policy::WriteOnlySecret => "write-only secret (not compared)",
-            Policy::Ignored => "ignored",
-        }
-    }
-
-    /// True when a difference under this policy is never computed.
-    pub fn is_compared(self) -> bool {
-        matches!(
-            self,
-            Policy::InPlacePatch | Policy::InPlacePut | Policy::Replace
-        )
-    }
-}
+/// How a change to one manifest key can be carried out (see [`crate::policy_for`]); defined
+/// beside the field table that assigns it (`amlctl_manifest::fields`).
+pub use amlctl_manifest::fields::Policy;
 
 /// One changed manifest key, in manifest terms.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
