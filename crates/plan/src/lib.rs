@@ -1,6 +1,6 @@
 //! The `amlctl` planner: a pure function from desired compute targets (manifests) and live ARM
-//! state to a [`Plan`], the field policy lookup (each key's policy lives in its row of `amlctl_manifest::fields`), the
-//! renderers (text, Markdown, JSON) and the plan file.
+//! state to a [`Plan`], the field policy lookup (each key's policy lives in its row of
+//! `amlctl_manifest::fields`), the renderers (text, Markdown, JSON) and the plan file.
 //!
 //! Nothing here does I/O except [`Plan::save`] and [`Plan::load`]: the CLI reads live state
 //! (one paged list per workspace) and calls [`plan`]; `apply` executes each entry's
