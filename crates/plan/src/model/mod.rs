@@ -13,5 +13,5 @@ pub(crate) mod preflight;
 
 pub use action::{Action, ActionKind, Policy};
 pub use entry::{Change, PlanEntry, PlanError, Step, Unmanaged};
-pub use file::{PlanFileError, repo_digest};
-pub use plan::{FORMAT_VERSION, Plan, PlanOptions, SavedOptions, Summary};
+pub use file::{PlanFile, PlanFileError, SavedOptions, repo_digest};
+pub use plan::{FORMAT_VERSION, Plan, PlanOptions, Summary};

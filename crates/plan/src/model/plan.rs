@@ -1,6 +1,6 @@
 //! The plan: what [`crate::plan`] produces and the renderers print, its options and counts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +8,7 @@ use super::action::ActionKind;
 use super::entry::{PlanEntry, PlanError, Unmanaged};
 
 /// Version of the plan format (JSON output and plan files). A plan file whose major version
-/// differs is refused by [`Plan::load`].
+/// differs is refused by [`crate::PlanFile::load`].
 pub const FORMAT_VERSION: &str = "1.0";
 
 /// Options of one planning run (from the command line).
@@ -27,40 +27,6 @@ pub struct PlanOptions {
     /// The targets given are then only those under it: live computes none of them declares are
     /// neither pruned nor listed as unmanaged, and the plan says so in one warning.
     pub scope: Option<String>,
-}
-
-/// The command-line options of a saved plan (what `apply PLANFILE` plans again with).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SavedOptions {
-    /// `--replace` names.
-    #[serde(default)]
-    pub replace: Vec<String>,
-    /// `--target` filters.
-    #[serde(default)]
-    pub targets: Vec<String>,
-    /// `--workspace` filters.
-    #[serde(default)]
-    pub workspaces: Vec<String>,
-    /// The folder below `amlctl.yaml` the plan was limited to (repository-relative, `/`
-    /// separated; empty: the whole repository).
-    #[serde(default)]
-    pub scope: String,
-    /// `--strict`.
-    #[serde(default)]
-    pub strict: bool,
-}
-
-impl SavedOptions {
-    /// The planner options these stand for.
-    pub fn plan_options(&self) -> PlanOptions {
-        PlanOptions {
-            replace: self.replace.iter().cloned().collect(),
-            targets: self.targets.clone(),
-            workspaces: self.workspaces.clone(),
-            root: None,
-            scope: (!self.scope.is_empty()).then(|| self.scope.clone()),
-        }
-    }
 }
 
 /// Counts of a plan, by kind of action.
@@ -128,20 +94,6 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Live computes no manifest declares, left alone.
     pub unmanaged: Vec<Unmanaged>,
-    /// Folder of the `amlctl.yaml` the plan was made from; set by the caller (for `apply PLANFILE`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub root: Option<std::path::PathBuf>,
-    /// The workspaces the plan read, by alias; set by the caller so a saved plan can be re-checked
-    /// against the same live state.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub workspaces: BTreeMap<String, amlctl_manifest::Workspace>,
-    /// The options the plan was made with; `apply PLANFILE` plans again with them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<SavedOptions>,
-    /// [`repo_digest`] of `amlctl.yaml` and every manifest the plan read; `apply PLANFILE`
-    /// refuses the file when the repository no longer gives the same digest.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repo_digest: Option<String>,
     /// The pre-flight summary ([`crate::preflight`]); `None` when nothing was checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preflight: Option<super::preflight::Preflight>,
@@ -157,10 +109,6 @@ impl Plan {
             errors: Vec::new(),
             warnings: Vec::new(),
             unmanaged: Vec::new(),
-            root: None,
-            workspaces: BTreeMap::new(),
-            options: None,
-            repo_digest: None,
             preflight: None,
         }
     }
