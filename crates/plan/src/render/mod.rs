@@ -13,6 +13,6 @@ mod text;
 mod values;
 
 pub use format::escape;
-pub use json::json;
+pub use json::{JsonEntry, JsonPlan, JsonRequest, json};
 pub use markdown::{MARKDOWN_LIMIT, markdown};
 pub use text::text;
