@@ -290,10 +290,7 @@ fn finish_line(report: &ApplyReport, json: bool) {
 
 /// True when the filter `f` (a name or `alias/name`) names the entry `alias/name`.
 fn filter_names(f: &str, alias: &str, name: &str) -> bool {
-    match f.split_once('/') {
-        Some((a, n)) => a == alias && n.eq_ignore_ascii_case(name),
-        None => f.eq_ignore_ascii_case(name),
-    }
+    amlctl_vocab::Address::new(alias, name).is_named_by(f)
 }
 
 /// A scope recorded in a plan file, checked: relative, no `..`, no root or prefix.

@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use amlctl_manifest::Workspace;
-use amlctl_vocab::Method;
+use amlctl_vocab::{Address, Method};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -224,7 +224,7 @@ impl PlanFile {
     pub fn check(&self, workspaces: &BTreeMap<String, Workspace>) -> Vec<String> {
         let mut problems = Vec::new();
         for e in &self.plan.entries {
-            let expected_address = format!("{}/{}", e.workspace, e.name);
+            let expected_address = Address::new(&e.workspace, &e.name).to_string();
             if e.address != expected_address {
                 problems.push(format!(
                     "entry {}: address does not match workspace {:?} and name {:?}",

@@ -21,6 +21,7 @@ mod target;
 use std::collections::{BTreeMap, BTreeSet};
 
 use amlctl_manifest::{LiveCompute, Target, Workspace, diag::did_you_mean};
+use amlctl_vocab::Address;
 
 pub use compare::{fingerprint, unmet_keys};
 pub(crate) use describe::show;
@@ -78,7 +79,7 @@ fn plan_declared(
     sorted.sort_by(|a, b| (&a.workspace, &a.name).cmp(&(&b.workspace, &b.name)));
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     for t in sorted {
-        let address = format!("{}/{}", t.workspace, t.name);
+        let address = Address::new(&t.workspace, &t.name).to_string();
         if !cx.ws_selected(&t.workspace) || !cx.target_selected(&t.workspace, &t.name) {
             continue;
         }

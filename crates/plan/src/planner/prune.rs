@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use amlctl_manifest::{
     ComputeType, LiveCompute, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, REDACTED, Target, Workspace,
 };
+use amlctl_vocab::Address;
 use serde_json::Value;
 
 use super::compare::fingerprint;
@@ -71,7 +72,7 @@ pub(super) fn plan_undeclared(
 
 /// One undeclared live compute: a wait, a refusal, a delete or detach, or an unmanaged line.
 fn undeclared(cx: &Ctx<'_>, alias: &str, ws: Option<&Workspace>, lc: &LiveCompute, out: &mut Plan) {
-    let address = format!("{alias}/{}", lc.name);
+    let address = Address::new(alias, &lc.name).to_string();
     let type_name = lc.compute_type.map_or_else(
         || {
             lc.raw

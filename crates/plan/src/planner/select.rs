@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use amlctl_manifest::Workspace;
+use amlctl_vocab::Address;
 
 use crate::model::PlanOptions;
 
@@ -64,10 +65,7 @@ impl<'a> Ctx<'a> {
 /// True when a `--target`/`--replace` value names this compute: its name or its address
 /// (`alias/name`); compute names compare case-insensitively, as Azure does.
 pub(super) fn names(filter: &str, alias: &str, name: &str) -> bool {
-    filter.eq_ignore_ascii_case(name)
-        || filter
-            .split_once('/')
-            .is_some_and(|(a, n)| a == alias && n.eq_ignore_ascii_case(name))
+    Address::new(alias, name).is_named_by(filter)
 }
 
 /// True when `--replace` names this target.

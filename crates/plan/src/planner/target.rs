@@ -4,6 +4,7 @@
 use amlctl_manifest::{
     ArmBody, ComputeType, DesiredState, LiveCompute, REDACTED, Target, Workspace,
 };
+use amlctl_vocab::Address;
 use serde_json::{Map, Value};
 
 use super::compare::{diff, fingerprint};
@@ -27,7 +28,7 @@ pub(super) fn plan_target(
     ws: &Workspace,
     lc: Option<&LiveCompute>,
 ) -> Result<PlanEntry, PlanError> {
-    let address = format!("{}/{}", t.workspace, t.name);
+    let address = Address::new(&t.workspace, &t.name).to_string();
     let after_spec = redacted_spec(t);
     let mut entry = PlanEntry {
         address: address.clone(),

@@ -5,7 +5,7 @@ use super::entry::{
     UNVERIFIABLE_HEAD, by_workspace, entry_lines, main_action, preflight_lines, unverifiable_lines,
 };
 use super::format::{Tone, escape, longest_backtick_run, md_code, md_text};
-use crate::model::{Action, Plan, PlanEntry};
+use crate::model::{Plan, PlanEntry};
 
 /// Upper bound (exclusive) of one Markdown chunk: GitHub rejects comments of 65,536 characters
 /// or more.
@@ -113,11 +113,7 @@ fn md_head(plan: &Plan) -> String {
     let destroyed: Vec<String> = plan
         .entries
         .iter()
-        .filter(|e| {
-            e.actions
-                .iter()
-                .any(|a| matches!(a, Action::Replace | Action::Delete | Action::Detach))
-        })
+        .filter(|e| e.actions.iter().any(|a| a.kind().destroys()))
         .map(|e| format!("{} ({})", md_code(&e.address), main_action(e)))
         .collect();
     if !destroyed.is_empty() {
