@@ -5,6 +5,7 @@
 //! runs at most [`MAX_ROUNDS`] plan → apply rounds, then marks whatever is still only waited
 //! for as failed: not converging is not a success.
 
+use amlctl_vocab::Address;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -64,7 +65,7 @@ pub async fn converge(
         let mut ws = replan.workspaces.clone();
         let aliases: BTreeSet<String> = waited
             .iter()
-            .filter_map(|a| a.split('/').next().map(str::to_string))
+            .filter_map(|a| Address::parse(a).ok().map(|a| a.workspace))
             .collect();
         let live = match read_live(client, &mut ws, &aliases).await {
             Ok(l) => l,
@@ -77,15 +78,17 @@ pub async fn converge(
         // has nothing left to plan: the planner would rightly reject it as a filter that
         // matches nothing. With none left, there is nothing to plan at all.
         let known = |a: &str| {
-            replan
-                .targets
-                .iter()
-                .any(|t| format!("{}/{}", t.workspace, t.name).eq_ignore_ascii_case(a))
-                || live.iter().any(|(alias, computes)| {
-                    computes
-                        .iter()
-                        .any(|c| format!("{alias}/{}", c.name).eq_ignore_ascii_case(a))
+            replan.targets.iter().any(|t| {
+                Address::new(&t.workspace, &t.name)
+                    .to_string()
+                    .eq_ignore_ascii_case(a)
+            }) || live.iter().any(|(alias, computes)| {
+                computes.iter().any(|c| {
+                    Address::new(alias, &c.name)
+                        .to_string()
+                        .eq_ignore_ascii_case(a)
                 })
+            })
         };
         let again: Vec<String> = waited.iter().filter(|a| known(a)).cloned().collect();
         // Only the --replace names of the targets planned again (another name would match no
@@ -95,10 +98,7 @@ pub async fn converge(
             .iter()
             .filter(|r| {
                 again.iter().any(|a| {
-                    a == *r
-                        || a.rsplit('/')
-                            .next()
-                            .is_some_and(|name| name.eq_ignore_ascii_case(r))
+                    a == *r || Address::parse(a).is_ok_and(|a| a.name.eq_ignore_ascii_case(r))
                 })
             })
             .cloned()

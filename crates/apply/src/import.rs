@@ -3,13 +3,14 @@
 use amlctl_arm::ArmClient;
 use amlctl_manifest::{LiveCompute, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, Target, Workspace};
 use amlctl_plan::{Action, Plan, PlanEntry};
+use amlctl_vocab::Address;
 
 use crate::{ApplyOptions, Outcome, apply};
 
 /// A plan with one entry: the in-place update of `live` that adds the ownership tag and changes
 /// nothing else ([`amlctl_plan::import_step`]), bound to the live compute's fingerprint.
 pub fn import_plan(target: &Target, live: &LiveCompute, ws: &Workspace) -> Plan {
-    let address = format!("{}/{}", target.workspace, target.name);
+    let address = Address::new(&target.workspace, &target.name).to_string();
     let step = amlctl_plan::import_step(target, live, ws);
     let mut plan = Plan::empty();
     plan.entries.push(PlanEntry {

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use amlctl_manifest::ComputeType::*;
 use amlctl_manifest::{DesiredState, LiveCompute, SecretRef, SourceLocation, Target};
-use amlctl_plan::{Action, FORMAT_VERSION, Plan, PlanFileError, PlanOptions, render};
+use amlctl_plan::{
+    Action, FORMAT_VERSION, Plan, PlanFile, PlanFileError, PlanOptions, SavedOptions, render,
+};
 use common::*;
 use serde_json::json;
 
@@ -297,7 +299,7 @@ fn no_renderer_and_no_plan_file_holds_a_secret() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("plan.json");
-    plan.save(&path).expect("save");
+    PlanFile::new(plan.clone()).save(&path).expect("save");
     let file = std::fs::read_to_string(&path).expect("read");
     for out in [
         render::text(&plan, false),
@@ -316,11 +318,24 @@ fn plan_file_round_trip_and_version_check() {
     plan.created = Some("2026-11-29T15:00:00Z".into());
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("plan.json");
-    plan.save(&path).expect("save");
-    let back = Plan::load(&path).expect("load");
-    assert_eq!(back, plan);
+    let saved = PlanFile {
+        repo_digest: Some("0".repeat(64)),
+        options: Some(SavedOptions {
+            targets: vec!["dev/cpu".into()],
+            ..SavedOptions::default()
+        }),
+        ..PlanFile::new(plan.clone())
+    };
+    saved.save(&path).expect("save");
+    let back = PlanFile::load(&path).expect("load");
+    assert_eq!(back, saved);
+    assert_eq!(
+        back.plan, plan,
+        "the plan comes back as the planner made it"
+    );
     assert!(
-        back.entries
+        back.plan
+            .entries
             .iter()
             .filter(|e| e.before.is_some())
             .all(|e| e.live_fingerprint.is_some())
@@ -334,7 +349,7 @@ fn plan_file_round_trip_and_version_check() {
         1,
     );
     std::fs::write(&path, &minor).expect("write");
-    assert!(Plan::load(&path).is_ok());
+    assert!(PlanFile::load(&path).is_ok());
 
     // Another major version: refused with a clear message.
     let major = text.replacen(
@@ -343,7 +358,7 @@ fn plan_file_round_trip_and_version_check() {
         1,
     );
     std::fs::write(&path, &major).expect("write");
-    match Plan::load(&path) {
+    match PlanFile::load(&path) {
         Err(e @ PlanFileError::UnsupportedVersion { .. }) => {
             let msg = e.to_string();
             assert!(
@@ -357,16 +372,16 @@ fn plan_file_round_trip_and_version_check() {
     // Not a plan.
     std::fs::write(&path, "{\"hello\": 1}").expect("write");
     assert!(matches!(
-        Plan::load(&path),
+        PlanFile::load(&path),
         Err(PlanFileError::Invalid { .. })
     ));
     std::fs::write(&path, "not json").expect("write");
     assert!(matches!(
-        Plan::load(&path),
+        PlanFile::load(&path),
         Err(PlanFileError::Invalid { .. })
     ));
     assert!(matches!(
-        Plan::load(&dir.path().join("missing.json")),
+        PlanFile::load(&dir.path().join("missing.json")),
         Err(PlanFileError::Io { .. })
     ));
 }

@@ -3,7 +3,8 @@
 //! * [`api_version`]: the api-versions amlctl sends;
 //! * [`workspace_path`] / [`compute_path`]: the one ARM path builder (every segment
 //!   percent-encoded);
-//! * [`Method`]: the HTTP methods of ARM requests (plan steps, the executor, the client).
+//! * [`Method`]: the HTTP methods of ARM requests (plan steps, the executor, the client);
+//! * [`Address`]: a compute's `alias/name` address, joined and parsed in one place.
 //!
 //! No I/O and no dependencies, so every crate can use it. The emulator does not: it is an
 //! independent implementation of the ARM contract and keeps its own copy on purpose.
@@ -220,5 +221,104 @@ mod tests {
         }
         assert!(serde_json::from_str::<Method>("\"TRACE\"").is_err());
         assert!("TRACE".parse::<Method>().is_err());
+    }
+}
+
+/// The address of one compute: workspace alias and compute name, written `alias/name` (plan
+/// entries, `--target`/`--replace` values, report lines). The one place that joins and splits
+/// addresses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    /// Workspace alias (a key of `workspaces:` in amlctl.yaml).
+    pub workspace: String,
+    /// Compute name.
+    pub name: String,
+}
+
+/// Why a string is not an [`Address`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressError {
+    /// The string given.
+    pub given: String,
+}
+
+impl std::fmt::Display for AddressError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} is not a compute address: write ALIAS/NAME (a workspace alias of amlctl.yaml, a slash, the compute name)",
+            self.given
+        )
+    }
+}
+
+impl std::error::Error for AddressError {}
+
+impl Address {
+    /// The address of compute `name` in workspace `workspace`.
+    pub fn new(workspace: impl Into<String>, name: impl Into<String>) -> Address {
+        Address {
+            workspace: workspace.into(),
+            name: name.into(),
+        }
+    }
+
+    /// Parses `alias/name`: exactly one slash, neither side empty.
+    pub fn parse(s: &str) -> Result<Address, AddressError> {
+        match s.split_once('/') {
+            Some((a, n)) if !a.is_empty() && !n.is_empty() && !n.contains('/') => {
+                Ok(Address::new(a, n))
+            }
+            _ => Err(AddressError {
+                given: s.to_string(),
+            }),
+        }
+    }
+
+    /// True when `filter` (a compute name, or an address) names this compute: the alias exactly,
+    /// the name case-insensitively (as Azure compares compute names).
+    pub fn is_named_by(&self, filter: &str) -> bool {
+        match Address::parse(filter) {
+            Ok(a) => a.workspace == self.workspace && a.name.eq_ignore_ascii_case(&self.name),
+            Err(_) => filter.eq_ignore_ascii_case(&self.name),
+        }
+    }
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.workspace, self.name)
+    }
+}
+
+impl std::str::FromStr for Address {
+    type Err = AddressError;
+
+    fn from_str(s: &str) -> Result<Address, AddressError> {
+        Address::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::Address;
+
+    #[test]
+    fn addresses_display_and_parse() {
+        let a = Address::new("dev", "cpu");
+        assert_eq!(a.to_string(), "dev/cpu");
+        assert_eq!(Address::parse("dev/cpu"), Ok(a.clone()));
+        for bad in ["cpu", "/cpu", "dev/", "dev/cpu/x", ""] {
+            let e = Address::parse(bad)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                e.contains("ALIAS/NAME") && e.contains(&format!("{bad:?}")),
+                "{bad}: {e}"
+            );
+        }
+        assert!(a.is_named_by("CPU") && a.is_named_by("dev/CPU"));
+        assert!(!a.is_named_by("prod/cpu") && !a.is_named_by("dev/cpu/x") && !a.is_named_by("gpu"));
     }
 }

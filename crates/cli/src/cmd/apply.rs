@@ -8,7 +8,7 @@ use std::time::Duration;
 use amlctl_apply::{ApplyOptions, ApplyReport, Outcome, ProgressMode, SecretResolver};
 use amlctl_manifest::Workspace;
 use amlctl_plan::render::escape;
-use amlctl_plan::{Plan, PlanEntry};
+use amlctl_plan::{Plan, PlanEntry, PlanFile};
 use tokio::sync::watch;
 
 use crate::args::{ArmArgs, Format, PlanArgs};
@@ -290,10 +290,7 @@ fn finish_line(report: &ApplyReport, json: bool) {
 
 /// True when the filter `f` (a name or `alias/name`) names the entry `alias/name`.
 fn filter_names(f: &str, alias: &str, name: &str) -> bool {
-    match f.split_once('/') {
-        Some((a, n)) => a == alias && n.eq_ignore_ascii_case(name),
-        None => f.eq_ignore_ascii_case(name),
-    }
+    amlctl_vocab::Address::new(alias, name).is_named_by(f)
 }
 
 /// A scope recorded in a plan file, checked: relative, no `..`, no root or prefix.
@@ -315,9 +312,9 @@ fn safe_scope(scope: &str) -> Option<PathBuf> {
 /// freshly computed requests are sent (never a path, method, query or secret slot from the file).
 async fn apply_saved(args: &ApplyArgs) -> CliResult<Exit> {
     let shown = args.path.display().to_string();
-    let saved = Plan::load(&args.path).map_err(|e| CliError::new(format!("{shown}: {e}")))?;
+    let file = PlanFile::load(&args.path).map_err(|e| CliError::new(format!("{shown}: {e}")))?;
     let json = args.format == Format::Json;
-    let (Some(options), Some(digest)) = (saved.options.clone(), saved.repo_digest.clone()) else {
+    let (Some(options), Some(digest)) = (file.options.clone(), file.repo_digest.clone()) else {
         return Err(CliError::new(format!(
             "{shown} was saved by an older amlctl and is not bound to a state of the repository; run `amlctl plan --out {shown}` again"
         )));
@@ -360,7 +357,8 @@ async fn apply_saved(args: &ApplyArgs) -> CliResult<Exit> {
         )
     })?;
     workflow::check_workspaces(&config, &args.plan.workspaces)?;
-    let problems = saved.check(&config.workspaces);
+    let problems = file.check(&config.workspaces);
+    let saved = &file.plan;
     if !problems.is_empty() {
         return Err(CliError::new(format!(
             "{shown} fails the plan check; nothing was applied:\n  {}",
@@ -368,7 +366,7 @@ async fn apply_saved(args: &ApplyArgs) -> CliResult<Exit> {
         )));
     }
     if !saved.errors.is_empty() {
-        show_plan(&saved, args);
+        show_plan(saved, args);
         return Err(CliError::new(
             "the saved plan has errors; nothing was applied",
         ));
@@ -391,7 +389,7 @@ async fn apply_saved(args: &ApplyArgs) -> CliResult<Exit> {
         )));
     }
     // Apply-time filters select among the saved entries; each must select something.
-    let selected: Vec<&PlanEntry> = amlctl_apply::actionable(&saved)
+    let selected: Vec<&PlanEntry> = amlctl_apply::actionable(saved)
         .filter(|e| {
             (args.plan.workspaces.is_empty() || args.plan.workspaces.contains(&e.workspace))
                 && (args.plan.targets.is_empty()

@@ -20,7 +20,8 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> CliResult<Exit> {
         .targets
         .iter()
         .filter(|t| {
-            t.name.eq_ignore_ascii_case(name) || format!("{}/{}", t.workspace, t.name) == name
+            t.name.eq_ignore_ascii_case(name)
+                || amlctl_vocab::Address::new(&t.workspace, &t.name).to_string() == name
         })
         .collect();
     let target = match matches.as_slice() {
@@ -33,7 +34,7 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> CliResult<Exit> {
         many => {
             let addresses: Vec<String> = many
                 .iter()
-                .map(|t| format!("{}/{}", t.workspace, t.name))
+                .map(|t| amlctl_vocab::Address::new(&t.workspace, &t.name).to_string())
                 .collect();
             return Err(CliError::new(format!(
                 "{name} is declared in several workspaces ({}); name one as WORKSPACE/NAME",
@@ -41,7 +42,7 @@ pub async fn run(path: &Path, name: &str, arm: &ArmArgs) -> CliResult<Exit> {
             )));
         }
     };
-    let address = format!("{}/{}", target.workspace, target.name);
+    let address = amlctl_vocab::Address::new(&target.workspace, &target.name).to_string();
     workflow::with_session(&ProjectRef::of(&project), arm, async |session: &Session| {
     let aliases = [target.workspace.clone()];
     let (workspaces, live) = workflow::read_live(session, &project.config, &aliases).await;

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use amlctl_manifest::Config;
-use amlctl_plan::{Plan, SavedOptions};
+use amlctl_plan::{Plan, PlanFile, SavedOptions};
 
 use crate::args::{ArmArgs, Format, PlanArgs};
 use crate::error::{CliError, CliResult, Exit};
@@ -62,35 +62,40 @@ async fn plan_command(
     }
     workflow::with_plan(path, plan_args, arm, async |planned: Planned, _session| {
         let Planned {
-            mut plan,
+            plan,
             project,
             workspaces,
         } = planned;
-    // Informational only: `apply PLANFILE` finds the repository from the current directory and
-    // takes the workspaces from its amlctl.yaml, never from these.
-    plan.root = Some(project.config.root.clone());
-    plan.workspaces = workspaces;
-    plan.options = Some(SavedOptions {
-        replace: plan_args.replace.clone(),
-        targets: plan_args.targets.clone(),
-        workspaces: plan_args.workspaces.clone(),
-        scope: scope_of(path, &project.config),
-        strict: plan_args.strict,
-    });
     output::render_plan(&plan, format, no_color);
     append_step_summary(&plan);
     if let Some(out) = out {
-        plan.repo_digest = Some(workflow::repo_digest(&project)?);
-        let problems = plan.check(&project.config.workspaces);
+        // The planner's plan, wrapped with the file's metadata. `root` and `workspaces` are
+        // informational only: `apply PLANFILE` finds the repository from the current directory
+        // and takes the workspaces from its amlctl.yaml, never from these.
+        let file = PlanFile {
+            root: Some(project.config.root.clone()),
+            workspaces,
+            options: Some(SavedOptions {
+                replace: plan_args.replace.clone(),
+                targets: plan_args.targets.clone(),
+                workspaces: plan_args.workspaces.clone(),
+                scope: scope_of(path, &project.config),
+                strict: plan_args.strict,
+            }),
+            repo_digest: Some(workflow::repo_digest(&project)?),
+            plan,
+        };
+        let problems = file.check(&project.config.workspaces);
         if !problems.is_empty() {
             return Err(CliError::new(format!(
                 "the plan fails its own safety check, so it was not saved:\n  {}",
                 problems.join("\n  ")
             )));
         }
-        plan.save(out).map_err(|e| {
+        file.save(out).map_err(|e| {
             CliError::new(format!("cannot save the plan to {}: {e}", out.display()))
         })?;
+        let plan = &file.plan;
         if plan.errors.is_empty() && plan.has_changes() {
             output::note(&format!(
                 "Saved the plan to {}. Apply it with: amlctl apply {}{} (from inside the repository)",
@@ -101,14 +106,20 @@ async fn plan_command(
         } else {
             output::note(&format!("Saved the plan to {}.", out.display()));
         }
+        return finish(plan);
     }
+    finish(&plan)
+    })
+    .await
+}
+
+/// `Ok(true)` when the plan has changes; its errors (already printed) end the run.
+fn finish(plan: &Plan) -> CliResult<bool> {
     if !plan.errors.is_empty() {
         Err(CliError::reported())
     } else {
         Ok(plan.has_changes())
     }
-    })
-    .await
 }
 
 /// The connection flags `apply PLANFILE` needs to reach the same ARM as this `plan` did.
