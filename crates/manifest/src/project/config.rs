@@ -15,39 +15,15 @@ use super::keys::{CONFIG_KEYS, DEFAULTS_FIELDS, WORKSPACE_FIELDS};
 use super::select::norm_rel;
 use super::{Config, Defaults};
 
+/// Parses and checks `amlctl.yaml`: one mapping document, each top-level key in turn, then the
+/// checks across keys (workspaces, aliases named by `default_workspace` and `folders`).
 pub(super) fn parse_config(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
     let root = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let docs = yaml::parse_documents(path, text).map_err(|d| vec![d])?;
     let mut ctx = Ctx::new(path, false);
-    let doc = match docs.as_slice() {
-        [d] => d.clone(),
-        [] => {
-            return Err(vec![
-                Diagnostic::error(
-                    Some(SourceLocation {
-                        file: path.to_path_buf(),
-                        line: 1,
-                        column: 1,
-                    }),
-                    None,
-                    "amlctl.yaml is empty".into(),
-                )
-                .with_hint("add `workspaces:` (see docs/manifest-reference.md)"),
-            ]);
-        }
-        [_, second, ..] => {
-            ctx.err(
-                second,
-                "",
-                "amlctl.yaml must hold a single YAML document".into(),
-                None,
-            );
-            return Err(ctx.diags);
-        }
-    };
+    let doc = single_document(&mut ctx, path, text)?;
     let mut cfg = Config {
         path: path.to_path_buf(),
         root,
@@ -66,103 +42,9 @@ pub(super) fn parse_config(path: &Path, text: &str) -> Result<Config, Vec<Diagno
         );
         return Err(ctx.diags);
     };
-    let mut default_node = None;
-    let mut folder_nodes = Vec::new();
+    let mut refs = AliasRefs::default();
     for (k, v) in entries {
-        let key = k.as_str().unwrap_or("");
-        if matches!(v.kind, Kind::Null) && key != "workspaces" {
-            continue;
-        }
-        match key {
-            "$schema" => {}
-            "workspaces" => match &v.kind {
-                Kind::Map(ws) => {
-                    for (ak, av) in ws {
-                        let Some(alias) = ak.as_str() else {
-                            ctx.err(ak, "workspaces", "workspace aliases must be strings".into(), None);
-                            continue;
-                        };
-                        let path = format!("workspaces.{alias}");
-                        if let Some(obj) = validate::walk_obj(&mut ctx, av, WORKSPACE_FIELDS, &path, &[]) {
-                            let s = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
-                            if let (Some(sub), Some(rg), Some(w)) =
-                                (s("subscription_id"), s("resource_group"), s("workspace"))
-                            {
-                                cfg.workspaces.insert(
-                                    alias.to_string(),
-                                    Workspace {
-                                        alias: alias.to_string(),
-                                        subscription_id: sub,
-                                        resource_group: rg,
-                                        workspace: w,
-                                        location: s("location"),
-                                        prune: obj.get("prune").and_then(Value::as_bool).unwrap_or(false),
-                                    },
-                                );
-                            }
-                        }
-                    }
-                }
-                _ => ctx.err(
-                    v,
-                    "workspaces",
-                    format!("`workspaces` must be a mapping of alias to workspace, found {}", v.type_name()),
-                    Some("workspaces:\n      dev: { subscription_id: …, resource_group: …, workspace: … }".into()),
-                ),
-            },
-            "default_workspace" => match v.as_str() {
-                Some(s) => {
-                    cfg.default_workspace = Some(s.to_string());
-                    default_node = Some(v.clone());
-                }
-                None => ctx.err(v, key, "`default_workspace` must be a workspace alias".into(), None),
-            },
-            "manifests" => match &v.kind {
-                Kind::Seq(items) => {
-                    for it in items {
-                        match it.as_str() {
-                            Some(s) => cfg.manifests.push(s.to_string()),
-                            None => ctx.err(it, key, "`manifests` entries must be folders or globs (strings)".into(), None),
-                        }
-                    }
-                }
-                Kind::Str(s) => cfg.manifests.push(s.clone()),
-                _ => ctx.err(v, key, "`manifests` must be a list of folders or globs".into(), None),
-            },
-            "folders" => match &v.kind {
-                Kind::Map(fs) => {
-                    for (fk, fv) in fs {
-                        match (fk.as_str(), fv.as_str()) {
-                            (Some(f), Some(a)) => {
-                                cfg.folders.insert(norm_rel(f), a.to_string());
-                                folder_nodes.push((a.to_string(), fv.clone()));
-                            }
-                            _ => ctx.err(fv, key, "`folders` maps a folder (string) to a workspace alias (string)".into(), None),
-                        }
-                    }
-                }
-                _ => ctx.err(v, key, "`folders` must be a mapping of folder to workspace alias".into(), None),
-            },
-            "defaults" => {
-                if let Some(obj) = validate::walk_obj(&mut ctx, v, DEFAULTS_FIELDS, "defaults", &[]) {
-                    check_defaults(&mut ctx, v, &obj);
-                    cfg.defaults = Defaults {
-                        arm_endpoint: obj.get("arm_endpoint").and_then(Value::as_str).map(str::to_string),
-                        cloud: obj.get("cloud").and_then(Value::as_str).map(str::to_string),
-                        parallelism: obj
-                            .get("parallelism")
-                            .and_then(Value::as_i64)
-                            .and_then(|p| usize::try_from(p).ok()),
-                    };
-                }
-            }
-            _ => {
-                let hint = did_you_mean(key, CONFIG_KEYS.iter().copied())
-                    .map(|m| format!("did you mean `{m}`?"))
-                    .unwrap_or_else(|| format!("allowed keys: {}", CONFIG_KEYS.join(", ")));
-                ctx.err(k, key, format!("unknown key `{key}` in amlctl.yaml"), Some(hint));
-            }
-        }
+        parse_key(&mut ctx, &mut cfg, &mut refs, k, v);
     }
     if doc.get("workspaces").is_none() {
         ctx.err(
@@ -173,6 +55,221 @@ pub(super) fn parse_config(path: &Path, text: &str) -> Result<Config, Vec<Diagno
         );
     }
     check_workspaces(&mut ctx, &doc);
+    check_alias_refs(&mut ctx, &cfg, refs);
+    if cfg.manifests.is_empty() {
+        cfg.manifests.push(".".into());
+    }
+    if ctx.has_errors() {
+        Err(ctx.diags)
+    } else {
+        Ok(cfg)
+    }
+}
+
+/// Where `amlctl.yaml` names workspace aliases outside `workspaces:`, kept to check them once
+/// every workspace is known.
+#[derive(Default)]
+struct AliasRefs {
+    /// The `default_workspace` value node.
+    default: Option<Node>,
+    /// Each `folders:` alias with its value node.
+    folders: Vec<(String, Node)>,
+}
+
+/// The one YAML document of `amlctl.yaml`; an empty file or a second document is an error.
+fn single_document(ctx: &mut Ctx, path: &Path, text: &str) -> Result<Node, Vec<Diagnostic>> {
+    let docs = yaml::parse_documents(path, text).map_err(|d| vec![d])?;
+    match docs.as_slice() {
+        [d] => Ok(d.clone()),
+        [] => Err(vec![
+            Diagnostic::error(
+                Some(SourceLocation {
+                    file: path.to_path_buf(),
+                    line: 1,
+                    column: 1,
+                }),
+                None,
+                "amlctl.yaml is empty".into(),
+            )
+            .with_hint("add `workspaces:` (see docs/manifest-reference.md)"),
+        ]),
+        [_, second, ..] => {
+            ctx.err(
+                second,
+                "",
+                "amlctl.yaml must hold a single YAML document".into(),
+                None,
+            );
+            Err(std::mem::take(&mut ctx.diags))
+        }
+    }
+}
+
+/// One top-level key of `amlctl.yaml` into `cfg` (a null value is skipped, except for
+/// `workspaces`).
+fn parse_key(ctx: &mut Ctx, cfg: &mut Config, refs: &mut AliasRefs, k: &Node, v: &Node) {
+    let key = k.as_str().unwrap_or("");
+    if matches!(v.kind, Kind::Null) && key != "workspaces" {
+        return;
+    }
+    match key {
+        "$schema" => {}
+        "workspaces" => parse_workspaces(ctx, cfg, v),
+        "default_workspace" => match v.as_str() {
+            Some(s) => {
+                cfg.default_workspace = Some(s.to_string());
+                refs.default = Some(v.clone());
+            }
+            None => ctx.err(
+                v,
+                key,
+                "`default_workspace` must be a workspace alias".into(),
+                None,
+            ),
+        },
+        "manifests" => parse_manifests(ctx, cfg, v),
+        "folders" => parse_folders(ctx, cfg, refs, v),
+        "defaults" => parse_defaults(ctx, cfg, v),
+        _ => {
+            let hint = did_you_mean(key, CONFIG_KEYS.iter().copied())
+                .map(|m| format!("did you mean `{m}`?"))
+                .unwrap_or_else(|| format!("allowed keys: {}", CONFIG_KEYS.join(", ")));
+            ctx.err(
+                k,
+                key,
+                format!("unknown key `{key}` in amlctl.yaml"),
+                Some(hint),
+            );
+        }
+    }
+}
+
+/// `workspaces:`: each alias walked against the workspace keys; complete ones go into `cfg`.
+fn parse_workspaces(ctx: &mut Ctx, cfg: &mut Config, v: &Node) {
+    let Kind::Map(ws) = &v.kind else {
+        ctx.err(
+            v,
+            "workspaces",
+            format!(
+                "`workspaces` must be a mapping of alias to workspace, found {}",
+                v.type_name()
+            ),
+            Some(
+                "workspaces:\n      dev: { subscription_id: …, resource_group: …, workspace: … }"
+                    .into(),
+            ),
+        );
+        return;
+    };
+    for (ak, av) in ws {
+        let Some(alias) = ak.as_str() else {
+            ctx.err(
+                ak,
+                "workspaces",
+                "workspace aliases must be strings".into(),
+                None,
+            );
+            continue;
+        };
+        let path = format!("workspaces.{alias}");
+        let Some(obj) = validate::walk_obj(ctx, av, WORKSPACE_FIELDS, &path, &[]) else {
+            continue;
+        };
+        let s = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+        if let (Some(sub), Some(rg), Some(w)) =
+            (s("subscription_id"), s("resource_group"), s("workspace"))
+        {
+            cfg.workspaces.insert(
+                alias.to_string(),
+                Workspace {
+                    alias: alias.to_string(),
+                    subscription_id: sub,
+                    resource_group: rg,
+                    workspace: w,
+                    location: s("location"),
+                    prune: obj.get("prune").and_then(Value::as_bool).unwrap_or(false),
+                },
+            );
+        }
+    }
+}
+
+/// `manifests:`: a list of folders or globs, or a single one.
+fn parse_manifests(ctx: &mut Ctx, cfg: &mut Config, v: &Node) {
+    let key = "manifests";
+    match &v.kind {
+        Kind::Seq(items) => {
+            for it in items {
+                match it.as_str() {
+                    Some(s) => cfg.manifests.push(s.to_string()),
+                    None => ctx.err(
+                        it,
+                        key,
+                        "`manifests` entries must be folders or globs (strings)".into(),
+                        None,
+                    ),
+                }
+            }
+        }
+        Kind::Str(s) => cfg.manifests.push(s.clone()),
+        _ => ctx.err(
+            v,
+            key,
+            "`manifests` must be a list of folders or globs".into(),
+            None,
+        ),
+    }
+}
+
+/// `folders:`: folder → workspace alias (the aliases are checked once all workspaces are known).
+fn parse_folders(ctx: &mut Ctx, cfg: &mut Config, refs: &mut AliasRefs, v: &Node) {
+    let key = "folders";
+    let Kind::Map(fs) = &v.kind else {
+        ctx.err(
+            v,
+            key,
+            "`folders` must be a mapping of folder to workspace alias".into(),
+            None,
+        );
+        return;
+    };
+    for (fk, fv) in fs {
+        match (fk.as_str(), fv.as_str()) {
+            (Some(f), Some(a)) => {
+                cfg.folders.insert(norm_rel(f), a.to_string());
+                refs.folders.push((a.to_string(), fv.clone()));
+            }
+            _ => ctx.err(
+                fv,
+                key,
+                "`folders` maps a folder (string) to a workspace alias (string)".into(),
+                None,
+            ),
+        }
+    }
+}
+
+/// `defaults:`: walked against its keys, checked (cloud, endpoint), then into `cfg`.
+fn parse_defaults(ctx: &mut Ctx, cfg: &mut Config, v: &Node) {
+    if let Some(obj) = validate::walk_obj(ctx, v, DEFAULTS_FIELDS, "defaults", &[]) {
+        check_defaults(ctx, v, &obj);
+        cfg.defaults = Defaults {
+            arm_endpoint: obj
+                .get("arm_endpoint")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            cloud: obj.get("cloud").and_then(Value::as_str).map(str::to_string),
+            parallelism: obj
+                .get("parallelism")
+                .and_then(Value::as_i64)
+                .and_then(|p| usize::try_from(p).ok()),
+        };
+    }
+}
+
+/// `default_workspace` and every `folders:` alias must name a workspace (reported only when
+/// nothing else failed, so a broken workspace does not also show up as undefined).
+fn check_alias_refs(ctx: &mut Ctx, cfg: &Config, refs: AliasRefs) {
     let aliases: Vec<String> = cfg.workspaces.keys().cloned().collect();
     let check_alias = |ctx: &mut Ctx, alias: &str, node: &Node, key: &str| {
         if !cfg.workspaces.contains_key(alias) && !ctx.has_errors() {
@@ -184,19 +281,11 @@ pub(super) fn parse_config(path: &Path, text: &str) -> Result<Config, Vec<Diagno
             );
         }
     };
-    if let (Some(d), Some(n)) = (cfg.default_workspace.clone(), default_node) {
-        check_alias(&mut ctx, &d, &n, "default_workspace");
+    if let (Some(d), Some(n)) = (cfg.default_workspace.clone(), refs.default) {
+        check_alias(ctx, &d, &n, "default_workspace");
     }
-    for (a, n) in folder_nodes {
-        check_alias(&mut ctx, &a, &n, "folders");
-    }
-    if cfg.manifests.is_empty() {
-        cfg.manifests.push(".".into());
-    }
-    if ctx.has_errors() {
-        Err(ctx.diags)
-    } else {
-        Ok(cfg)
+    for (a, n) in refs.folders {
+        check_alias(ctx, &a, &n, "folders");
     }
 }
 
