@@ -116,6 +116,45 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
         return None;
     };
     let errors_before = ctx.diags.iter().filter(|d| d.is_error()).count();
+    let compute_type = compute_type_of(ctx, doc)?;
+    let name = name_of(ctx, doc);
+    let workspace = workspace_of(ctx, doc);
+    let lifecycle = doc
+        .get("lifecycle")
+        .map(|n| lifecycle(ctx, n, compute_type))
+        .unwrap_or_default();
+    let state = state_of(ctx, doc, compute_type);
+    let compute_type = compute_type?;
+    let spec = walk_obj(ctx, doc, fields::fields_of(compute_type), "", ENVELOPE);
+    for k in ENVELOPE {
+        if let Some((kn, _)) = doc_entry(doc, k) {
+            ctx.key_locations.insert((*k).to_string(), kn.loc(ctx.file));
+        }
+    }
+    let mut spec = spec?;
+    post_checks(ctx, doc, compute_type, &mut spec);
+    let errors_after = ctx.diags.iter().filter(|d| d.is_error()).count();
+    let (name, name_node) = name?;
+    if errors_after > errors_before {
+        return None;
+    }
+    Some(Partial {
+        name,
+        name_node,
+        compute_type,
+        workspace,
+        spec,
+        secrets: std::mem::take(&mut ctx.secrets),
+        lifecycle,
+        state,
+        source: doc.loc(ctx.file),
+        key_locations: std::mem::take(&mut ctx.key_locations),
+    })
+}
+
+/// The `type:` key. `None` stops validating the document (`type: local` is no compute target);
+/// `Some(None)` when the type is missing or unknown (reported to `ctx`).
+fn compute_type_of(ctx: &mut Ctx, doc: &Node) -> Option<Option<ComputeType>> {
     let type_node = doc.get("type");
     let compute_type = match type_node {
         None => {
@@ -130,11 +169,11 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
         Some(n) => match n.as_str() {
             Some(s) if s.eq_ignore_ascii_case("local") => {
                 ctx.err(
-                    n,
-                    "type",
-                    "local is not a compute target: jobs run on your machine with no ARM object; delete this manifest".into(),
-                    None,
-                );
+                n,
+                "type",
+                "local is not a compute target: jobs run on your machine with no ARM object; delete this manifest".into(),
+                None,
+            );
                 return None;
             }
             Some(s) => match ComputeType::from_manifest(s).or_else(|| ComputeType::from_arm(s)) {
@@ -166,7 +205,13 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
             }
         },
     };
-    let name = match doc.get("name") {
+    Some(compute_type)
+}
+
+/// The `name:` key with its node; a name the service would refuse to create is a warning (an
+/// error with `--strict`).
+fn name_of(ctx: &mut Ctx, doc: &Node) -> Option<(String, Node)> {
+    match doc.get("name") {
         None => {
             ctx.err(doc, "name", "missing required key `name`".into(), None);
             None
@@ -182,9 +227,9 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
                         show(n)
                     );
                     let hint = Some(
-                        "a new compute's name is 3 to 24 letters, digits and hyphens, starts with a letter, and does not end in a hyphen followed only by digits (e.g. gpu-cluster, cpu-v2)"
-                            .into(),
-                    );
+                    "a new compute's name is 3 to 24 letters, digits and hyphens, starts with a letter, and does not end in a hyphen followed only by digits (e.g. gpu-cluster, cpu-v2)"
+                        .into(),
+                );
                     if ctx.strict {
                         ctx.err(n, "name", msg, hint);
                     } else {
@@ -203,8 +248,12 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
                 None
             }
         },
-    };
-    let workspace = match doc.get("workspace") {
+    }
+}
+
+/// The optional `workspace:` alias with its node.
+fn workspace_of(ctx: &mut Ctx, doc: &Node) -> Option<(String, Node)> {
+    match doc.get("workspace") {
         None
         | Some(Node {
             kind: Kind::Null, ..
@@ -221,12 +270,12 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
                 None
             }
         },
-    };
-    let lifecycle = doc
-        .get("lifecycle")
-        .map(|n| lifecycle(ctx, n, compute_type))
-        .unwrap_or_default();
-    let state = match doc.get("state") {
+    }
+}
+
+/// The optional `state:` (running or stopped), valid only for a compute instance.
+fn state_of(ctx: &mut Ctx, doc: &Node, compute_type: Option<ComputeType>) -> Option<DesiredState> {
+    match doc.get("state") {
         None
         | Some(Node {
             kind: Kind::Null, ..
@@ -256,33 +305,7 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
                 }
             }
         }
-    };
-    let compute_type = compute_type?;
-    let spec = walk_obj(ctx, doc, fields::fields_of(compute_type), "", ENVELOPE);
-    for k in ENVELOPE {
-        if let Some((kn, _)) = doc_entry(doc, k) {
-            ctx.key_locations.insert((*k).to_string(), kn.loc(ctx.file));
-        }
     }
-    let mut spec = spec?;
-    post_checks(ctx, doc, compute_type, &mut spec);
-    let errors_after = ctx.diags.iter().filter(|d| d.is_error()).count();
-    let (name, name_node) = name?;
-    if errors_after > errors_before {
-        return None;
-    }
-    Some(Partial {
-        name,
-        name_node,
-        compute_type,
-        workspace,
-        spec,
-        secrets: std::mem::take(&mut ctx.secrets),
-        lifecycle,
-        state,
-        source: doc.loc(ctx.file),
-        key_locations: std::mem::take(&mut ctx.key_locations),
-    })
 }
 
 fn doc_entry<'n>(doc: &'n Node, key: &str) -> Option<(&'n Node, &'n Node)> {
@@ -404,156 +427,187 @@ fn node_at<'n>(doc: &'n Node, path: &[&str]) -> &'n Node {
 /// Cross-field checks and canonicalisation that need no workspace.
 fn post_checks(ctx: &mut Ctx, doc: &Node, t: ComputeType, spec: &mut Map<String, Value>) {
     match t {
-        ComputeType::AmlCompute => {
-            let min = int_of(spec, "min_instances").unwrap_or(0);
-            let max = int_of(spec, "max_instances");
-            if min > max.unwrap_or(4) {
-                let what = match max {
-                    Some(m) => format!("max_instances ({m})"),
-                    None => "max_instances (4, the default)".to_string(),
-                };
-                ctx.err(
-                    node_at(doc, &["min_instances"]),
-                    "min_instances",
-                    format!("min_instances ({min}) is greater than {what}"),
-                    Some("set min_instances <= max_instances".into()),
-                );
-            }
-            if spec.remove("resource_id").is_some() {
-                ctx.warn(
-                    node_at(doc, &["resource_id"]),
-                    "resource_id",
-                    "`resource_id` is ignored for amlcompute (azure-ai-ml does not send it)".into(),
-                    Some("remove it".into()),
-                );
-                ctx.key_locations.remove("resource_id");
-            }
-            if let Some(ssh) = spec.get("ssh_settings").and_then(Value::as_object)
-                && !ssh.contains_key("admin_username")
-            {
-                ctx.err(
-                    node_at(doc, &["ssh_settings"]),
-                    "ssh_settings.admin_username",
-                    "`ssh_settings` needs `admin_username`".into(),
-                    Some("add admin_username and admin_password or ssh_key_value".into()),
-                );
-            }
-        }
+        ComputeType::AmlCompute => amlcompute_checks(ctx, doc, spec),
         ComputeType::ComputeInstance => {
-            if let Some(iso) = spec.remove("idle_time_before_shutdown") {
-                let n = node_at(doc, &["idle_time_before_shutdown"]);
-                let secs = iso.as_str().and_then(crate::codec::parse_iso_duration);
-                match secs {
-                    // The API: "Minimum is 15 min, maximum is 3 days", as for the minutes key.
-                    Some(s) if s % 60 == 0 && !(15..=4320).contains(&(s / 60)) => ctx.err(
-                        n,
-                        "idle_time_before_shutdown",
-                        format!(
-                            "`idle_time_before_shutdown` must be between 15 minutes and 3 days, found {} minutes",
-                            s / 60
-                        ),
-                        None,
-                    ),
-                    Some(s) if s % 60 == 0 && s > 0 => {
-                        spec.entry("idle_time_before_shutdown_minutes")
-                            .or_insert(Value::from(s / 60));
-                        if let Some(l) = ctx.key_locations.remove("idle_time_before_shutdown") {
-                            ctx.key_locations
-                                .entry("idle_time_before_shutdown_minutes".into())
-                                .or_insert(l);
-                        }
-                        ctx.warn(
-                            n,
-                            "idle_time_before_shutdown",
-                            "`idle_time_before_shutdown` is deprecated".into(),
-                            Some(format!("write `idle_time_before_shutdown_minutes: {}`", s / 60)),
-                        );
-                    }
-                    _ => ctx.err(
-                        n,
-                        "idle_time_before_shutdown",
-                        "`idle_time_before_shutdown` must be an ISO-8601 duration of whole minutes (e.g. PT30M)".into(),
-                        Some("prefer `idle_time_before_shutdown_minutes: 30`".into()),
-                    ),
-                }
-            }
-            if let Some(Value::Object(s)) = spec.get_mut("schedules")
-                && let Some(Value::Array(list)) = s.get_mut("compute_start_stop")
-            {
-                for (i, item) in list.iter_mut().enumerate() {
-                    let Value::Object(o) = item else { continue };
-                    o.entry("state").or_insert(Value::from("enabled"));
-                    let Some(Value::Object(tr)) = o.get("trigger") else {
-                        continue;
-                    };
-                    let key = format!("schedules.compute_start_stop[{i}].trigger");
-                    let n = node_at(doc, &["schedules", "compute_start_stop"]);
-                    let ty = tr.get("type").and_then(Value::as_str).unwrap_or("");
-                    let need: &[&str] = if ty == "cron" {
-                        &["expression"]
-                    } else {
-                        &["frequency", "interval", "schedule"]
-                    };
-                    for k in need {
-                        if !tr.contains_key(*k) {
-                            ctx.err(n, &key, format!("`{key}` of type {ty} needs `{k}`"), None);
-                        }
-                    }
-                }
-            }
-            if let Some(Value::Array(apps)) = spec.get_mut("custom_applications") {
-                for app in apps.iter_mut() {
-                    let Value::Object(o) = app else { continue };
-                    o.entry("type").or_insert(Value::from("docker"));
-                    if let Some(Value::Object(img)) = o.get_mut("image") {
-                        img.entry("type").or_insert(Value::from("docker"));
-                    }
-                    if let Some(Value::Array(eps)) = o.get("endpoints") {
-                        for ep in eps {
-                            if let Some(p) = ep.get("published").and_then(Value::as_i64)
-                                && p >= 65535
-                            {
-                                ctx.err(
-                                    node_at(doc, &["custom_applications"]),
-                                    "custom_applications",
-                                    format!("published port {p} must be between 1025 and 65535 (exclusive)"),
-                                    None,
-                                );
-                            }
-                        }
-                    }
-                }
-            }
+            idle_shutdown_check(ctx, doc, spec);
+            schedule_checks(ctx, doc, spec);
+            custom_application_checks(ctx, doc, spec);
         }
-        ComputeType::VirtualMachine | ComputeType::HdInsight => {
-            if let Some(ssh) = spec.get("ssh_settings").and_then(Value::as_object)
-                && !ssh.contains_key("admin_password")
-                && !ssh.contains_key("ssh_private_key_file")
-            {
-                ctx.err(
-                    node_at(doc, &["ssh_settings"]),
-                    "ssh_settings",
-                    "`ssh_settings` needs `admin_password` or `ssh_private_key_file`".into(),
-                    None,
-                );
-            }
-        }
-        ComputeType::Batch => {
-            let acknowledged = matches!(
-                doc.get("acknowledge_legacy").map(|n| &n.kind),
-                Some(Kind::Bool(true))
-            );
-            if !acknowledged {
-                ctx.warn(
-                    node_at(doc, &["type"]),
-                    "type",
-                    "`batch` uses the legacy SDK v1 shape (computeType Batch, api-version 2020-02-02); no stable ARM API lists it".into(),
-                    Some("the service may reject it; prefer amlcompute (add `acknowledge_legacy: true` to this manifest to silence this warning)".into()),
-                );
-            }
-        }
+        ComputeType::VirtualMachine | ComputeType::HdInsight => ssh_login_checks(ctx, doc, spec),
+        ComputeType::Batch => batch_legacy_warning(ctx, doc),
         _ => {}
     }
+    acknowledge_legacy_check(ctx, doc, t);
+}
+
+/// `amlcompute`: min <= max instances, `resource_id` dropped with a warning, ssh needs a user.
+fn amlcompute_checks(ctx: &mut Ctx, doc: &Node, spec: &mut Map<String, Value>) {
+    let min = int_of(spec, "min_instances").unwrap_or(0);
+    let max = int_of(spec, "max_instances");
+    if min > max.unwrap_or(4) {
+        let what = match max {
+            Some(m) => format!("max_instances ({m})"),
+            None => "max_instances (4, the default)".to_string(),
+        };
+        ctx.err(
+            node_at(doc, &["min_instances"]),
+            "min_instances",
+            format!("min_instances ({min}) is greater than {what}"),
+            Some("set min_instances <= max_instances".into()),
+        );
+    }
+    if spec.remove("resource_id").is_some() {
+        ctx.warn(
+            node_at(doc, &["resource_id"]),
+            "resource_id",
+            "`resource_id` is ignored for amlcompute (azure-ai-ml does not send it)".into(),
+            Some("remove it".into()),
+        );
+        ctx.key_locations.remove("resource_id");
+    }
+    if let Some(ssh) = spec.get("ssh_settings").and_then(Value::as_object)
+        && !ssh.contains_key("admin_username")
+    {
+        ctx.err(
+            node_at(doc, &["ssh_settings"]),
+            "ssh_settings.admin_username",
+            "`ssh_settings` needs `admin_username`".into(),
+            Some("add admin_username and admin_password or ssh_key_value".into()),
+        );
+    }
+}
+
+/// `virtualmachine`/`hdinsight`: `ssh_settings` needs a password or a private key file.
+fn ssh_login_checks(ctx: &mut Ctx, doc: &Node, spec: &Map<String, Value>) {
+    if let Some(ssh) = spec.get("ssh_settings").and_then(Value::as_object)
+        && !ssh.contains_key("admin_password")
+        && !ssh.contains_key("ssh_private_key_file")
+    {
+        ctx.err(
+            node_at(doc, &["ssh_settings"]),
+            "ssh_settings",
+            "`ssh_settings` needs `admin_password` or `ssh_private_key_file`".into(),
+            None,
+        );
+    }
+}
+
+/// `batch`: the legacy shape warns unless `acknowledge_legacy: true`.
+fn batch_legacy_warning(ctx: &mut Ctx, doc: &Node) {
+    let acknowledged = matches!(
+        doc.get("acknowledge_legacy").map(|n| &n.kind),
+        Some(Kind::Bool(true))
+    );
+    if !acknowledged {
+        ctx.warn(
+            node_at(doc, &["type"]),
+            "type",
+            "`batch` uses the legacy SDK v1 shape (computeType Batch, api-version 2020-02-02); no stable ARM API lists it".into(),
+            Some("the service may reject it; prefer amlcompute (add `acknowledge_legacy: true` to this manifest to silence this warning)".into()),
+        );
+    }
+}
+
+/// `idle_time_before_shutdown` (deprecated ISO duration): range-checked and folded into the minutes key with a warning.
+fn idle_shutdown_check(ctx: &mut Ctx, doc: &Node, spec: &mut Map<String, Value>) {
+    if let Some(iso) = spec.remove("idle_time_before_shutdown") {
+        let n = node_at(doc, &["idle_time_before_shutdown"]);
+        let secs = iso.as_str().and_then(crate::codec::parse_iso_duration);
+        match secs {
+            // The API: "Minimum is 15 min, maximum is 3 days", as for the minutes key.
+            Some(s) if s % 60 == 0 && !(15..=4320).contains(&(s / 60)) => ctx.err(
+                n,
+                "idle_time_before_shutdown",
+                format!(
+                    "`idle_time_before_shutdown` must be between 15 minutes and 3 days, found {} minutes",
+                    s / 60
+                ),
+                None,
+            ),
+            Some(s) if s % 60 == 0 && s > 0 => {
+                spec.entry("idle_time_before_shutdown_minutes")
+                    .or_insert(Value::from(s / 60));
+                if let Some(l) = ctx.key_locations.remove("idle_time_before_shutdown") {
+                    ctx.key_locations
+                        .entry("idle_time_before_shutdown_minutes".into())
+                        .or_insert(l);
+                }
+                ctx.warn(
+                    n,
+                    "idle_time_before_shutdown",
+                    "`idle_time_before_shutdown` is deprecated".into(),
+                    Some(format!("write `idle_time_before_shutdown_minutes: {}`", s / 60)),
+                );
+            }
+            _ => ctx.err(
+                n,
+                "idle_time_before_shutdown",
+                "`idle_time_before_shutdown` must be an ISO-8601 duration of whole minutes (e.g. PT30M)".into(),
+                Some("prefer `idle_time_before_shutdown_minutes: 30`".into()),
+            ),
+        }
+    }
+}
+
+/// Start/stop schedules: `state` defaults to enabled; each trigger needs the keys of its type.
+fn schedule_checks(ctx: &mut Ctx, doc: &Node, spec: &mut Map<String, Value>) {
+    if let Some(Value::Object(s)) = spec.get_mut("schedules")
+        && let Some(Value::Array(list)) = s.get_mut("compute_start_stop")
+    {
+        for (i, item) in list.iter_mut().enumerate() {
+            let Value::Object(o) = item else { continue };
+            o.entry("state").or_insert(Value::from("enabled"));
+            let Some(Value::Object(tr)) = o.get("trigger") else {
+                continue;
+            };
+            let key = format!("schedules.compute_start_stop[{i}].trigger");
+            let n = node_at(doc, &["schedules", "compute_start_stop"]);
+            let ty = tr.get("type").and_then(Value::as_str).unwrap_or("");
+            let need: &[&str] = if ty == "cron" {
+                &["expression"]
+            } else {
+                &["frequency", "interval", "schedule"]
+            };
+            for k in need {
+                if !tr.contains_key(*k) {
+                    ctx.err(n, &key, format!("`{key}` of type {ty} needs `{k}`"), None);
+                }
+            }
+        }
+    }
+}
+
+/// Custom applications: docker defaults for the app and its image; published ports below 65535.
+fn custom_application_checks(ctx: &mut Ctx, doc: &Node, spec: &mut Map<String, Value>) {
+    if let Some(Value::Array(apps)) = spec.get_mut("custom_applications") {
+        for app in apps.iter_mut() {
+            let Value::Object(o) = app else { continue };
+            o.entry("type").or_insert(Value::from("docker"));
+            if let Some(Value::Object(img)) = o.get_mut("image") {
+                img.entry("type").or_insert(Value::from("docker"));
+            }
+            if let Some(Value::Array(eps)) = o.get("endpoints") {
+                for ep in eps {
+                    if let Some(p) = ep.get("published").and_then(Value::as_i64)
+                        && p >= 65535
+                    {
+                        ctx.err(
+                            node_at(doc, &["custom_applications"]),
+                            "custom_applications",
+                            format!(
+                                "published port {p} must be between 1025 and 65535 (exclusive)"
+                            ),
+                            None,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `acknowledge_legacy` belongs to `type: batch` only, and is a boolean.
+fn acknowledge_legacy_check(ctx: &mut Ctx, doc: &Node, t: ComputeType) {
     if let Some(n) = doc.get("acknowledge_legacy") {
         if t != ComputeType::Batch {
             ctx.err(
