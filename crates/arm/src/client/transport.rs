@@ -214,21 +214,7 @@ impl ArmClient {
                     continue;
                 }
             };
-            span.record("status", resp.status);
-            span.in_scope(|| {
-                tracing::info!(
-                    status = resp.status,
-                    duration_ms = elapsed.as_millis() as u64,
-                    "ARM answered"
-                )
-            });
-            limiter.observe(
-                ratelimit_header(&resp.headers, "x-ms-ratelimit-remaining-subscription-reads"),
-                ratelimit_header(
-                    &resp.headers,
-                    "x-ms-ratelimit-remaining-subscription-writes",
-                ),
-            );
+            observe_answer(&span, &resp, elapsed, &limiter);
             let status = resp.status;
             match status {
                 200..=299 => return Ok(resp),
@@ -393,6 +379,26 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
         Some(c) => format!("{kind} ({c})"),
         None => kind.to_string(),
     }
+}
+
+/// Logs an answer on its request span and feeds the subscription's remaining-request headers to
+/// its limiter.
+fn observe_answer(span: &tracing::Span, resp: &Resp, elapsed: Duration, limiter: &SubLimiter) {
+    span.record("status", resp.status);
+    span.in_scope(|| {
+        tracing::info!(
+            status = resp.status,
+            duration_ms = elapsed.as_millis() as u64,
+            "ARM answered"
+        )
+    });
+    limiter.observe(
+        ratelimit_header(&resp.headers, "x-ms-ratelimit-remaining-subscription-reads"),
+        ratelimit_header(
+            &resp.headers,
+            "x-ms-ratelimit-remaining-subscription-writes",
+        ),
+    );
 }
 
 #[cfg(test)]

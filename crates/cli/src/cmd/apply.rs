@@ -313,36 +313,12 @@ fn safe_scope(scope: &str) -> Option<PathBuf> {
 async fn apply_saved(args: &ApplyArgs) -> CliResult<Exit> {
     let shown = args.path.display().to_string();
     let file = PlanFile::load(&args.path).map_err(|e| CliError::new(format!("{shown}: {e}")))?;
-    let json = args.format == Format::Json;
     let (Some(options), Some(digest)) = (file.options.clone(), file.repo_digest.clone()) else {
         return Err(CliError::new(format!(
             "{shown} was saved by an older amlctl and is not bound to a state of the repository; run `amlctl plan --out {shown}` again"
         )));
     };
-    // A plan file cannot grant a replacement: whoever can edit the artifact could otherwise add
-    // `--replace NAME` for any compute. The replacements it was made with must be asked for again
-    // on the apply command line (which a pull request does not control), name for name.
-    let saved_replace: std::collections::BTreeSet<&str> =
-        options.replace.iter().map(String::as_str).collect();
-    let given_replace: std::collections::BTreeSet<&str> =
-        args.plan.replace.iter().map(String::as_str).collect();
-    if saved_replace != given_replace {
-        let flags = |set: &std::collections::BTreeSet<&str>| {
-            if set.is_empty() {
-                "no --replace".to_string()
-            } else {
-                set.iter()
-                    .map(|n| format!("--replace {n}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }
-        };
-        return Err(CliError::new(format!(
-            "{shown} was made with {}, but this apply gives {}: a plan file cannot grant a replacement; apply it with exactly the --replace flags it was planned with, or run plan again",
-            flags(&saved_replace),
-            flags(&given_replace)
-        )));
-    }
+    check_replace_flags(&shown, &options.replace, &args.plan.replace)?;
     let Some(scope) = safe_scope(&options.scope) else {
         return Err(CliError::new(format!(
             "{shown}: the recorded scope {:?} is not a folder inside the repository; run plan again",
@@ -388,8 +364,65 @@ async fn apply_saved(args: &ApplyArgs) -> CliResult<Exit> {
             project.config.root.display()
         )));
     }
+    let selected = select_saved(saved, args, &shown)?;
+    let plan_args = PlanArgs {
+        targets: options.targets.clone(),
+        workspaces: options.workspaces.clone(),
+        replace: options.replace.clone(),
+        strict: options.strict,
+        allow_outside_repo: args.plan.allow_outside_repo,
+        no_preflight: args.plan.no_preflight,
+    };
+    let root = &project.config.root;
+    workflow::with_plan(
+        &project_path,
+        &plan_args,
+        &args.arm,
+        async |planned: Planned, session: &Session| {
+            apply_fresh(args, &selected, root, planned, session).await
+        },
+    )
+    .await
+}
+
+/// The `--replace` flags of this apply must be exactly those the plan file was made with.
+fn check_replace_flags(shown: &str, saved: &[String], given: &[String]) -> CliResult<()> {
+    // A plan file cannot grant a replacement: whoever can edit the artifact could otherwise add
+    // `--replace NAME` for any compute. The replacements it was made with must be asked for again
+    // on the apply command line (which a pull request does not control), name for name.
+    let saved_replace: std::collections::BTreeSet<&str> =
+        saved.iter().map(String::as_str).collect();
+    let given_replace: std::collections::BTreeSet<&str> =
+        given.iter().map(String::as_str).collect();
+    if saved_replace != given_replace {
+        let flags = |set: &std::collections::BTreeSet<&str>| {
+            if set.is_empty() {
+                "no --replace".to_string()
+            } else {
+                set.iter()
+                    .map(|n| format!("--replace {n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+        };
+        return Err(CliError::new(format!(
+            "{shown} was made with {}, but this apply gives {}: a plan file cannot grant a replacement; apply it with exactly the --replace flags it was planned with, or run plan again",
+            flags(&saved_replace),
+            flags(&given_replace)
+        )));
+    }
+    Ok(())
+}
+
+/// The actionable entries of the saved plan that this apply's `--workspace`/`--target` filters
+/// select; a filter that selects nothing is an error.
+fn select_saved<'a>(
+    saved: &'a Plan,
+    args: &ApplyArgs,
+    shown: &str,
+) -> CliResult<Vec<&'a PlanEntry>> {
     // Apply-time filters select among the saved entries; each must select something.
-    let selected: Vec<&PlanEntry> = amlctl_apply::actionable(saved)
+    let selected: Vec<&'a PlanEntry> = amlctl_apply::actionable(saved)
         .filter(|e| {
             (args.plan.workspaces.is_empty() || args.plan.workspaces.contains(&e.workspace))
                 && (args.plan.targets.is_empty()
@@ -421,72 +454,73 @@ async fn apply_saved(args: &ApplyArgs) -> CliResult<Exit> {
             if unmatched.len() == 1 { "es" } else { "" }
         )));
     }
-    let plan_args = PlanArgs {
-        targets: options.targets.clone(),
-        workspaces: options.workspaces.clone(),
-        replace: options.replace.clone(),
-        strict: options.strict,
-        allow_outside_repo: args.plan.allow_outside_repo,
-        no_preflight: args.plan.no_preflight,
-    };
-    workflow::with_plan(&project_path, &plan_args, &args.arm, async |planned: Planned, session: &Session| {
-        let Planned {
-            plan: fresh,
-            workspaces,
-            ..
-        } = planned;
-        if !fresh.errors.is_empty() {
-            show_plan(&fresh, args);
-            return Err(CliError::new(
-                "planning again from the manifests and live state gives errors (above); nothing was applied; run plan again",
-            ));
+    Ok(selected)
+}
+
+/// Carries out the fresh plan's entries that equal the selected saved ones (a stale entry stops
+/// everything unless `--partial`), after secrets and confirmation.
+async fn apply_fresh(
+    args: &ApplyArgs,
+    selected: &[&PlanEntry],
+    root: &Path,
+    planned: Planned,
+    session: &Session,
+) -> CliResult<Exit> {
+    let json = args.format == Format::Json;
+    let Planned {
+        plan: fresh,
+        workspaces,
+        ..
+    } = planned;
+    if !fresh.errors.is_empty() {
+        show_plan(&fresh, args);
+        return Err(CliError::new(
+            "planning again from the manifests and live state gives errors (above); nothing was applied; run plan again",
+        ));
+    }
+    let mut stale = Vec::new();
+    let mut run_entries = Vec::new();
+    for entry in selected {
+        match fresh.entries.iter().find(|f| f.address == entry.address) {
+            Some(f) if f.same_effect(entry) => run_entries.push(f.clone()),
+            _ => stale.push(entry.address.clone()),
         }
-        let mut stale = Vec::new();
-        let mut run_entries = Vec::new();
-        for entry in &selected {
-            match fresh.entries.iter().find(|f| f.address == entry.address) {
-                Some(f) if f.same_effect(entry) => run_entries.push(f.clone()),
-                _ => stale.push(entry.address.clone()),
-            }
-        }
-        for address in &stale {
-            output::error(&format!(
-                "stale plan: {address} differs from what the manifests and live state give now; run plan again"
-            ));
-        }
-        if !stale.is_empty() && !args.partial {
-            return Err(CliError::new(
-                "nothing was applied (use --partial to apply the targets that did not change)",
-            ));
-        }
-        // Only fresh entries the saved plan has, equal to them, are carried out.
-        let mut to_run = fresh.clone();
-        to_run.entries = run_entries;
-        to_run.unmanaged.clear();
-        show_plan(&to_run, args);
-        if !to_run.has_changes() {
-            print_report(&ApplyReport::default(), json);
-            return if stale.is_empty() {
-                Ok(Exit::Ok)
-            } else {
-                Err(CliError::reported())
-            };
-        }
-        let only: Vec<String> = to_run.entries.iter().map(|e| e.address.clone()).collect();
-        let secrets =
-            prepare_secrets(args, &project.config.root, session, &to_run, Some(&only)).await?;
-        confirm(args)?;
-        let (cancel_tx, cancel_rx) = watch::channel(false);
-        let signals = tokio::spawn(watch_signals(cancel_tx));
-        let opts = apply_options(args, session, &workspaces, cancel_rx.clone(), secrets);
-        let report = amlctl_apply::apply(&to_run, &session.client, &opts, Some(&only)).await;
-        signals.abort();
-        print_report(&report, json);
-        if report.failed() || !stale.is_empty() || *cancel_rx.borrow() {
-            Err(CliError::reported())
-        } else {
+    }
+    for address in &stale {
+        output::error(&format!(
+            "stale plan: {address} differs from what the manifests and live state give now; run plan again"
+        ));
+    }
+    if !stale.is_empty() && !args.partial {
+        return Err(CliError::new(
+            "nothing was applied (use --partial to apply the targets that did not change)",
+        ));
+    }
+    // Only fresh entries the saved plan has, equal to them, are carried out.
+    let mut to_run = fresh.clone();
+    to_run.entries = run_entries;
+    to_run.unmanaged.clear();
+    show_plan(&to_run, args);
+    if !to_run.has_changes() {
+        print_report(&ApplyReport::default(), json);
+        return if stale.is_empty() {
             Ok(Exit::Ok)
-        }
-    })
-    .await
+        } else {
+            Err(CliError::reported())
+        };
+    }
+    let only: Vec<String> = to_run.entries.iter().map(|e| e.address.clone()).collect();
+    let secrets = prepare_secrets(args, root, session, &to_run, Some(&only)).await?;
+    confirm(args)?;
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let signals = tokio::spawn(watch_signals(cancel_tx));
+    let opts = apply_options(args, session, &workspaces, cancel_rx.clone(), secrets);
+    let report = amlctl_apply::apply(&to_run, &session.client, &opts, Some(&only)).await;
+    signals.abort();
+    print_report(&report, json);
+    if report.failed() || !stale.is_empty() || *cancel_rx.borrow() {
+        Err(CliError::reported())
+    } else {
+        Ok(Exit::Ok)
+    }
 }

@@ -1,9 +1,9 @@
 //! `amlctl export`: one manifest per existing compute target of a workspace.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use amlctl_manifest::{ComputeType, LiveCompute};
+use amlctl_manifest::{ComputeType, Config, LiveCompute, Project};
 use serde_json::{Map, Value};
 
 use crate::args::ArmArgs;
@@ -149,27 +149,7 @@ pub struct ExportOptions<'a> {
 pub async fn run(path: &Path, opts: &ExportOptions<'_>, arm: &ArmArgs) -> CliResult<Exit> {
     let (out, force) = (opts.out, opts.force);
     let project = workflow::load(path, false)?;
-    let only = (project.config.workspaces.len() == 1)
-        .then(|| project.config.workspaces.keys().next().cloned())
-        .flatten();
-    let Some(alias) = opts
-        .workspace
-        .map(str::to_string)
-        .or_else(|| project.config.default_workspace.clone())
-        .or(only)
-    else {
-        return Err(CliError::new(format!(
-            "which workspace? pass --workspace ALIAS, or set default_workspace in {} (workspaces: {})",
-            project.config.path.display(),
-            project
-                .config
-                .workspaces
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    };
+    let alias = choose_workspace(&project, opts)?;
     let alias = alias.as_str();
     workflow::check_workspace(&project.config, alias)?;
     let declared: BTreeSet<String> = project
@@ -180,29 +160,7 @@ pub async fn run(path: &Path, opts: &ExportOptions<'_>, arm: &ArmArgs) -> CliRes
         .collect();
     let out_dir = match out {
         Some(o) => o.to_path_buf(),
-        None => {
-            // The first `manifests:` entry, up to its first glob segment (`*.yml` → the root itself).
-            let first = project
-                .config
-                .manifests
-                .first()
-                .cloned()
-                .unwrap_or_default();
-            let mut dir = project.config.root.clone();
-            for segment in first.split('/') {
-                if segment.is_empty() || segment == "." {
-                    continue;
-                }
-                if segment.contains(['*', '?', '[', '{']) {
-                    break;
-                }
-                dir.push(segment);
-            }
-            if dir.is_file() {
-                dir.pop();
-            }
-            dir
-        }
+        None => default_out_dir(&project.config),
     };
     let aliases = [alias.to_string()];
     let (_, live) = workflow::with_session(&ProjectRef::of(&project), arm, async |session| {
@@ -259,28 +217,10 @@ pub async fn run(path: &Path, opts: &ExportOptions<'_>, arm: &ArmArgs) -> CliRes
             failed = true;
             continue;
         }
-        // Every string quoted: a service value can never turn into YAML syntax.
-        let yaml = match serde_saphyr::to_string_with_options(
-            &doc,
-            serde_saphyr::ser_options! { quote_all: true },
-        ) {
-            Ok(y) => y,
-            Err(e) => {
-                output::error(&format!(
-                    "{}: cannot write YAML: {e}",
-                    quoted(&compute.name)
-                ));
-                failed = true;
-                continue;
-            }
+        let Some(text) = manifest_text(&compute.name, &doc, &comments) else {
+            failed = true;
+            continue;
         };
-        let mut text = String::from(
-            "# yaml-language-server: $schema=https://raw.githubusercontent.com/amlctl/amlctl/main/schemas/compute.schema.json\n",
-        );
-        for c in comments {
-            text.push_str(&format!("# {c}\n"));
-        }
-        text.push_str(&yaml);
         if let Err(e) = std::fs::write(&file, text) {
             output::error(&format!("cannot write {}: {e}", file.display()));
             failed = true;
@@ -311,4 +251,75 @@ pub async fn run(path: &Path, opts: &ExportOptions<'_>, arm: &ArmArgs) -> CliRes
     } else {
         Ok(Exit::Ok)
     }
+}
+
+/// The workspace to export: `--workspace`, else `default_workspace`, else the only one.
+fn choose_workspace(project: &Project, opts: &ExportOptions<'_>) -> CliResult<String> {
+    let only = (project.config.workspaces.len() == 1)
+        .then(|| project.config.workspaces.keys().next().cloned())
+        .flatten();
+    let Some(alias) = opts
+        .workspace
+        .map(str::to_string)
+        .or_else(|| project.config.default_workspace.clone())
+        .or(only)
+    else {
+        return Err(CliError::new(format!(
+            "which workspace? pass --workspace ALIAS, or set default_workspace in {} (workspaces: {})",
+            project.config.path.display(),
+            project
+                .config
+                .workspaces
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+    Ok(alias)
+}
+
+/// Without `--out`: the first `manifests:` entry of `amlctl.yaml`, up to its first glob segment
+/// (`*.yml` → the root itself).
+fn default_out_dir(config: &Config) -> PathBuf {
+    // The first `manifests:` entry, up to its first glob segment (`*.yml` → the root itself).
+    let first = config.manifests.first().cloned().unwrap_or_default();
+    let mut dir = config.root.clone();
+    for segment in first.split('/') {
+        if segment.is_empty() || segment == "." {
+            continue;
+        }
+        if segment.contains(['*', '?', '[', '{']) {
+            break;
+        }
+        dir.push(segment);
+    }
+    if dir.is_file() {
+        dir.pop();
+    }
+    dir
+}
+
+/// The manifest file's text: the schema line, the comments, then the document with every string
+/// quoted. `None` (reported) when the YAML cannot be written.
+fn manifest_text(name: &str, doc: &Value, comments: &[String]) -> Option<String> {
+    // Every string quoted: a service value can never turn into YAML syntax.
+    let yaml = match serde_saphyr::to_string_with_options(
+        doc,
+        serde_saphyr::ser_options! { quote_all: true },
+    ) {
+        Ok(y) => y,
+        Err(e) => {
+            output::error(&format!("{}: cannot write YAML: {e}", quoted(name)));
+            return None;
+        }
+    };
+    let mut text = String::from(
+        "# yaml-language-server: $schema=https://raw.githubusercontent.com/amlctl/amlctl/main/schemas/compute.schema.json\n",
+    );
+    for c in comments {
+        text.push_str(&format!("# {c}\n"));
+    }
+    text.push_str(&yaml);
+    Some(text)
 }

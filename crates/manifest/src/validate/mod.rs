@@ -1,5 +1,9 @@
 //! Validation of one manifest document: walks the located YAML tree against the key table
 //! ([`crate::fields`]) and produces the canonical spec, secrets and diagnostics.
+//!
+//! Here: the envelope (`name`, `type`, `workspace`, `state`, `lifecycle`) and the workspace fold
+//! of `network_settings`; `walk` reads keys against the table (one reader per key kind, secrets);
+//! `post` holds the cross-field checks of each compute type; `name` the compute name rule.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,11 +16,12 @@ use crate::model::{ComputeType, DesiredState, Lifecycle, SecretRef, SourceLocati
 use crate::yaml::{Kind, Node};
 
 mod name;
+mod post;
 mod walk;
 
 pub use name::check_compute_name;
+use post::post_checks;
 pub(crate) use walk::walk_obj;
-use walk::*;
 
 /// Walk state for one document.
 pub(crate) struct Ctx<'a> {
@@ -116,6 +121,45 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
         return None;
     };
     let errors_before = ctx.diags.iter().filter(|d| d.is_error()).count();
+    let compute_type = compute_type_of(ctx, doc)?;
+    let name = name_of(ctx, doc);
+    let workspace = workspace_of(ctx, doc);
+    let lifecycle = doc
+        .get("lifecycle")
+        .map(|n| lifecycle(ctx, n, compute_type))
+        .unwrap_or_default();
+    let state = state_of(ctx, doc, compute_type);
+    let compute_type = compute_type?;
+    let spec = walk_obj(ctx, doc, fields::fields_of(compute_type), "", ENVELOPE);
+    for k in ENVELOPE {
+        if let Some((kn, _)) = doc_entry(doc, k) {
+            ctx.key_locations.insert((*k).to_string(), kn.loc(ctx.file));
+        }
+    }
+    let mut spec = spec?;
+    post_checks(ctx, doc, compute_type, &mut spec);
+    let errors_after = ctx.diags.iter().filter(|d| d.is_error()).count();
+    let (name, name_node) = name?;
+    if errors_after > errors_before {
+        return None;
+    }
+    Some(Partial {
+        name,
+        name_node,
+        compute_type,
+        workspace,
+        spec,
+        secrets: std::mem::take(&mut ctx.secrets),
+        lifecycle,
+        state,
+        source: doc.loc(ctx.file),
+        key_locations: std::mem::take(&mut ctx.key_locations),
+    })
+}
+
+/// The `type:` key. `None` stops validating the document (`type: local` is no compute target);
+/// `Some(None)` when the type is missing or unknown (reported to `ctx`).
+fn compute_type_of(ctx: &mut Ctx, doc: &Node) -> Option<Option<ComputeType>> {
     let type_node = doc.get("type");
     let compute_type = match type_node {
         None => {
@@ -130,11 +174,11 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
         Some(n) => match n.as_str() {
             Some(s) if s.eq_ignore_ascii_case("local") => {
                 ctx.err(
-                    n,
-                    "type",
-                    "local is not a compute target: jobs run on your machine with no ARM object; delete this manifest".into(),
-                    None,
-                );
+                n,
+                "type",
+                "local is not a compute target: jobs run on your machine with no ARM object; delete this manifest".into(),
+                None,
+            );
                 return None;
             }
             Some(s) => match ComputeType::from_manifest(s).or_else(|| ComputeType::from_arm(s)) {
@@ -166,7 +210,13 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
             }
         },
     };
-    let name = match doc.get("name") {
+    Some(compute_type)
+}
+
+/// The `name:` key with its node; a name the service would refuse to create is a warning (an
+/// error with `--strict`).
+fn name_of(ctx: &mut Ctx, doc: &Node) -> Option<(String, Node)> {
+    match doc.get("name") {
         None => {
             ctx.err(doc, "name", "missing required key `name`".into(), None);
             None
@@ -182,9 +232,9 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
                         show(n)
                     );
                     let hint = Some(
-                        "a new compute's name is 3 to 24 letters, digits and hyphens, starts with a letter, and does not end in a hyphen followed only by digits (e.g. gpu-cluster, cpu-v2)"
-                            .into(),
-                    );
+                    "a new compute's name is 3 to 24 letters, digits and hyphens, starts with a letter, and does not end in a hyphen followed only by digits (e.g. gpu-cluster, cpu-v2)"
+                        .into(),
+                );
                     if ctx.strict {
                         ctx.err(n, "name", msg, hint);
                     } else {
@@ -203,8 +253,12 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
                 None
             }
         },
-    };
-    let workspace = match doc.get("workspace") {
+    }
+}
+
+/// The optional `workspace:` alias with its node.
+fn workspace_of(ctx: &mut Ctx, doc: &Node) -> Option<(String, Node)> {
+    match doc.get("workspace") {
         None
         | Some(Node {
             kind: Kind::Null, ..
@@ -221,12 +275,12 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
                 None
             }
         },
-    };
-    let lifecycle = doc
-        .get("lifecycle")
-        .map(|n| lifecycle(ctx, n, compute_type))
-        .unwrap_or_default();
-    let state = match doc.get("state") {
+    }
+}
+
+/// The optional `state:` (running or stopped), valid only for a compute instance.
+fn state_of(ctx: &mut Ctx, doc: &Node, compute_type: Option<ComputeType>) -> Option<DesiredState> {
+    match doc.get("state") {
         None
         | Some(Node {
             kind: Kind::Null, ..
@@ -256,33 +310,7 @@ pub(crate) fn document(ctx: &mut Ctx, doc: &Node) -> Option<Partial> {
                 }
             }
         }
-    };
-    let compute_type = compute_type?;
-    let spec = walk_obj(ctx, doc, fields::fields_of(compute_type), "", ENVELOPE);
-    for k in ENVELOPE {
-        if let Some((kn, _)) = doc_entry(doc, k) {
-            ctx.key_locations.insert((*k).to_string(), kn.loc(ctx.file));
-        }
     }
-    let mut spec = spec?;
-    post_checks(ctx, doc, compute_type, &mut spec);
-    let errors_after = ctx.diags.iter().filter(|d| d.is_error()).count();
-    let (name, name_node) = name?;
-    if errors_after > errors_before {
-        return None;
-    }
-    Some(Partial {
-        name,
-        name_node,
-        compute_type,
-        workspace,
-        spec,
-        secrets: std::mem::take(&mut ctx.secrets),
-        lifecycle,
-        state,
-        source: doc.loc(ctx.file),
-        key_locations: std::mem::take(&mut ctx.key_locations),
-    })
 }
 
 fn doc_entry<'n>(doc: &'n Node, key: &str) -> Option<(&'n Node, &'n Node)> {
@@ -384,194 +412,6 @@ fn lifecycle(ctx: &mut Ctx, node: &Node, t: Option<ComputeType>) -> Lifecycle {
         }
     }
     lc
-}
-
-fn int_of(spec: &Map<String, Value>, key: &str) -> Option<i64> {
-    spec.get(key).and_then(Value::as_i64)
-}
-
-fn node_at<'n>(doc: &'n Node, path: &[&str]) -> &'n Node {
-    let mut n = doc;
-    for p in path {
-        match n.get(p) {
-            Some(c) => n = c,
-            None => return n,
-        }
-    }
-    n
-}
-
-/// Cross-field checks and canonicalisation that need no workspace.
-fn post_checks(ctx: &mut Ctx, doc: &Node, t: ComputeType, spec: &mut Map<String, Value>) {
-    match t {
-        ComputeType::AmlCompute => {
-            let min = int_of(spec, "min_instances").unwrap_or(0);
-            let max = int_of(spec, "max_instances");
-            if min > max.unwrap_or(4) {
-                let what = match max {
-                    Some(m) => format!("max_instances ({m})"),
-                    None => "max_instances (4, the default)".to_string(),
-                };
-                ctx.err(
-                    node_at(doc, &["min_instances"]),
-                    "min_instances",
-                    format!("min_instances ({min}) is greater than {what}"),
-                    Some("set min_instances <= max_instances".into()),
-                );
-            }
-            if spec.remove("resource_id").is_some() {
-                ctx.warn(
-                    node_at(doc, &["resource_id"]),
-                    "resource_id",
-                    "`resource_id` is ignored for amlcompute (azure-ai-ml does not send it)".into(),
-                    Some("remove it".into()),
-                );
-                ctx.key_locations.remove("resource_id");
-            }
-            if let Some(ssh) = spec.get("ssh_settings").and_then(Value::as_object)
-                && !ssh.contains_key("admin_username")
-            {
-                ctx.err(
-                    node_at(doc, &["ssh_settings"]),
-                    "ssh_settings.admin_username",
-                    "`ssh_settings` needs `admin_username`".into(),
-                    Some("add admin_username and admin_password or ssh_key_value".into()),
-                );
-            }
-        }
-        ComputeType::ComputeInstance => {
-            if let Some(iso) = spec.remove("idle_time_before_shutdown") {
-                let n = node_at(doc, &["idle_time_before_shutdown"]);
-                let secs = iso.as_str().and_then(crate::codec::parse_iso_duration);
-                match secs {
-                    // The API: "Minimum is 15 min, maximum is 3 days", as for the minutes key.
-                    Some(s) if s % 60 == 0 && !(15..=4320).contains(&(s / 60)) => ctx.err(
-                        n,
-                        "idle_time_before_shutdown",
-                        format!(
-                            "`idle_time_before_shutdown` must be between 15 minutes and 3 days, found {} minutes",
-                            s / 60
-                        ),
-                        None,
-                    ),
-                    Some(s) if s % 60 == 0 && s > 0 => {
-                        spec.entry("idle_time_before_shutdown_minutes")
-                            .or_insert(Value::from(s / 60));
-                        if let Some(l) = ctx.key_locations.remove("idle_time_before_shutdown") {
-                            ctx.key_locations
-                                .entry("idle_time_before_shutdown_minutes".into())
-                                .or_insert(l);
-                        }
-                        ctx.warn(
-                            n,
-                            "idle_time_before_shutdown",
-                            "`idle_time_before_shutdown` is deprecated".into(),
-                            Some(format!("write `idle_time_before_shutdown_minutes: {}`", s / 60)),
-                        );
-                    }
-                    _ => ctx.err(
-                        n,
-                        "idle_time_before_shutdown",
-                        "`idle_time_before_shutdown` must be an ISO-8601 duration of whole minutes (e.g. PT30M)".into(),
-                        Some("prefer `idle_time_before_shutdown_minutes: 30`".into()),
-                    ),
-                }
-            }
-            if let Some(Value::Object(s)) = spec.get_mut("schedules")
-                && let Some(Value::Array(list)) = s.get_mut("compute_start_stop")
-            {
-                for (i, item) in list.iter_mut().enumerate() {
-                    let Value::Object(o) = item else { continue };
-                    o.entry("state").or_insert(Value::from("enabled"));
-                    let Some(Value::Object(tr)) = o.get("trigger") else {
-                        continue;
-                    };
-                    let key = format!("schedules.compute_start_stop[{i}].trigger");
-                    let n = node_at(doc, &["schedules", "compute_start_stop"]);
-                    let ty = tr.get("type").and_then(Value::as_str).unwrap_or("");
-                    let need: &[&str] = if ty == "cron" {
-                        &["expression"]
-                    } else {
-                        &["frequency", "interval", "schedule"]
-                    };
-                    for k in need {
-                        if !tr.contains_key(*k) {
-                            ctx.err(n, &key, format!("`{key}` of type {ty} needs `{k}`"), None);
-                        }
-                    }
-                }
-            }
-            if let Some(Value::Array(apps)) = spec.get_mut("custom_applications") {
-                for app in apps.iter_mut() {
-                    let Value::Object(o) = app else { continue };
-                    o.entry("type").or_insert(Value::from("docker"));
-                    if let Some(Value::Object(img)) = o.get_mut("image") {
-                        img.entry("type").or_insert(Value::from("docker"));
-                    }
-                    if let Some(Value::Array(eps)) = o.get("endpoints") {
-                        for ep in eps {
-                            if let Some(p) = ep.get("published").and_then(Value::as_i64)
-                                && p >= 65535
-                            {
-                                ctx.err(
-                                    node_at(doc, &["custom_applications"]),
-                                    "custom_applications",
-                                    format!("published port {p} must be between 1025 and 65535 (exclusive)"),
-                                    None,
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        ComputeType::VirtualMachine | ComputeType::HdInsight => {
-            if let Some(ssh) = spec.get("ssh_settings").and_then(Value::as_object)
-                && !ssh.contains_key("admin_password")
-                && !ssh.contains_key("ssh_private_key_file")
-            {
-                ctx.err(
-                    node_at(doc, &["ssh_settings"]),
-                    "ssh_settings",
-                    "`ssh_settings` needs `admin_password` or `ssh_private_key_file`".into(),
-                    None,
-                );
-            }
-        }
-        ComputeType::Batch => {
-            let acknowledged = matches!(
-                doc.get("acknowledge_legacy").map(|n| &n.kind),
-                Some(Kind::Bool(true))
-            );
-            if !acknowledged {
-                ctx.warn(
-                    node_at(doc, &["type"]),
-                    "type",
-                    "`batch` uses the legacy SDK v1 shape (computeType Batch, api-version 2020-02-02); no stable ARM API lists it".into(),
-                    Some("the service may reject it; prefer amlcompute (add `acknowledge_legacy: true` to this manifest to silence this warning)".into()),
-                );
-            }
-        }
-        _ => {}
-    }
-    if let Some(n) = doc.get("acknowledge_legacy") {
-        if t != ComputeType::Batch {
-            ctx.err(
-                n,
-                "acknowledge_legacy",
-                "`acknowledge_legacy` applies only to `type: batch`".into(),
-                Some("remove it".into()),
-            );
-        } else if !matches!(n.kind, Kind::Bool(_)) {
-            expect(
-                ctx,
-                n,
-                "acknowledge_legacy",
-                "a boolean (true or false)",
-                None,
-            );
-        }
-    }
 }
 
 /// Folds `network_settings` into a full subnet id using the workspace's subscription and group.

@@ -106,64 +106,11 @@ pub(super) fn expect(
     None
 }
 
+/// One value against its field row: the kind decides which reader checks and converts it.
 pub(super) fn walk_value(ctx: &mut Ctx, node: &Node, field: &Field, key: &str) -> Option<Value> {
     match field.kind {
-        FKind::Str => match &node.kind {
-            Kind::Str(s) => Some(Value::String(s.clone())),
-            Kind::Int(_) | Kind::Bool(_) | Kind::Float(_) => expect(
-                ctx,
-                node,
-                key,
-                "a string",
-                Some(format!(
-                    "quote it: {key}: \"{}\"",
-                    show(node).trim_matches('\'')
-                )),
-            ),
-            _ => expect(ctx, node, key, "a string", None),
-        },
-        FKind::Int { min, max } => match &node.kind {
-            Kind::Int(i) if (min..=max).contains(i) => Some(Value::from(*i)),
-            Kind::Int(i) => {
-                ctx.err(
-                    node,
-                    key,
-                    format!("`{key}` must be between {min} and {max}, found {i}"),
-                    None,
-                );
-                None
-            }
-            Kind::Float(f) if f.fract() == 0.0 => {
-                ctx.err(
-                    node,
-                    key,
-                    format!("`{key}` must be between {min} and {max}, found {f}"),
-                    None,
-                );
-                None
-            }
-            Kind::Str(text) => {
-                let leaf = key.rsplit('.').next().unwrap_or(key);
-                let secs = crate::codec::parse_iso_duration(text);
-                let hint = match secs {
-                    Some(s) if leaf.ends_with("_minutes") => Some(format!(
-                        "the value is in minutes: write `{leaf}: {}`",
-                        s / 60
-                    )),
-                    Some(s) if leaf == "idle_time_before_scale_down" => {
-                        Some(format!("the value is in seconds: write `{leaf}: {s}`"))
-                    }
-                    _ => None,
-                };
-                let what = match leaf {
-                    "idle_time_before_scale_down" => "a whole number of seconds",
-                    l if l.ends_with("_minutes") => "a whole number of minutes",
-                    _ => "an integer",
-                };
-                expect(ctx, node, key, what, hint)
-            }
-            _ => expect(ctx, node, key, "an integer", None),
-        },
+        FKind::Str => str_value(ctx, node, key),
+        FKind::Int { min, max } => int_value(ctx, node, key, min, max),
         FKind::Bool => match &node.kind {
             Kind::Bool(b) => Some(Value::Bool(*b)),
             _ => expect(ctx, node, key, "a boolean (true or false)", None),
@@ -171,165 +118,245 @@ pub(super) fn walk_value(ctx: &mut Ctx, node: &Node, field: &Field, key: &str) -
         FKind::Enum { values, camel } => enum_value(ctx, node, key, values, camel),
         FKind::Secret => parse_secret(ctx, node, key, false),
         FKind::SecretFile => parse_secret(ctx, node, key, true),
-        FKind::StrMap => {
-            let Kind::Map(entries) = &node.kind else {
-                return expect(ctx, node, key, "a mapping of strings", None);
-            };
-            let mut out = Map::new();
-            let mut ok = true;
-            for (k, v) in entries {
-                match (&k.kind, &v.kind) {
-                    (Kind::Str(ks), Kind::Str(vs)) => {
-                        out.insert(ks.clone(), Value::String(vs.clone()));
-                    }
-                    (Kind::Str(ks), _) => {
-                        ctx.err(
-                            v,
-                            &join(key, ks),
-                            format!(
-                                "`{}` must be a string, found {}",
-                                join(key, ks),
-                                v.type_name()
-                            ),
-                            Some("quote the value".into()),
-                        );
-                        ok = false;
-                    }
-                    _ => {
-                        ctx.err(k, key, format!("keys of `{key}` must be strings"), None);
-                        ok = false;
-                    }
-                }
-            }
-            ok.then_some(Value::Object(out))
-        }
-        FKind::EnvMap => {
-            let Kind::Map(entries) = &node.kind else {
-                return expect(ctx, node, key, "a mapping", None);
-            };
-            let mut out = Map::new();
-            let mut ok = true;
-            for (k, v) in entries {
-                let val = match &v.kind {
-                    Kind::Str(s) => Some(s.clone()),
-                    Kind::Int(i) => Some(i.to_string()),
-                    Kind::Bool(b) => Some(b.to_string()),
-                    Kind::Float(f) => Some(f.to_string()),
-                    _ => None,
-                };
-                match (k.as_str(), val) {
-                    (Some(ks), Some(vs)) => {
-                        out.insert(ks.to_string(), Value::String(vs));
-                    }
-                    _ => {
-                        ctx.err(
-                            v,
-                            key,
-                            format!("`{key}` must map names to scalar values"),
-                            None,
-                        );
-                        ok = false;
-                    }
-                }
-            }
-            ok.then_some(Value::Object(out))
-        }
-        FKind::FreeMap => {
-            let Kind::Map(entries) = &node.kind else {
-                return expect(ctx, node, key, "a mapping", None);
-            };
-            let mut out = Map::new();
-            let mut ok = true;
-            for (k, v) in entries {
-                let Some(ks) = k.as_str() else {
-                    ctx.err(k, key, format!("keys of `{key}` must be strings"), None);
-                    ok = false;
-                    continue;
-                };
-                let dotted = join(key, ks);
-                ctx.key_locations.insert(dotted.clone(), k.loc(ctx.file));
-                if fields::is_secret_property(ks) {
-                    match parse_secret(ctx, v, &dotted, false) {
-                        Some(val) => {
-                            out.insert(ks.to_string(), val);
-                        }
-                        None => ok = false,
-                    }
-                    continue;
-                }
-                let val = match &v.kind {
-                    Kind::Str(s) => Value::String(s.clone()),
-                    Kind::Int(i) => Value::from(*i),
-                    Kind::Bool(b) => Value::Bool(*b),
-                    Kind::Float(f) => {
-                        serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
-                    }
-                    Kind::Null => Value::Null,
-                    _ => {
-                        ctx.err(v, &dotted, format!("`{dotted}` must be a scalar"), None);
-                        ok = false;
-                        continue;
-                    }
-                };
-                out.insert(ks.to_string(), val);
-            }
-            ok.then_some(Value::Object(out))
-        }
+        FKind::StrMap => str_map(ctx, node, key),
+        FKind::EnvMap => env_map(ctx, node, key),
+        FKind::FreeMap => free_map(ctx, node, key),
         FKind::Obj(sub) => walk_obj(ctx, node, sub, key, &[]).map(Value::Object),
-        FKind::ObjList(sub) => {
-            let Kind::Seq(items) = &node.kind else {
-                return expect(ctx, node, key, "a list", None);
-            };
-            let mut out = Vec::new();
-            let mut ok = true;
-            for (i, item) in items.iter().enumerate() {
-                match walk_obj(ctx, item, sub, &format!("{key}[{i}]"), &[]) {
-                    Some(o) => out.push(Value::Object(o)),
-                    None => ok = false,
-                }
-            }
-            ok.then_some(Value::Array(out))
+        FKind::ObjList(sub) => obj_list(ctx, node, key, sub),
+        FKind::IntList { min, max } => int_list(ctx, node, key, min, max),
+        FKind::EnumList(values) => enum_list(ctx, node, key, values),
+    }
+}
+
+/// A string key: other scalars are errors with a hint to quote them.
+fn str_value(ctx: &mut Ctx, node: &Node, key: &str) -> Option<Value> {
+    match &node.kind {
+        Kind::Str(s) => Some(Value::String(s.clone())),
+        Kind::Int(_) | Kind::Bool(_) | Kind::Float(_) => expect(
+            ctx,
+            node,
+            key,
+            "a string",
+            Some(format!(
+                "quote it: {key}: \"{}\"",
+                show(node).trim_matches('\'')
+            )),
+        ),
+        _ => expect(ctx, node, key, "a string", None),
+    }
+}
+
+/// An integer key within `min..=max`; a duration string gets a hint in the key's unit.
+fn int_value(ctx: &mut Ctx, node: &Node, key: &str, min: i64, max: i64) -> Option<Value> {
+    match &node.kind {
+        Kind::Int(i) if (min..=max).contains(i) => Some(Value::from(*i)),
+        Kind::Int(i) => {
+            ctx.err(
+                node,
+                key,
+                format!("`{key}` must be between {min} and {max}, found {i}"),
+                None,
+            );
+            None
         }
-        FKind::IntList { min, max } => {
-            let Kind::Seq(items) = &node.kind else {
-                return expect(ctx, node, key, "a list of integers", None);
-            };
-            let mut out = Vec::new();
-            let mut ok = true;
-            for item in items {
-                match &item.kind {
-                    Kind::Int(i) if (min..=max).contains(i) => out.push(Value::from(*i)),
-                    _ => {
-                        ctx.err(
-                            item,
-                            key,
-                            format!(
-                                "`{key}` items must be integers from {min} to {max}, found {}",
-                                show(item)
-                            ),
-                            None,
-                        );
-                        ok = false;
-                    }
-                }
-            }
-            ok.then_some(Value::Array(out))
+        Kind::Float(f) if f.fract() == 0.0 => {
+            ctx.err(
+                node,
+                key,
+                format!("`{key}` must be between {min} and {max}, found {f}"),
+                None,
+            );
+            None
         }
-        FKind::EnumList(values) => {
-            let Kind::Seq(items) = &node.kind else {
-                return expect(ctx, node, key, "a list", None);
-            };
-            let mut out = Vec::new();
-            let mut ok = true;
-            for item in items {
-                match enum_value(ctx, item, key, values, false) {
-                    Some(v) => out.push(v),
-                    None => ok = false,
+        Kind::Str(text) => {
+            let leaf = key.rsplit('.').next().unwrap_or(key);
+            let secs = crate::codec::parse_iso_duration(text);
+            let hint = match secs {
+                Some(s) if leaf.ends_with("_minutes") => Some(format!(
+                    "the value is in minutes: write `{leaf}: {}`",
+                    s / 60
+                )),
+                Some(s) if leaf == "idle_time_before_scale_down" => {
+                    Some(format!("the value is in seconds: write `{leaf}: {s}`"))
                 }
+                _ => None,
+            };
+            let what = match leaf {
+                "idle_time_before_scale_down" => "a whole number of seconds",
+                l if l.ends_with("_minutes") => "a whole number of minutes",
+                _ => "an integer",
+            };
+            expect(ctx, node, key, what, hint)
+        }
+        _ => expect(ctx, node, key, "an integer", None),
+    }
+}
+
+/// A mapping of string to string (tags).
+fn str_map(ctx: &mut Ctx, node: &Node, key: &str) -> Option<Value> {
+    let Kind::Map(entries) = &node.kind else {
+        return expect(ctx, node, key, "a mapping of strings", None);
+    };
+    let mut out = Map::new();
+    let mut ok = true;
+    for (k, v) in entries {
+        match (&k.kind, &v.kind) {
+            (Kind::Str(ks), Kind::Str(vs)) => {
+                out.insert(ks.clone(), Value::String(vs.clone()));
             }
-            ok.then_some(Value::Array(out))
+            (Kind::Str(ks), _) => {
+                ctx.err(
+                    v,
+                    &join(key, ks),
+                    format!(
+                        "`{}` must be a string, found {}",
+                        join(key, ks),
+                        v.type_name()
+                    ),
+                    Some("quote the value".into()),
+                );
+                ok = false;
+            }
+            _ => {
+                ctx.err(k, key, format!("keys of `{key}` must be strings"), None);
+                ok = false;
+            }
         }
     }
+    ok.then_some(Value::Object(out))
+}
+
+/// A mapping of names to scalars, every value kept as a string (environment variables).
+fn env_map(ctx: &mut Ctx, node: &Node, key: &str) -> Option<Value> {
+    let Kind::Map(entries) = &node.kind else {
+        return expect(ctx, node, key, "a mapping", None);
+    };
+    let mut out = Map::new();
+    let mut ok = true;
+    for (k, v) in entries {
+        let val = match &v.kind {
+            Kind::Str(s) => Some(s.clone()),
+            Kind::Int(i) => Some(i.to_string()),
+            Kind::Bool(b) => Some(b.to_string()),
+            Kind::Float(f) => Some(f.to_string()),
+            _ => None,
+        };
+        match (k.as_str(), val) {
+            (Some(ks), Some(vs)) => {
+                out.insert(ks.to_string(), Value::String(vs));
+            }
+            _ => {
+                ctx.err(
+                    v,
+                    key,
+                    format!("`{key}` must map names to scalar values"),
+                    None,
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(Value::Object(out))
+}
+
+/// A mapping of names to scalars; secret-named properties are parsed as secrets.
+fn free_map(ctx: &mut Ctx, node: &Node, key: &str) -> Option<Value> {
+    let Kind::Map(entries) = &node.kind else {
+        return expect(ctx, node, key, "a mapping", None);
+    };
+    let mut out = Map::new();
+    let mut ok = true;
+    for (k, v) in entries {
+        let Some(ks) = k.as_str() else {
+            ctx.err(k, key, format!("keys of `{key}` must be strings"), None);
+            ok = false;
+            continue;
+        };
+        let dotted = join(key, ks);
+        ctx.key_locations.insert(dotted.clone(), k.loc(ctx.file));
+        if fields::is_secret_property(ks) {
+            match parse_secret(ctx, v, &dotted, false) {
+                Some(val) => {
+                    out.insert(ks.to_string(), val);
+                }
+                None => ok = false,
+            }
+            continue;
+        }
+        let val = match &v.kind {
+            Kind::Str(s) => Value::String(s.clone()),
+            Kind::Int(i) => Value::from(*i),
+            Kind::Bool(b) => Value::Bool(*b),
+            Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Kind::Null => Value::Null,
+            _ => {
+                ctx.err(v, &dotted, format!("`{dotted}` must be a scalar"), None);
+                ok = false;
+                continue;
+            }
+        };
+        out.insert(ks.to_string(), val);
+    }
+    ok.then_some(Value::Object(out))
+}
+
+/// A list of objects, each walked against `sub`.
+fn obj_list(ctx: &mut Ctx, node: &Node, key: &str, sub: &[Field]) -> Option<Value> {
+    let Kind::Seq(items) = &node.kind else {
+        return expect(ctx, node, key, "a list", None);
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        match walk_obj(ctx, item, sub, &format!("{key}[{i}]"), &[]) {
+            Some(o) => out.push(Value::Object(o)),
+            None => ok = false,
+        }
+    }
+    ok.then_some(Value::Array(out))
+}
+
+/// A list of integers within `min..=max`.
+fn int_list(ctx: &mut Ctx, node: &Node, key: &str, min: i64, max: i64) -> Option<Value> {
+    let Kind::Seq(items) = &node.kind else {
+        return expect(ctx, node, key, "a list of integers", None);
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for item in items {
+        match &item.kind {
+            Kind::Int(i) if (min..=max).contains(i) => out.push(Value::from(*i)),
+            _ => {
+                ctx.err(
+                    item,
+                    key,
+                    format!(
+                        "`{key}` items must be integers from {min} to {max}, found {}",
+                        show(item)
+                    ),
+                    None,
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(Value::Array(out))
+}
+
+/// A list of values of one enum.
+fn enum_list(ctx: &mut Ctx, node: &Node, key: &str, values: &[&str]) -> Option<Value> {
+    let Kind::Seq(items) = &node.kind else {
+        return expect(ctx, node, key, "a list", None);
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for item in items {
+        match enum_value(ctx, item, key, values, false) {
+            Some(v) => out.push(v),
+            None => ok = false,
+        }
+    }
+    ok.then_some(Value::Array(out))
 }
 
 pub(super) fn enum_value(
