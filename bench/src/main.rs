@@ -252,12 +252,14 @@ async fn run(args: Args) -> Result<()> {
                 let svg = out
                     .parent()
                     .map_or_else(|| PathBuf::from("scaling.svg"), |d| d.join("scaling.svg"));
-                scaling::write_chart(points, &svg)?;
-                progress(&format!(
-                    "  wrote {} in {:.0} s",
-                    svg.display(),
-                    t.elapsed().as_secs_f64()
-                ));
+                match scaling::write_chart(points, &svg) {
+                    Ok(()) => progress(&format!(
+                        "  wrote {} in {:.0} s",
+                        svg.display(),
+                        t.elapsed().as_secs_f64()
+                    )),
+                    Err(e) => progress(&format!("  {e:#}")),
+                }
             }
             Err(e) => progress(&format!("  failed: {e:#}")),
         }

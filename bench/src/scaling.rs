@@ -205,6 +205,10 @@ pub fn chart(points: &[ScalePoint]) -> Chart {
 
 /// Writes the chart of `points` to `path`.
 pub fn write_chart(points: &[ScalePoint], path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+    }
     std::fs::write(path, chart(points).to_svg())
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
 }
