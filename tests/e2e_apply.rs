@@ -378,14 +378,27 @@ fn prune_deletes_only_tagged_computes_and_detaches_attached_ones() {
 #[test]
 fn quota_failure_on_one_target_leaves_the_others_applied() {
     let project = Project::example();
-    // gpu-lowpri asks for Standard_NC6s_v3 nodes; the subscription has no quota for them.
+    // gpu-lowpri holds one low-priority Standard_NC6s_v3 node; the subscription has no
+    // low-priority quota. The pre-flight would stop the plan (see preflight_concurrency.rs);
+    // skipped here so the create is refused at apply time.
+    let file = manifest_with(&project, "name: gpu-lowpri");
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(
+        &file,
+        text.replacen("min_instances: 0", "min_instances: 1", 1),
+    )
+    .expect("write");
     let emu = EmulatorProcess::start(
         project.dir.path(),
         &project.fixture,
-        &["--quota", "Standard_NC6s_v3=0"],
+        &["--quota", "lowPriority=0"],
     );
     let r = root(&project);
-    let out = run(&emu.url, &["apply", &r, "--auto-approve"], 1);
+    let out = run(
+        &emu.url,
+        &["apply", &r, "--auto-approve", "--no-preflight"],
+        1,
+    );
     let text = stdout(&out);
     assert!(text.contains("dev/gpu-lowpri: FAILED"), "{text}");
     assert!(text.to_lowercase().contains("quota"), "{text}");

@@ -13,7 +13,10 @@
 mod emu;
 mod measure;
 mod report;
+mod report_scaling;
+mod scaling;
 mod scenarios;
+mod svg;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -61,13 +64,19 @@ struct Args {
     /// LRO duration of the apply scenarios, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     apply_lro_ms: u64,
-    /// Scenarios to run (comma-separated: plan, apply, validate, planner).
+    /// Scenarios to run (comma-separated: plan, preflight, scaling, apply, validate, planner).
     #[arg(
         long,
-        default_value = "plan,apply,validate,planner",
+        default_value = "plan,preflight,scaling,apply,validate,planner",
         value_delimiter = ','
     )]
     scenarios: Vec<String>,
+    /// Creates in the pre-flight cost scenario.
+    #[arg(long, default_value_t = 13)]
+    preflight_creates: usize,
+    /// Leave the 10,000-compute estate out of the scaling scenario (it takes about a minute).
+    #[arg(long)]
+    quick: bool,
     /// Plan sizes as WxN (comma-separated).
     #[arg(long, default_value = "1x10,10x100,100x20", value_delimiter = ',')]
     plan_sizes: Vec<String>,
@@ -221,6 +230,41 @@ async fn run(args: Args) -> Result<()> {
             plans.push(r.map_err(|e| format!("{w}×{n}: {e:#}")));
         }
     }
+    let mut preflight = None;
+    if want("preflight") {
+        progress(&format!(
+            "pre-flight cost: plan of {} creates with and without --no-preflight",
+            args.preflight_creates
+        ));
+        let r = scaling::preflight_cost(&ctx, &http, args.preflight_creates).await;
+        if let Err(e) = &r {
+            progress(&format!("  failed: {e:#}"));
+        }
+        preflight = Some(r.map_err(|e| format!("{e:#}")));
+    }
+    let mut scale = None;
+    if want("scaling") {
+        progress("scaling: plans of 10 to 10,000 computes");
+        let t = Instant::now();
+        let r = scaling::scaling(&ctx, &http, args.quick).await;
+        match &r {
+            Ok(points) => {
+                let svg = out
+                    .parent()
+                    .map_or_else(|| PathBuf::from("scaling.svg"), |d| d.join("scaling.svg"));
+                match scaling::write_chart(points, &svg) {
+                    Ok(()) => progress(&format!(
+                        "  wrote {} in {:.0} s",
+                        svg.display(),
+                        t.elapsed().as_secs_f64()
+                    )),
+                    Err(e) => progress(&format!("  {e:#}")),
+                }
+            }
+            Err(e) => progress(&format!("  failed: {e:#}")),
+        }
+        scale = Some((r.map_err(|e| format!("{e:#}")), t.elapsed()));
+    }
     let mut applies = Vec::new();
     if want("apply") {
         let limits = [
@@ -292,6 +336,8 @@ async fn run(args: Args) -> Result<()> {
         applies,
         validate,
         planner,
+        preflight,
+        scaling: scale,
         harness_time: started.elapsed(),
     };
     if let Some(dir) = out.parent() {

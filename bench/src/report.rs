@@ -58,6 +58,10 @@ pub struct Report {
     pub validate: Option<Result<ValidateResult, String>>,
     /// Planner CPU.
     pub planner: Option<Result<PlannerResult, String>>,
+    /// Pre-flight cost.
+    pub preflight: Option<Result<crate::scaling::PreflightCost, String>>,
+    /// Scaling picture and how long it took.
+    pub scaling: Option<(Result<Vec<crate::scaling::ScalePoint>, String>, Duration)>,
     /// Harness wall time.
     pub harness_time: Duration,
 }
@@ -178,6 +182,8 @@ impl Report {
 
         self.summary(&mut s);
         self.plan_section(&mut s);
+        self.preflight_section(&mut s);
+        self.scaling_section(&mut s);
         self.apply_section(&mut s);
         self.validate_section(&mut s);
         self.planner_section(&mut s);

@@ -36,7 +36,8 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn emu_opts(&self, lro_ms: u64) -> EmuOpts {
+    /// The emulator options of these settings, with LROs of `lro_ms`.
+    pub(crate) fn emu_opts(&self, lro_ms: u64) -> EmuOpts {
         EmuOpts {
             latency_ms: self.latency_ms,
             lro_ms,
@@ -47,7 +48,7 @@ impl Ctx {
 
     /// The environment that points an `amlctl` child at an emulator, authenticating through the
     /// emulator's App-Service-style managed identity endpoint like a CI runner would.
-    fn amlctl_cmd(&self, base: &str, args: &[&str]) -> Cmd {
+    pub(crate) fn amlctl_cmd(&self, base: &str, args: &[&str]) -> Cmd {
         let mut c = Cmd::new(&self.amlctl, args);
         for (k, v) in [
             ("AMLCTL_ARM_ENDPOINT", base.to_string()),
@@ -155,7 +156,13 @@ pub struct Measured {
     pub requests: Stats,
 }
 
-async fn measured(ctx: &Ctx, http: &reqwest::Client, base: &str, cmd: &Cmd) -> Result<Measured> {
+/// Runs `cmd` once, measured, with the ARM requests the emulator at `base` counted meanwhile.
+pub(crate) async fn measured(
+    ctx: &Ctx,
+    http: &reqwest::Client,
+    base: &str,
+    cmd: &Cmd,
+) -> Result<Measured> {
     let before = emu::stats(http, base).await?;
     let run = measure::run(cmd, ctx.method, &ctx.work).await?;
     let after = emu::stats(http, base).await?;

@@ -145,16 +145,78 @@ pub async fn read_live(
     workspaces: &mut BTreeMap<String, Workspace>,
     aliases: &BTreeSet<String>,
 ) -> Result<BTreeMap<String, Vec<LiveCompute>>, String> {
-    let (raw, mut errors) = list_each(client, workspaces, aliases).await?;
-    for (alias, loc) in raw.locations {
-        if let Some(ws) = workspaces.get_mut(&alias) {
-            ws.location = Some(loc);
+    read_live_each(client, workspaces, aliases, |_, _, _| {}).await
+}
+
+/// What the task of one workspace found: its live computes and the lines of the resources that
+/// could not be read, and the location read from the workspace when it had none configured.
+type Listed = Result<(Vec<LiveCompute>, Vec<String>, Option<String>), String>;
+
+/// Lists and converts one workspace: each page is converted ([`amlctl_manifest::from_arm`]) as
+/// soon as it arrives, while the next one is on its way.
+async fn list_converted(client: ArmClient, alias: String, ws: Workspace) -> (String, Listed) {
+    let id = workspace_id(&ws);
+    let location = if ws.location.is_none() {
+        match client.get_workspace(&id).await {
+            Ok(body) => body
+                .get("location")
+                .and_then(|l| l.as_str())
+                .map(str::to_string),
+            Err(e) => {
+                let e = format!("reading workspace {}: {e}", id.workspace);
+                return (alias, Err(e));
+            }
         }
+    } else {
+        None
+    };
+    let mut computes = Vec::new();
+    let mut errors = Vec::new();
+    let listed = client
+        .list_computes_each(&id, &mut |page| {
+            computes.extend(convert(&alias, &page, &mut errors));
+        })
+        .await
+        .map_err(|e| format!("listing computes of workspace {}: {e}", id.workspace));
+    let result = listed.map(|()| (computes, errors, location));
+    (alias, result)
+}
+
+/// [`read_live`], calling `on_workspace(alias, workspace, computes)` as soon as one workspace's
+/// list is complete and converted (with its location filled in), while the others are still
+/// being read. Not called for a workspace that failed or has a compute that cannot be read.
+pub async fn read_live_each(
+    client: &ArmClient,
+    workspaces: &mut BTreeMap<String, Workspace>,
+    aliases: &BTreeSet<String>,
+    mut on_workspace: impl FnMut(&str, &Workspace, &[LiveCompute]),
+) -> Result<BTreeMap<String, Vec<LiveCompute>>, String> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for alias in aliases {
+        let Some(ws) = workspaces.get(alias) else {
+            continue;
+        };
+        tasks.spawn(list_converted(client.clone(), alias.clone(), ws.clone()));
     }
     let mut live = BTreeMap::new();
-    for (alias, items) in &raw.computes {
-        let computes = convert(alias, items, &mut errors);
-        live.insert(alias.clone(), computes);
+    let mut errors = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (alias, result) = joined.map_err(|e| format!("a live-state task failed: {e}"))?;
+        match result {
+            Ok((computes, unreadable, location)) => {
+                if let (Some(loc), Some(ws)) = (location, workspaces.get_mut(&alias)) {
+                    ws.location = Some(loc);
+                }
+                if unreadable.is_empty()
+                    && let Some(ws) = workspaces.get(&alias)
+                {
+                    on_workspace(&alias, ws, &computes);
+                }
+                errors.extend(unreadable);
+                live.insert(alias, computes);
+            }
+            Err(e) => errors.push(format!("workspace {alias}: {e}")),
+        }
     }
     joined(errors)?;
     Ok(live)

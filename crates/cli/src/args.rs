@@ -344,8 +344,11 @@ pub struct ServeArgs {
     /// A bearer token accepted besides those issued by /msi/token; repeatable.
     #[arg(long = "accepted-token")]
     pub accepted_tokens: Vec<String>,
-    /// A quota, SIZE=N (nodes per subscription and region); a create over it ends Failed with QuotaExceeded. Repeatable.
-    #[arg(long = "quota", value_name = "SIZE=N")]
+    /// A vCPU quota of every region, KEY=N: a VM family (standardDSv2Family=24), lowPriority=N or
+    /// total=N, as the fixture's `locations[].quotas` (a location's own value wins); or a VM size
+    /// in nodes (Standard_NC6=2 = 12 vCPUs of its family). Served by `usages` (so `plan` sees it);
+    /// a create over it ends Failed with ClusterMinNodesExceedCoreQuota. Repeatable.
+    #[arg(long = "quota", value_name = "KEY=N")]
     pub quota: Vec<String>,
     /// ARM-style rate limiting per subscription: READS,WRITES,REFILL_PER_S (e.g. 100,20,10).
     #[arg(long, value_name = "READS,WRITES,REFILL")]

@@ -35,10 +35,10 @@ pub struct EmulatorConfig {
     pub identity_header: String,
     /// ARM-style token-bucket rate limiting per subscription; `None` = off.
     pub rate_limit: Option<RateLimit>,
-    /// VM size (case-insensitive) -> maximum number of nodes/instances of that size per
-    /// subscription and region (clusters count `maxNodeCount`, instances 1);
-    /// a PUT going over it ends `Failed` with `QuotaExceeded`.
-    pub quota: BTreeMap<String, u32>,
+    /// vCPU limits of every region (`--quota`): a VM family (`standardDSv2Family`),
+    /// `lowPriority` or `total` -> vCPUs, as in the fixture's `locations[].quotas`. A fixture
+    /// location that sets the same key keeps its own value.
+    pub quota: BTreeMap<String, u64>,
     /// How long the `slow` fault delays a response, in milliseconds (default 3000).
     pub slow_ms: u64,
     /// The old, lenient behaviour (`--lenient`): every property echoed at every api-version,

@@ -313,7 +313,8 @@ pub struct ServeArgs {
     pub identity_header: Option<String>,
     /// Static bearer tokens to accept.
     pub accepted_tokens: Vec<String>,
-    /// Quotas, `SIZE=N` each (case-insensitive VM size → node quota per subscription and region).
+    /// Quotas of every region, each `KEY=N` ([`parse_quota`]): a shorthand for the fixture's
+    /// `locations[].quotas`.
     pub quota: Vec<String>,
     /// ARM-style rate limiting, `READS,WRITES,REFILL_PER_S` (token buckets per subscription).
     pub rate_limit: Option<String>,
@@ -323,6 +324,38 @@ pub struct ServeArgs {
     pub lenient: bool,
     /// How long a deleted compute instance's name stays unavailable, in milliseconds.
     pub name_hold_ms: Option<u64>,
+}
+
+/// One `--quota KEY=N`, as a key of the fixture's `locations[].quotas` and its vCPU limit:
+/// `standardDSv2Family=24`, `lowPriority=100` or `total=200` are vCPUs; a VM size of the
+/// built-in table (`Standard_NC6s_v3=2`, the flag's older syntax) is N nodes of that size,
+/// i.e. N × its vCPUs of its family's dedicated quota.
+pub fn parse_quota(q: &str) -> Result<(String, u64), EmulatorError> {
+    let bad = |why: &str| {
+        EmulatorError::Config(format!(
+            "--quota {q:?}: {why}; expected KEY=N with KEY a VM family (e.g. standardDSv2Family=24 vCPUs), lowPriority, total, or a VM size (e.g. Standard_NC6=0 nodes)"
+        ))
+    };
+    let (key, n) = q.split_once('=').ok_or_else(|| bad("no `=`"))?;
+    let (key, n) = (key.trim(), n.trim());
+    let n: u64 = n.parse().map_err(|_| bad("N is not a whole number"))?;
+    if let Some(size) = sizes::find(key) {
+        return Ok((size.family.to_string(), n.saturating_mul(size.vcpus)));
+    }
+    for named in ["lowPriority", "total"] {
+        if key.eq_ignore_ascii_case(named) {
+            return Ok((named.to_string(), n));
+        }
+    }
+    match sizes::TABLE
+        .iter()
+        .find(|s| s.family.eq_ignore_ascii_case(key))
+    {
+        Some(s) => Ok((s.family.to_string(), n)),
+        None => Err(bad(
+            "not a VM family, VM size, lowPriority or total the emulator knows",
+        )),
+    }
 }
 
 impl ServeArgs {
@@ -351,15 +384,8 @@ impl ServeArgs {
             c.identity_header = h.clone();
         }
         for q in &self.quota {
-            let (size, n) = q
-                .split_once('=')
-                .and_then(|(s, n)| Some((s.trim(), n.trim().parse::<u32>().ok()?)))
-                .ok_or_else(|| {
-                    EmulatorError::Config(format!(
-                        "--quota {q:?}: expected SIZE=N, e.g. Standard_NC6=0"
-                    ))
-                })?;
-            c.quota.insert(size.to_string(), n);
+            let (key, limit) = parse_quota(q)?;
+            c.quota.insert(key, limit);
         }
         if let Some(r) = &self.rate_limit {
             let parts: Vec<&str> = r.split(',').map(str::trim).collect();
@@ -427,5 +453,36 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod quota_flag_tests {
+    use super::parse_quota;
+
+    #[test]
+    fn quota_keys_are_fixture_quota_keys() {
+        let ok = |q: &str| parse_quota(q).map_err(|e| e.to_string()).unwrap();
+        assert_eq!(
+            ok("standardDSv2Family=24"),
+            ("standardDSv2Family".into(), 24)
+        );
+        assert_eq!(
+            ok("standarddsv2family = 24"),
+            ("standardDSv2Family".into(), 24)
+        );
+        assert_eq!(ok("lowpriority=100"), ("lowPriority".into(), 100));
+        assert_eq!(ok("TOTAL=200"), ("total".into(), 200));
+        // The older syntax: nodes of a VM size, as vCPUs of its family.
+        assert_eq!(ok("Standard_NC6s_v3=2"), ("standardNCSv3Family".into(), 12));
+        assert_eq!(ok("standard_nc6=0"), ("standardNCFamily".into(), 0));
+        for bad in ["Standard_NC6", "nosuchFamily=3", "total=-1", "total=x"] {
+            let e = parse_quota(bad).map(|_| ()).map_err(|e| e.to_string());
+            assert!(
+                e.as_ref()
+                    .is_err_and(|m| m.contains(bad) && m.contains("KEY=N")),
+                "{bad}: {e:?}"
+            );
+        }
     }
 }

@@ -382,25 +382,27 @@ async fn validation_rejections() {
 
 #[tokio::test]
 async fn failed_compute_name_cannot_be_reused() {
+    // 12 vCPUs of standardNCFamily in every region (`--quota standardNCFamily=12`, or the
+    // older spelling `--quota Standard_NC6=2`: two 6-vCPU nodes); 4 nodes need 24.
     let mut quota = BTreeMap::new();
-    quota.insert("standard_nc6".to_string(), 2u32);
+    quota.insert("standardNCFamily".to_string(), 12u64);
     let emu = start(EmulatorConfig { quota, ..config() }).await;
     let url = compute_url(&emu, WS, "gpu");
-    let (s, h, _) = put(&url, &aml_body("Standard_NC6", 0, 4)).await;
+    let (s, h, _) = put(&url, &aml_body("Standard_NC6", 4, 4)).await;
     assert_eq!(s, 201);
     let op = h["azure-asyncoperation"].to_str().unwrap().to_string();
     let done = wait_terminal(&url).await;
     assert_eq!(done["properties"]["provisioningState"], "Failed");
     let err = &done["properties"]["provisioningErrors"][0]["error"];
-    assert_eq!(err["code"], "QuotaExceeded");
+    assert_eq!(err["code"], "ClusterMinNodesExceedCoreQuota");
     let msg = err["message"].as_str().unwrap();
     assert!(
-        msg.contains("Standard_NC6") && msg.contains("eastus"),
+        msg.contains("standardNCFamily") && msg.contains("eastus"),
         "{msg}"
     );
     let st = status_of(&op).await;
     assert_eq!(st["status"], "Failed");
-    assert_eq!(st["error"]["code"], "QuotaExceeded");
+    assert_eq!(st["error"]["code"], "ClusterMinNodesExceedCoreQuota");
     let (s, _, b) = put(&url, &aml_body("Standard_NC6", 0, 2)).await;
     assert_eq!(
         (s, b["error"]["code"].as_str()),

@@ -217,6 +217,42 @@ pub fn requests(plan: &Plan, workspaces: &BTreeMap<String, Workspace>) -> Reques
     r
 }
 
+/// What to read for targets known to be created (their workspace was listed and they were not
+/// in it), before the plan exists: the region of each one with a `size` and every ARM id it
+/// refers to, as [`requests`] would ask for their create entries. The workflow starts these
+/// reads while other workspaces are still being listed; [`requests`] of the finished plan says
+/// what is still missing.
+pub fn requests_for_creates<'a>(
+    targets: impl IntoIterator<Item = &'a Target>,
+    workspaces: &BTreeMap<String, Workspace>,
+) -> Requests {
+    let mut r = Requests::default();
+    let mut seen = BTreeSet::new();
+    for t in targets {
+        let Some(ws) = workspaces.get(&t.workspace) else {
+            continue;
+        };
+        let after = Value::Object(t.spec.clone());
+        let location = after
+            .get("location")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| ws.location.clone());
+        if size_of(&after).is_some()
+            && let Some(loc) = location
+        {
+            r.regions
+                .insert((ws.subscription_id.to_ascii_lowercase(), norm_loc(&loc)));
+        }
+        for (id, _) in references_of(&after) {
+            if seen.insert(id.to_ascii_lowercase()) {
+                r.references.insert(id);
+            }
+        }
+    }
+    r
+}
+
 struct Cx<'a> {
     targets: &'a [Target],
     plan_errors: Vec<PlanError>,

@@ -125,6 +125,24 @@ impl ArmClient {
         self.redact(r)
     }
 
+    /// Lists every compute of the workspace, following `nextLink`, handing each page's
+    /// resources to `on_page` as the page arrives (so the caller can convert them while the
+    /// next page is on its way).
+    pub async fn list_computes_each(
+        &self,
+        ws: &WorkspaceId,
+        on_page: &mut (dyn FnMut(Vec<Value>) + Send),
+    ) -> Result<(), ArmError> {
+        let r = async {
+            let url = self.url(&format!("{}/computes", ws.path()), &BTreeMap::new())?;
+            let mut op = self.op();
+            self.paged_each(Method::Get, url, "value", &mut op, on_page)
+                .await
+        }
+        .await;
+        self.redact(r)
+    }
+
     /// GET one compute; `None` when it does not exist (404).
     pub async fn get_compute(
         &self,

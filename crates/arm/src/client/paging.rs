@@ -21,17 +21,37 @@ impl ArmClient {
         op: &mut Op,
     ) -> Result<Vec<Value>, ArmError> {
         let mut items = Vec::new();
+        self.paged_each(method, first, item_name, op, &mut |page| items.extend(page))
+            .await?;
+        Ok(items)
+    }
+
+    /// Follows `nextLink` from `first`, handing each page's `item_name` array to `on_page` as
+    /// soon as the page is decoded (the items are moved out of the page, not copied).
+    pub(super) async fn paged_each(
+        &self,
+        method: Method,
+        first: Url,
+        item_name: &str,
+        op: &mut Op,
+        on_page: &mut (dyn FnMut(Vec<Value>) + Send),
+    ) -> Result<(), ArmError> {
         let mut url = first;
         let mut seen = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
             seen.insert(url.to_string());
-            let page = self
+            let mut page = self
                 .send(method, &url, None, op, false)
                 .await?
                 .json()?
                 .unwrap_or(Value::Null);
-            match page.get(item_name) {
-                Some(Value::Array(a)) => items.extend(a.iter().cloned()),
+            let next = page
+                .get("nextLink")
+                .and_then(Value::as_str)
+                .filter(|n| !n.trim().is_empty())
+                .map(str::to_string);
+            match page.as_object_mut().and_then(|o| o.remove(item_name)) {
+                Some(Value::Array(a)) => on_page(a),
                 None | Some(Value::Null) => {}
                 Some(_) => {
                     return Err(ArmError::InvalidResponse(format!(
@@ -39,9 +59,9 @@ impl ArmClient {
                     )));
                 }
             }
-            match page.get("nextLink").and_then(Value::as_str) {
-                Some(next) if !next.trim().is_empty() => {
-                    let mut next = self.follow_url(next, "nextLink")?;
+            match next {
+                Some(next) => {
+                    let mut next = self.follow_url(&next, "nextLink")?;
                     if !next.query_pairs().any(|(k, _)| k == "api-version") {
                         next.query_pairs_mut()
                             .append_pair("api-version", API_VERSION);
@@ -54,7 +74,7 @@ impl ArmClient {
                     }
                     url = next;
                 }
-                _ => return Ok(items),
+                None => return Ok(()),
             }
         }
         Err(ArmError::InvalidResponse(format!(

@@ -12,6 +12,7 @@ mod session;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use amlctl_arm::ArmClient;
 use amlctl_manifest::{Config, Diagnostic, LiveCompute, LoadOptions, Project, Workspace};
 use amlctl_plan::{Plan, PlanOptions};
 
@@ -113,13 +114,33 @@ pub async fn read_live(
     BTreeMap<String, Workspace>,
     Result<BTreeMap<String, Vec<LiveCompute>>, String>,
 ) {
+    read_live_each(session, config, aliases, |_, _, _| {}).await
+}
+
+/// [`read_live`], calling `on_workspace(alias, workspace, computes)` as each workspace's list
+/// completes ([`amlctl_apply::live::read_live_each`]).
+pub async fn read_live_each(
+    session: &Session,
+    config: &Config,
+    aliases: &[String],
+    on_workspace: impl FnMut(&str, &Workspace, &[LiveCompute]),
+) -> (
+    BTreeMap<String, Workspace>,
+    Result<BTreeMap<String, Vec<LiveCompute>>, String>,
+) {
     let mut workspaces = config.workspaces.clone();
     let selected: BTreeSet<String> = workspaces
         .keys()
         .filter(|a| aliases.is_empty() || aliases.contains(a))
         .cloned()
         .collect();
-    let live = amlctl_apply::read_live(&session.client, &mut workspaces, &selected).await;
+    let live = amlctl_apply::live::read_live_each(
+        &session.client,
+        &mut workspaces,
+        &selected,
+        on_workspace,
+    )
+    .await;
     (workspaces, live)
 }
 
@@ -157,6 +178,7 @@ async fn make_plan(
     plan_args: &PlanArgs,
     arm: &ArmArgs,
 ) -> CliResult<(Session, CliResult<Planned>)> {
+    let mut reads = None;
     let (project, session, workspaces, live) = if arm.sandbox {
         // The sandbox creates the resources the manifests attach: it needs them loaded first.
         let project = load_with(path, &load_options(plan_args))?;
@@ -178,7 +200,14 @@ async fn make_plan(
         let opts = load_options(plan_args);
         let loading =
             tokio::task::spawn_blocking(move || amlctl_manifest::load_project(&owned, &opts));
+        let preflight_on = !plan_args.no_preflight;
+        // The pre-flight reads of the creates start as each workspace's list completes (see
+        // `preflight`): the network side hands over the client and the listed names.
+        let (client_tx, client_rx) = tokio::sync::oneshot::channel::<(ArmClient, usize)>();
+        let (listed_tx, mut listed_rx) =
+            tokio::sync::mpsc::unbounded_channel::<(String, Workspace, BTreeSet<String>)>();
         let network = async {
+            let listed_tx = listed_tx;
             let project_ref = ProjectRef {
                 root: &config.root,
                 arm_endpoint: config.defaults.arm_endpoint.clone(),
@@ -188,10 +217,39 @@ async fn make_plan(
                 targets: &[],
             };
             let session = session::connect(&project_ref, arm).await?;
-            let (workspaces, live) = read_live(&session, &config, &plan_args.workspaces).await;
+            let _ = client_tx.send((session.client.clone(), session.parallelism));
+            let (workspaces, live) = read_live_each(
+                &session,
+                &config,
+                &plan_args.workspaces,
+                |alias, ws, live| {
+                    if preflight_on {
+                        let names = live.iter().map(|c| c.name.to_ascii_lowercase()).collect();
+                        let _ = listed_tx.send((alias.to_string(), ws.clone(), names));
+                    }
+                },
+            )
+            .await;
+            drop(listed_tx);
             Ok::<_, CliError>((session, workspaces, live))
         };
-        let (loaded, network) = tokio::join!(loading, network);
+        let early = async {
+            let loaded = loading.await;
+            let mut reads = None;
+            if preflight_on
+                && let Ok(Ok(project)) = &loaded
+                && let Ok((client, parallelism)) = client_rx.await
+            {
+                let mut r = preflight::Reads::new(&client, parallelism);
+                while let Some((alias, ws, names)) = listed_rx.recv().await {
+                    r.start_creates(&alias, &ws, &names, &project.targets, &plan_args.targets);
+                }
+                reads = Some(r);
+            }
+            (loaded, reads)
+        };
+        let (network, (loaded, early_reads)) = tokio::join!(network, early);
+        reads = early_reads;
         let loaded =
             loaded.map_err(|e| CliError::new(format!("loading the manifests failed: {e}")));
         // Manifest errors come first: they are the user's to fix, whatever the network said.
@@ -223,14 +281,9 @@ async fn make_plan(
     };
     let mut plan = amlctl_plan::plan(&project.targets, &workspaces, &live, &opts);
     if !plan_args.no_preflight {
-        preflight::run(
-            &session.client,
-            session.parallelism,
-            &mut plan,
-            &project.targets,
-            &workspaces,
-        )
-        .await;
+        let reads =
+            reads.unwrap_or_else(|| preflight::Reads::new(&session.client, session.parallelism));
+        reads.finish(&mut plan, &project.targets, &workspaces).await;
     }
     Ok((
         session,

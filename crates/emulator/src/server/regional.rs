@@ -21,7 +21,7 @@ use crate::fixture::FixtureLocation;
 use crate::sizes::{self, DEFAULT_LIMIT, VmSize};
 
 /// The fixture's entry for `location`, if any.
-fn fixture_location<'a>(ctx: &'a Ctx, location: &str) -> Option<&'a FixtureLocation> {
+pub(super) fn fixture_location<'a>(ctx: &'a Ctx, location: &str) -> Option<&'a FixtureLocation> {
     ctx.shared
         .config
         .fixture
@@ -45,11 +45,21 @@ pub(super) fn vm_sizes(ctx: &Ctx, location: &str) -> Result<Response, ApiError> 
     Ok(json_response(StatusCode::OK, &json!({ "value": value })))
 }
 
-/// The vCPU limit of a quota key (`standardDSv2Family`, `lowPriority`, `total`).
-pub(crate) fn limit(fixture: Option<&FixtureLocation>, key: &str) -> u64 {
+/// The vCPU limit of a quota key (`standardDSv2Family`, `lowPriority`, `total`): the fixture
+/// location's own, else `--quota`'s (every region), else [`DEFAULT_LIMIT`].
+pub(crate) fn limit(
+    every_region: &BTreeMap<String, u64>,
+    fixture: Option<&FixtureLocation>,
+    key: &str,
+) -> u64 {
+    let find = |m: &BTreeMap<String, u64>| {
+        m.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| *v)
+    };
     fixture
-        .and_then(|l| l.quotas.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))
-        .map(|(_, v)| *v)
+        .and_then(|l| find(&l.quotas))
+        .or_else(|| find(every_region))
         .unwrap_or(DEFAULT_LIMIT)
 }
 
@@ -110,6 +120,7 @@ pub(crate) fn nodes_of(props: &Value) -> (Option<String>, u64, bool) {
 /// limits and the computes that exist (nodes × vCPUs).
 pub(super) fn usages(ctx: &Ctx, sub: &str, location: &str) -> Result<Response, ApiError> {
     let fixture = fixture_location(ctx, location);
+    let quota = &ctx.shared.config.quota;
     let (family, low, total) = {
         let g = ctx.shared.lock();
         in_use(&g.state.computes, sub, location, None)
@@ -137,14 +148,14 @@ pub(super) fn usages(ctx: &Ctx, sub: &str, location: &str) -> Result<Response, A
             "totalCores",
             "Total Cluster Dedicated Regional vCPUs".into(),
             total,
-            limit(fixture, "total"),
+            limit(quota, fixture, "total"),
         ),
         usage(
             "lowPriorityCores",
             "lowPriorityCores",
             "Total Cluster LowPriority Regional vCPUs".into(),
             low,
-            limit(fixture, "lowPriority"),
+            limit(quota, fixture, "lowPriority"),
         ),
     ];
     for f in families {
@@ -153,7 +164,7 @@ pub(super) fn usages(ctx: &Ctx, sub: &str, location: &str) -> Result<Response, A
             f,
             format!("{f} Cluster Dedicated vCPUs"),
             family.get(f).copied().unwrap_or(0),
-            limit(fixture, f),
+            limit(quota, fixture, f),
         ));
     }
     Ok(json_response(StatusCode::OK, &json!({ "value": value })))

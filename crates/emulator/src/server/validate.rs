@@ -226,29 +226,6 @@ pub(super) fn norm_loc(l: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// The lower-cased `vmSize` of a compute's `properties`.
-pub(super) fn vm_size(resource_props: &Value) -> Option<String> {
-    resource_props
-        .get("properties")
-        .and_then(|p| p.get("vmSize"))
-        .and_then(Value::as_str)
-        .map(str::to_ascii_lowercase)
-}
-
-/// The nodes a compute counts against its VM size quota.
-pub(super) fn quota_units(props: &Value) -> u64 {
-    match props.get("computeType").and_then(Value::as_str) {
-        Some("AmlCompute") => props
-            .get("properties")
-            .and_then(|p| p.get("scaleSettings"))
-            .and_then(|s| s.get("maxNodeCount"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
-        Some("ComputeInstance") => 1,
-        _ => 0,
-    }
-}
-
 /// The error for a referenced ARM resource that does not exist: 400 `UserError` naming the
 /// resource the way ARM's `ResourceNotFound` does (an assumption: no attach of a missing
 /// resource was recorded; see the README).
