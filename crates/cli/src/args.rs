@@ -341,9 +341,15 @@ pub struct ServeArgs {
     /// Secret expected in X-IDENTITY-HEADER by the /msi/token endpoint.
     #[arg(long)]
     pub identity_header: Option<String>,
-    /// A bearer token accepted besides those issued by /msi/token; repeatable.
-    #[arg(long = "accepted-token")]
+    /// A bearer token accepted besides those issued by /msi/token, as TOKEN or TOKEN=CALLER
+    /// (the caller the Activity Log records for its writes); repeatable.
+    #[arg(long = "accepted-token", value_name = "TOKEN[=CALLER]")]
     pub accepted_tokens: Vec<String>,
+    /// A JSON pointer into the stored compute (e.g. /properties/properties/scaleSettings/maxNodeCount)
+    /// whose previous value a PUT or PATCH of an existing compute keeps: the write is accepted,
+    /// that part silently not applied. Repeatable; for testing the read-back after apply.
+    #[arg(long = "drop-on-put", value_name = "JSON_POINTER")]
+    pub drop_on_put: Vec<String>,
     /// A quota, SIZE=N (nodes per subscription and region); a create over it ends Failed with QuotaExceeded. Repeatable.
     #[arg(long = "quota", value_name = "SIZE=N")]
     pub quota: Vec<String>,

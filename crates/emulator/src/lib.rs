@@ -124,6 +124,7 @@ mod compute;
 mod config;
 mod error;
 mod fixture;
+pub mod identity;
 mod net;
 mod schema;
 mod secrets;
@@ -311,8 +312,11 @@ pub struct ServeArgs {
     pub page_size: usize,
     /// Secret expected in `X-IDENTITY-HEADER` by `/msi/token` (default `amlctl-emulator`).
     pub identity_header: Option<String>,
-    /// Static bearer tokens to accept.
+    /// Static bearer tokens to accept: `TOKEN` or `TOKEN=CALLER` (the caller the Activity Log
+    /// records for its writes).
     pub accepted_tokens: Vec<String>,
+    /// JSON pointers whose previous value a PUT/PATCH keeps (see [`EmulatorConfig::drop_on_put`]).
+    pub drop_on_put: Vec<String>,
     /// Quotas, `SIZE=N` each (case-insensitive VM size → node quota per subscription and region).
     pub quota: Vec<String>,
     /// ARM-style rate limiting, `READS,WRITES,REFILL_PER_S` (token buckets per subscription).
@@ -335,9 +339,24 @@ impl ServeArgs {
             fault_seed: self.fault_seed,
             retry_after_s: self.retry_after_s,
             page_size: self.page_size.max(1),
-            accepted_tokens: self.accepted_tokens.clone(),
+            drop_on_put: self.drop_on_put.clone(),
             ..EmulatorConfig::default()
         };
+        for spec in &self.accepted_tokens {
+            let (token, caller) =
+                identity::parse_accepted_token(spec).map_err(EmulatorError::Config)?;
+            if let Some(caller) = caller {
+                c.token_callers.insert(token.clone(), caller);
+            }
+            c.accepted_tokens.push(token);
+        }
+        for p in &self.drop_on_put {
+            if !p.starts_with('/') {
+                return Err(EmulatorError::Config(format!(
+                    "--drop-on-put {p:?}: expected a JSON pointer into the stored compute, e.g. /properties/properties/scaleSettings/maxNodeCount"
+                )));
+            }
+        }
         if let Some(f) = &self.fixture {
             c.fixture = Some(Fixture::from_file(f)?);
         }
