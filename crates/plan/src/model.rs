@@ -377,6 +377,10 @@ pub struct Plan {
     /// The pre-flight summary ([`crate::preflight`]); `None` when nothing was checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preflight: Option<crate::preflight::Preflight>,
+    /// Drifted targets by address: who changed them outside amlctl ([`crate::drift`]); set by
+    /// the caller after planning (empty: not looked up, or nothing drifted).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub drift: BTreeMap<String, crate::drift::Drift>,
 }
 
 /// The command-line options of a saved plan (what `apply PLANFILE` plans again with).
@@ -612,6 +616,7 @@ impl Plan {
             options: None,
             repo_digest: None,
             preflight: None,
+            drift: BTreeMap::new(),
         }
     }
 

@@ -686,6 +686,15 @@ fn entry_lines(e: &PlanEntry) -> Vec<Line> {
     out
 }
 
+/// [`entry_lines`] with the entry's drift attribution ([`Plan::drift`]) under its headline.
+fn entry_lines_in(plan: &Plan, e: &PlanEntry) -> Vec<Line> {
+    let mut lines = entry_lines(e);
+    if let Some(d) = plan.drift.get(&e.address) {
+        lines.insert(1, line(Tone::Note, 6, "#", d.describe()));
+    }
+    lines
+}
+
 fn paint(color: bool, tone: Tone, s: &str) -> String {
     if !color {
         return s.to_string();
@@ -736,7 +745,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
         out.push_str(&bold(&format!("Workspace {}:", escape(ws))));
         out.push_str("\n\n");
         for e in changed {
-            for l in entry_lines(e) {
+            for l in entry_lines_in(plan, e) {
                 out.push_str(&text_line(&l, color));
                 out.push('\n');
             }
@@ -896,9 +905,9 @@ fn diff_marker(t: Tone) -> char {
     }
 }
 
-fn md_entry(e: &PlanEntry) -> String {
+fn md_entry(plan: &Plan, e: &PlanEntry) -> String {
     let mut s = String::new();
-    for l in entry_lines(e) {
+    for l in entry_lines_in(plan, e) {
         let pad = " ".repeat(l.indent);
         // The diff marker in column 0 already says + or -; keep the other symbols.
         let sym = match l.symbol {
@@ -1063,7 +1072,7 @@ pub fn markdown(plan: &Plan) -> Vec<String> {
         let mut parts: Vec<String> = Vec::new();
         let mut cur = String::new();
         for e in changed {
-            let mut text = md_entry(e);
+            let mut text = md_entry(plan, e);
             text.push('\n');
             if text.len() > room {
                 text = truncate_lines(&text, room);
@@ -1191,7 +1200,7 @@ pub fn json(plan: &Plan) -> Value {
                     })
                 })
                 .collect();
-            json!({
+            let mut entry = json!({
                 "address": e.address,
                 "workspace": e.workspace,
                 "name": e.name,
@@ -1205,7 +1214,11 @@ pub fn json(plan: &Plan) -> Value {
                 "live_fingerprint": e.live_fingerprint,
                 "source": e.source,
                 "unverifiable": e.unverifiable,
-            })
+            });
+            if let (Some(d), Value::Object(m)) = (plan.drift.get(&e.address), &mut entry) {
+                m.insert("drift".into(), json!(d));
+            }
+            entry
         })
         .collect();
     let mut out = json!({
