@@ -197,6 +197,10 @@ pub enum Command {
         /// Exit 0 when there are no changes, 2 when there are, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Report only targets whose live state drifted away from unchanged manifests (the last
+        /// write was not amlctl's), with who changed them; exit 0 no drift, 2 drift, 1 error.
+        #[arg(long)]
+        drift: bool,
     },
     /// Carry out the plan (or a saved plan file).
     Apply {

@@ -5,6 +5,7 @@
 //! [`with_session`] or [`with_plan`] and closed in one place, [`finish`], whatever the command's
 //! body returned.
 
+mod drift;
 mod preflight;
 mod sandbox;
 mod session;
@@ -15,6 +16,7 @@ use std::path::Path;
 use amlctl_manifest::{Config, Diagnostic, LiveCompute, LoadOptions, Project, Workspace};
 use amlctl_plan::{Plan, PlanOptions};
 
+pub use drift::attribute_drift;
 pub use session::{ProjectRef, Session};
 
 use crate::args::{ArmArgs, PlanArgs};
