@@ -89,7 +89,12 @@ fn a_change_by_someone_else_is_attributed_and_drift_mode_lists_only_it() {
 
     alice_scales_cpu_cluster(&emu);
     // A manifest change is a change, not drift.
-    edit(&project, "name: gpu-lowpri", "max_instances: 2", "max_instances: 3");
+    edit(
+        &project,
+        "name: gpu-lowpri",
+        "max_instances: 2",
+        "max_instances: 3",
+    );
 
     let text = stdout(&run(&emu.url, &["plan", &r, "--detailed-exitcode"], 2));
     assert!(
@@ -105,7 +110,9 @@ fn a_change_by_someone_else_is_attributed_and_drift_mode_lists_only_it() {
 
     let md = stdout(&run(&emu.url, &["plan", &r, "--format", "markdown"], 0));
     assert!(
-        md.contains(&format!("#           changed outside amlctl by {ALICE} at ")),
+        md.contains(&format!(
+            "#           changed outside amlctl by {ALICE} at "
+        )),
         "{md}"
     );
 
@@ -176,7 +183,12 @@ fn a_key_accepted_but_not_applied_fails_the_apply() {
     let mut emu = EmulatorProcess::start(project.dir.path(), &project.fixture, &[]);
     let r = root(&project);
     run(&emu.url, &["apply", &r, "--auto-approve"], 0);
-    edit(&project, "name: cpu-cluster", "max_instances: 4", "max_instances: 6");
+    edit(
+        &project,
+        "name: cpu-cluster",
+        "max_instances: 4",
+        "max_instances: 6",
+    );
 
     let state = emu.state.clone();
     emu.kill();

@@ -50,6 +50,10 @@
 //!   `percentComplete: 100.0` on success, `error` on failure). LRO URLs are absolute, built from the `Host`
 //!   header the client used. LRO deadlines are wall-clock times in the state file, so they
 //!   survive a restart; transitions are applied lazily when a request looks at the state.
+//! * Activity Log (`server::activity`): `GET /subscriptions/{sub}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter=…`
+//!   lists the writes to one compute (caller, time, operation, status); every compute write is
+//!   recorded, in memory and in `<state file>.activity.jsonl`. `--drop-on-put JSON_POINTER`
+//!   makes a PUT/PATCH keep the previous value at that pointer.
 //! * Key Vault (see the `server::vault` module for the error shapes and their sources): a
 //!   request whose `Host` header is a vault host (`<vault>.vault.azure.net`, usgov, china) is
 //!   `GET /secrets/{name}[/{version}]?api-version=7.x` of that vault of the fixture's

@@ -91,7 +91,7 @@ impl ArmClient {
         match self.redact(r) {
             Ok(items) => {
                 let mut events: Vec<ActivityEvent> = items.iter().filter_map(event_of).collect();
-                events.sort_by(|a, b| timestamp(&b.time).cmp(&timestamp(&a.time)));
+                events.sort_by_key(|e| std::cmp::Reverse(timestamp(&e.time)));
                 ActivityLookup::Events(events)
             }
             Err(ArmError::Api { status: 403, .. }) => ActivityLookup::Forbidden,
