@@ -14,8 +14,8 @@ pub mod converge;
 mod events;
 pub mod import;
 pub mod live;
+mod readback;
 mod secrets;
-mod verify;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -350,7 +350,6 @@ async fn run_entry(
         .collect::<Vec<_>>()
         .join("+");
     reporter.event(&entry.address, EventKind::Started, &label);
-    let mut last_body = None;
     let replacing = entry.actions.contains(&Action::Replace);
     let mut deleted = false;
     for step in &entry.steps {
@@ -360,7 +359,7 @@ async fn run_entry(
             run_step(step, entry, client, opts, reporter).await
         };
         match result {
-            Ok(body) => last_body = body.or(last_body),
+            Ok(_) => {}
             Err(message) => {
                 let message = if replacing && deleted {
                     stranded(entry, &message)
@@ -382,8 +381,8 @@ async fn run_entry(
             }
         }
     }
-    if entry.actions.contains(&Action::Replace)
-        && let Err(message) = verify::after_replace(client, entry, last_body.as_ref()).await
+    if readback::needs_readback(entry)
+        && let Err(message) = readback::check(client, entry, opts, reporter).await
     {
         reporter.event(&entry.address, EventKind::Failed, &message);
         return Outcome::Failed { message };

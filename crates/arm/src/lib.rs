@@ -38,8 +38,8 @@ mod throttle;
 pub use amlctl_vocab::Method;
 pub use auth::{AuthMethod, StaticTokenCredential, credential, credential_for_cloud};
 pub use client::{
-    ArmClient, ArmRequest, ClientOptions, ClientStats, ResourceCheck, UnderlyingResourceAction,
-    check_token_endpoint, is_loopback,
+    ACTIVITY_LOG_API_VERSION, ActivityEvent, ActivityLookup, ArmClient, ArmRequest, ClientOptions,
+    ClientStats, ResourceCheck, UnderlyingResourceAction, check_token_endpoint, is_loopback,
 };
 pub use error::ArmError;
 

@@ -197,6 +197,10 @@ pub enum Command {
         /// Exit 0 when there are no changes, 2 when there are, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Report only targets whose live state drifted away from unchanged manifests (the last
+        /// write was not amlctl's), with who changed them; exit 0 no drift, 2 drift, 1 error.
+        #[arg(long)]
+        drift: bool,
     },
     /// Carry out the plan (or a saved plan file).
     Apply {
@@ -341,9 +345,15 @@ pub struct ServeArgs {
     /// Secret expected in X-IDENTITY-HEADER by the /msi/token endpoint.
     #[arg(long)]
     pub identity_header: Option<String>,
-    /// A bearer token accepted besides those issued by /msi/token; repeatable.
-    #[arg(long = "accepted-token")]
+    /// A bearer token accepted besides those issued by /msi/token, as TOKEN or TOKEN=CALLER
+    /// (the caller the Activity Log records for its writes); repeatable.
+    #[arg(long = "accepted-token", value_name = "TOKEN[=CALLER]")]
     pub accepted_tokens: Vec<String>,
+    /// A JSON pointer into the stored compute (e.g. /properties/properties/scaleSettings/maxNodeCount)
+    /// whose previous value a PUT or PATCH of an existing compute keeps: the write is accepted,
+    /// that part silently not applied. Repeatable; for testing the read-back after apply.
+    #[arg(long = "drop-on-put", value_name = "JSON_POINTER")]
+    pub drop_on_put: Vec<String>,
     /// A vCPU quota of every region, KEY=N: a VM family (standardDSv2Family=24), lowPriority=N or
     /// total=N, as the fixture's `locations[].quotas` (a location's own value wins); or a VM size
     /// in nodes (Standard_NC6=2 = 12 vCPUs of its family). Served by `usages` (so `plan` sees it);

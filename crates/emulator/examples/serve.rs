@@ -23,6 +23,7 @@ async fn main() {
         page_size: 100,
         identity_header: None,
         accepted_tokens: Vec::new(),
+        drop_on_put: Vec::new(),
         quota: Vec::new(),
         rate_limit: None,
         slow_ms: None,

@@ -28,6 +28,14 @@ pub struct EmulatorConfig {
     pub page_size: usize,
     /// Static bearer tokens accepted besides those issued by `/msi/token`.
     pub accepted_tokens: Vec<String>,
+    /// The caller (Activity Log `caller`) of static tokens given as `--accepted-token
+    /// TOKEN=CALLER`; a static token not named here is attributed by its JWT claims, if any.
+    pub token_callers: BTreeMap<String, String>,
+    /// JSON pointers into the stored compute (`/properties/properties/scaleSettings/maxNodeCount`)
+    /// whose previous value a PUT or PATCH of an existing compute keeps (`--drop-on-put`): the
+    /// write is accepted but that part is silently not applied, like the service does with
+    /// compute-instance schedules.
+    pub drop_on_put: Vec<String>,
     /// Static bearer tokens the Key Vaults accept (tokens of the vault audience); `accepted_tokens`
     /// are ARM tokens and are refused by the vaults.
     pub accepted_vault_tokens: Vec<String>,
@@ -68,6 +76,8 @@ impl Default for EmulatorConfig {
             quirks: Quirks::default(),
             page_size: 100,
             accepted_tokens: Vec::new(),
+            token_callers: BTreeMap::new(),
+            drop_on_put: Vec::new(),
             accepted_vault_tokens: Vec::new(),
             identity_header: "amlctl-emulator".to_string(),
             rate_limit: None,

@@ -50,6 +50,10 @@
 //!   `percentComplete: 100.0` on success, `error` on failure). LRO URLs are absolute, built from the `Host`
 //!   header the client used. LRO deadlines are wall-clock times in the state file, so they
 //!   survive a restart; transitions are applied lazily when a request looks at the state.
+//! * Activity Log (`server::activity`): `GET /subscriptions/{sub}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter=…`
+//!   lists the writes to one compute (caller, time, operation, status); every compute write is
+//!   recorded, in memory and in `<state file>.activity.jsonl`. `--drop-on-put JSON_POINTER`
+//!   makes a PUT/PATCH keep the previous value at that pointer.
 //! * Key Vault (see the `server::vault` module for the error shapes and their sources): a
 //!   request whose `Host` header is a vault host (`<vault>.vault.azure.net`, usgov, china) is
 //!   `GET /secrets/{name}[/{version}]?api-version=7.x` of that vault of the fixture's
@@ -124,6 +128,7 @@ mod compute;
 mod config;
 mod error;
 mod fixture;
+pub mod identity;
 mod net;
 mod schema;
 mod secrets;
@@ -311,8 +316,11 @@ pub struct ServeArgs {
     pub page_size: usize,
     /// Secret expected in `X-IDENTITY-HEADER` by `/msi/token` (default `amlctl-emulator`).
     pub identity_header: Option<String>,
-    /// Static bearer tokens to accept.
+    /// Static bearer tokens to accept: `TOKEN` or `TOKEN=CALLER` (the caller the Activity Log
+    /// records for its writes).
     pub accepted_tokens: Vec<String>,
+    /// JSON pointers whose previous value a PUT/PATCH keeps (see [`EmulatorConfig::drop_on_put`]).
+    pub drop_on_put: Vec<String>,
     /// Quotas of every region, each `KEY=N` ([`parse_quota`]): a shorthand for the fixture's
     /// `locations[].quotas`.
     pub quota: Vec<String>,
@@ -368,9 +376,24 @@ impl ServeArgs {
             fault_seed: self.fault_seed,
             retry_after_s: self.retry_after_s,
             page_size: self.page_size.max(1),
-            accepted_tokens: self.accepted_tokens.clone(),
+            drop_on_put: self.drop_on_put.clone(),
             ..EmulatorConfig::default()
         };
+        for spec in &self.accepted_tokens {
+            let (token, caller) =
+                identity::parse_accepted_token(spec).map_err(EmulatorError::Config)?;
+            if let Some(caller) = caller {
+                c.token_callers.insert(token.clone(), caller);
+            }
+            c.accepted_tokens.push(token);
+        }
+        for p in &self.drop_on_put {
+            if !p.starts_with('/') {
+                return Err(EmulatorError::Config(format!(
+                    "--drop-on-put {p:?}: expected a JSON pointer into the stored compute, e.g. /properties/properties/scaleSettings/maxNodeCount"
+                )));
+            }
+        }
         if let Some(f) = &self.fixture {
             c.fixture = Some(Fixture::from_file(f)?);
         }

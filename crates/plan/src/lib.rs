@@ -21,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod drift;
 mod model;
 mod normalize;
 mod planner;
@@ -33,7 +34,7 @@ pub use model::{
     Action, ActionKind, Change, FORMAT_VERSION, Plan, PlanEntry, PlanError, PlanFile,
     PlanFileError, PlanOptions, Policy, SavedOptions, Step, Summary, Unmanaged, repo_digest,
 };
-pub use planner::{fingerprint, import_step, plan, unmet_keys};
+pub use planner::{check_keys, fingerprint, import_step, plan, unmet_keys};
 pub use policy::{
     DEFAULT_SOURCE, PolicyRow, field_policy_markdown, policy_for, policy_row, policy_table,
     replace_note,

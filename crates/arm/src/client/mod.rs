@@ -5,6 +5,7 @@
 //! [`redaction`] keeps secrets out of errors and logs, [`paging`] follows `nextLink`, and
 //! [`computes`] is the typed computes API built on them.
 
+mod activity;
 mod computes;
 mod lro;
 mod paging;
@@ -13,6 +14,7 @@ mod regional;
 mod retry;
 mod transport;
 
+pub use activity::{ACTIVITY_LOG_API_VERSION, ActivityEvent, ActivityLookup};
 pub use computes::{ArmRequest, UnderlyingResourceAction};
 pub use regional::ResourceCheck;
 pub use transport::{check_token_endpoint, is_loopback};

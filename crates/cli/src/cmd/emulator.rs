@@ -18,6 +18,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<Exit> {
         page_size: args.page_size,
         identity_header: args.identity_header,
         accepted_tokens: args.accepted_tokens,
+        drop_on_put: args.drop_on_put,
         quota: args.quota,
         rate_limit: args.rate_limit,
         slow_ms: args.slow_ms,

@@ -61,6 +61,7 @@ pub async fn run(cli: Cli) -> CliResult<Exit> {
             format,
             out,
             detailed_exitcode,
+            drift,
         } => {
             plan::run(
                 &path,
@@ -69,7 +70,8 @@ pub async fn run(cli: Cli) -> CliResult<Exit> {
                 format,
                 out.as_deref(),
                 no_color,
-                detailed_exitcode,
+                detailed_exitcode || drift,
+                drift,
             )
             .await
         }

@@ -11,7 +11,9 @@ use crate::error::{CliError, CliResult, Exit};
 use crate::output;
 use crate::workflow::{self, Planned};
 
-/// Runs plan; with `detailed_exitcode`, a plan with changes ends in [`Exit::Changes`].
+/// Runs plan; with `detailed_exitcode`, a plan with changes ends in [`Exit::Changes`]; with
+/// `drift` (`plan --drift`), only drifted targets are reported, and drift is the change.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     path: &Path,
     plan_args: &PlanArgs,
@@ -20,8 +22,9 @@ pub async fn run(
     out: Option<&Path>,
     no_color: bool,
     detailed_exitcode: bool,
+    drift: bool,
 ) -> CliResult<Exit> {
-    let changes = plan_command(path, plan_args, arm, format, out, no_color).await?;
+    let changes = plan_command(path, plan_args, arm, format, out, no_color, drift).await?;
     Ok(if changes && detailed_exitcode {
         Exit::Changes
     } else {
@@ -56,16 +59,24 @@ async fn plan_command(
     format: Format,
     out: Option<&Path>,
     no_color: bool,
+    drift: bool,
 ) -> CliResult<bool> {
     if let Some(out) = out {
         check_plan_out(out)?;
     }
-    workflow::with_plan(path, plan_args, arm, async |planned: Planned, _session| {
+    workflow::with_plan(path, plan_args, arm, async |planned: Planned, session| {
         let Planned {
-            plan,
+            mut plan,
             project,
             workspaces,
         } = planned;
+    workflow::attribute_drift(&mut plan, &workspaces, session).await;
+    if drift {
+        plan = plan.drift_only();
+        if plan.drift.is_empty() {
+            output::note("No drift: every compute amlctl would change was last written by amlctl itself (or nothing differs).");
+        }
+    }
     output::render_plan(&plan, format, no_color);
     append_step_summary(&plan);
     if let Some(out) = out {

@@ -5,6 +5,7 @@
 //! [`with_session`] or [`with_plan`] and closed in one place, [`finish`], whatever the command's
 //! body returned.
 
+mod drift;
 mod preflight;
 mod sandbox;
 mod session;
@@ -16,6 +17,7 @@ use amlctl_arm::ArmClient;
 use amlctl_manifest::{Config, Diagnostic, LiveCompute, LoadOptions, Project, Workspace};
 use amlctl_plan::{Plan, PlanOptions};
 
+pub use drift::attribute_drift;
 pub use session::{ProjectRef, Session};
 
 use crate::args::{ArmArgs, PlanArgs};

@@ -109,6 +109,9 @@ fn sandbox_vault_secret(url: &str) -> Option<(String, String, Option<String>)> {
     Some((vault, name, version))
 }
 
+/// The caller the sandbox's Activity Log records for amlctl's own writes.
+pub(crate) const SANDBOX_CALLER: &str = "amlctl-sandbox";
+
 /// Starts the embedded emulator (creating the project's workspaces and attached resources in
 /// it) and opens a session against it.
 #[cfg(feature = "emulator")]
@@ -123,7 +126,8 @@ pub(super) async fn connect(
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         ensure_gitignore(dir)?;
     }
-    let token = format!("sandbox-{}", uuid_like());
+    // Shaped like an Entra token naming its user, so `plan` knows the writes it made itself.
+    let token = amlctl_emulator::identity::token_for_user(SANDBOX_CALLER);
     let vault_token = format!("sandbox-vault-{}", uuid_like());
     let config = EmulatorConfig {
         state_path: Some(state.clone()),

@@ -110,8 +110,21 @@ pub(super) fn msi_token(
             "The 'resource' query parameter is required.",
         );
     };
-    let token = format!("emu-{}", uuid::Uuid::new_v4().simple());
     let expires_on = now_ms() / 1000 + 3600;
+    // Shaped like an Entra token, so clients can read who they are (`oid`, `appid`) and the
+    // Activity Log can name the caller.
+    let mut claims = serde_json::Map::new();
+    claims.insert(
+        "oid".into(),
+        json!(crate::identity::MANAGED_IDENTITY_PRINCIPAL_ID),
+    );
+    claims.insert(
+        "appid".into(),
+        json!(crate::identity::MANAGED_IDENTITY_CLIENT_ID),
+    );
+    claims.insert("aud".into(), json!(resource));
+    claims.insert("exp".into(), json!(expires_on));
+    let token = crate::identity::token_with_claims(&claims);
     let mut g = shared.lock();
     g.state.tokens.push(IssuedToken {
         token: token.clone(),
@@ -128,7 +141,7 @@ pub(super) fn msi_token(
             "expires_on": expires_on.to_string(),
             "resource": resource,
             "token_type": "Bearer",
-            "client_id": "00000000-0000-0000-0000-0000000e0001",
+            "client_id": crate::identity::MANAGED_IDENTITY_CLIENT_ID,
         }),
     )
 }

@@ -4,6 +4,7 @@
 //! (`reads`, `put`, `writes`, `lro`) → `validate`/`ctx` → `lifecycle`/`shared`/`http`/`clock`/
 //! `versions`. No module imports one that imports it back.
 
+mod activity;
 mod admin;
 mod clock;
 mod ctx;
@@ -121,7 +122,15 @@ async fn handle(
                     return http::empty_response(StatusCode::INTERNAL_SERVER_ERROR);
                 }
                 gate::Injected::Respond(r) => r,
-                gate::Injected::Pass => router::arm(&ctx),
+                gate::Injected::Pass if activity::is_route(&segs) => {
+                    activity::serve(&shared, &method, &segs, &params)
+                }
+                gate::Injected::Pass => {
+                    let before = activity::before_write(&shared, &method, &segs);
+                    let r = router::arm(&ctx);
+                    activity::after_write(&shared, &method, &segs, &headers, before, r.status());
+                    r
+                }
             };
             gate::set_remaining(&mut r, remaining, is_read);
             r

@@ -39,6 +39,8 @@ pub(crate) struct Inner {
     pub buckets: HashMap<String, Bucket>,
     /// The Key Vaults (memory only).
     pub vaults: Vaults,
+    /// The Activity Log (kept apart from `state`; see `server::activity`).
+    pub activity: super::activity::ActivityLog,
 }
 
 /// State shared by all handlers.
@@ -58,6 +60,7 @@ impl Shared {
                 .map(|f| f.key_vaults.as_slice())
                 .unwrap_or_default(),
         );
+        let activity = super::activity::ActivityLog::load(config.state_path.as_deref());
         Shared {
             config,
             inner: Mutex::new(Inner {
@@ -66,6 +69,7 @@ impl Shared {
                 log: Vec::new(),
                 buckets: HashMap::new(),
                 vaults,
+                activity,
             }),
         }
     }

@@ -208,6 +208,7 @@ impl PlanFile {
                 warnings: w.warnings,
                 unmanaged: w.unmanaged,
                 preflight: w.preflight,
+                drift: std::collections::BTreeMap::new(),
             },
             root: w.root,
             workspaces: w.workspaces,

@@ -97,6 +97,10 @@ pub struct Plan {
     /// The pre-flight summary ([`crate::preflight`]); `None` when nothing was checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preflight: Option<super::preflight::Preflight>,
+    /// Drifted targets by address: who changed them outside amlctl ([`crate::drift`]); set by
+    /// the caller after planning (empty: not looked up, or nothing drifted).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub drift: std::collections::BTreeMap<String, crate::drift::Drift>,
 }
 
 impl Plan {
@@ -110,6 +114,7 @@ impl Plan {
             warnings: Vec::new(),
             unmanaged: Vec::new(),
             preflight: None,
+            drift: std::collections::BTreeMap::new(),
         }
     }
 

@@ -208,7 +208,18 @@ pub fn unmet_keys(
     after: &Map<String, Value>,
     live: &Map<String, Value>,
 ) -> Vec<String> {
+    check_keys(compute_type, after, live).0
+}
+
+/// [`unmet_keys`], and the compared keys skipped because the service does not return them
+/// (unverifiable): `(unmet, unverifiable)`.
+pub fn check_keys(
+    compute_type: ComputeType,
+    after: &Map<String, Value>,
+    live: &Map<String, Value>,
+) -> (Vec<String>, Vec<String>) {
     let mut out = Vec::new();
+    let mut unverifiable = Vec::new();
     for (path, desired) in leaves(after) {
         if path.first().map(String::as_str) == Some("tags") {
             continue;
@@ -222,6 +233,7 @@ pub fn unmet_keys(
         }
         let Ok(have) = live_value(compute_type, &key, lookup(live, &path)) else {
             // The service does not return it: nothing to check (issue #14 rule 1).
+            unverifiable.push(key);
             continue;
         };
         let segs: Vec<&str> = path.iter().map(String::as_str).collect();
@@ -244,5 +256,5 @@ pub fn unmet_keys(
             }
         }
     }
-    out
+    (out, unverifiable)
 }

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use amlctl_manifest::{LiveCompute, Target, Workspace, diag::did_you_mean};
 use amlctl_vocab::Address;
 
-pub use compare::{fingerprint, unmet_keys};
+pub use compare::{check_keys, fingerprint, unmet_keys};
 pub(crate) use describe::show;
 pub use steps::import_step;
 

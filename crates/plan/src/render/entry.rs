@@ -144,6 +144,15 @@ pub(super) fn map_group(key: &str) -> Option<&'static str> {
         .copied()
 }
 
+/// [`entry_lines`] with the entry's drift attribution ([`Plan::drift`]) under its headline.
+pub(super) fn entry_lines_in(plan: &Plan, e: &PlanEntry) -> Vec<Line> {
+    let mut lines = entry_lines(e);
+    if let Some(d) = plan.drift.get(&e.address) {
+        lines.insert(1, line(Tone::Note, 6, "#", d.describe()));
+    }
+    lines
+}
+
 pub(super) fn entry_lines(e: &PlanEntry) -> Vec<Line> {
     let main = main_action(e);
     let (sym, tone) = symbol_of(main);

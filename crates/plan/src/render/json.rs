@@ -65,6 +65,9 @@ pub struct JsonEntry<'a> {
     pub source: Option<&'a SourceLocation>,
     /// Declared keys the service does not return (always present, possibly empty).
     pub unverifiable: &'a [String],
+    /// Who changed the compute outside amlctl, when it drifted ([`crate::drift`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<&'a crate::drift::Drift>,
 }
 
 /// One ARM request of an entry (its secret slots are not shown).
@@ -109,6 +112,7 @@ impl<'a> JsonEntry<'a> {
             live_fingerprint: e.live_fingerprint.as_deref(),
             source: e.source.as_ref(),
             unverifiable: &e.unverifiable,
+            drift: None,
         }
     }
 }
@@ -120,7 +124,14 @@ impl<'a> JsonPlan<'a> {
             format_version: &plan.format_version,
             summary: plan.summary(),
             has_changes: plan.has_changes(),
-            entries: plan.entries.iter().map(JsonEntry::of).collect(),
+            entries: plan
+                .entries
+                .iter()
+                .map(|e| JsonEntry {
+                    drift: plan.drift.get(&e.address),
+                    ..JsonEntry::of(e)
+                })
+                .collect(),
             errors: &plan.errors,
             warnings: &plan.warnings,
             unmanaged: &plan.unmanaged,

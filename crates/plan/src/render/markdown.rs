@@ -2,7 +2,8 @@
 //! GitHub comment.
 
 use super::entry::{
-    UNVERIFIABLE_HEAD, by_workspace, entry_lines, main_action, preflight_lines, unverifiable_lines,
+    UNVERIFIABLE_HEAD, by_workspace, entry_lines_in, main_action, preflight_lines,
+    unverifiable_lines,
 };
 use super::format::{Tone, escape, longest_backtick_run, md_code, md_text};
 use crate::model::{Plan, PlanEntry};
@@ -21,9 +22,9 @@ pub(super) fn diff_marker(t: Tone) -> char {
     }
 }
 
-pub(super) fn md_entry(e: &PlanEntry) -> String {
+pub(super) fn md_entry(plan: &Plan, e: &PlanEntry) -> String {
     let mut s = String::new();
-    for l in entry_lines(e) {
+    for l in entry_lines_in(plan, e) {
         let pad = " ".repeat(l.indent);
         // The diff marker in column 0 already says + or -; keep the other symbols.
         let sym = match l.symbol {
@@ -193,7 +194,7 @@ fn workspace_blocks(plan: &Plan, blocks: &mut Vec<String>) {
         let mut parts: Vec<String> = Vec::new();
         let mut cur = String::new();
         for e in changed {
-            let mut text = md_entry(e);
+            let mut text = md_entry(plan, e);
             text.push('\n');
             if text.len() > room {
                 text = truncate_lines(&text, room);

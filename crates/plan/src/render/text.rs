@@ -3,7 +3,7 @@
 use owo_colors::OwoColorize;
 
 use super::entry::{
-    UNVERIFIABLE_HEAD, by_workspace, entry_lines, preflight_lines, unverifiable_lines,
+    UNVERIFIABLE_HEAD, by_workspace, entry_lines_in, preflight_lines, unverifiable_lines,
 };
 use super::format::{Line, Tone, escape};
 use crate::model::{Plan, PlanEntry};
@@ -44,7 +44,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
         out.push_str(&bold(&format!("Workspace {}:", escape(ws))));
         out.push_str("\n\n");
         for e in changed {
-            for l in entry_lines(e) {
+            for l in entry_lines_in(plan, e) {
                 out.push_str(&text_line(&l, color));
                 out.push('\n');
             }
