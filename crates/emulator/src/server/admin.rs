@@ -45,11 +45,11 @@ pub(super) fn emulator_endpoint(shared: &Shared, method: &Method, segs: &[String
         }
         Some("state") => {
             if settle(&mut g.state, now_ms()) {
-                let _ = shared.persist(&g.state);
+                let _ = shared.persist(&mut g.state);
             }
             let computes: Vec<Value> = g
                 .state
-                .computes
+                .computes()
                 .iter()
                 .map(|c| {
                     json!({
@@ -113,12 +113,12 @@ pub(super) fn msi_token(
     let token = format!("emu-{}", uuid::Uuid::new_v4().simple());
     let expires_on = now_ms() / 1000 + 3600;
     let mut g = shared.lock();
-    g.state.tokens.push(IssuedToken {
+    g.state.push_token(IssuedToken {
         token: token.clone(),
         expires_on,
         audience: Some(super::vault::audience_of(resource)),
     });
-    if let Err(e) = shared.persist_quick(&g.state) {
+    if let Err(e) = shared.persist_quick(&mut g.state) {
         return error_response(&e);
     }
     json_response(

@@ -112,7 +112,7 @@ pub(super) fn usages(ctx: &Ctx, sub: &str, location: &str) -> Result<Response, A
     let fixture = fixture_location(ctx, location);
     let (family, low, total) = {
         let g = ctx.shared.lock();
-        in_use(&g.state.computes, sub, location, None)
+        in_use(g.state.computes(), sub, location, None)
     };
     let mut families: Vec<&'static str> = offered(ctx, location).iter().map(|s| s.family).collect();
     families.sort_unstable();

@@ -10,7 +10,8 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 
 use crate::config::EmulatorConfig;
-use crate::error::ApiError;
+use crate::error::{ApiError, EmulatorError};
+use crate::journal::Journal;
 use crate::state::State;
 use crate::vault::Vaults;
 
@@ -45,6 +46,8 @@ pub(crate) struct Inner {
 pub(crate) struct Shared {
     pub config: EmulatorConfig,
     pub inner: Mutex<Inner>,
+    /// The state file's journal (with a state file; locked while `inner` is held).
+    journal: Mutex<Option<Journal>>,
 }
 
 impl Shared {
@@ -67,6 +70,36 @@ impl Shared {
                 buckets: HashMap::new(),
                 vaults,
             }),
+            journal: Mutex::new(None),
+        }
+    }
+
+    /// Compacts the state into its file and opens the journal after it (no-op without a state
+    /// file).
+    pub fn open_journal(&self) -> Result<(), EmulatorError> {
+        let Some(path) = &self.config.state_path else {
+            return Ok(());
+        };
+        let mut g = self.lock();
+        let j = Journal::open(path, &mut g.state)?;
+        *self.journal_lock() = Some(j);
+        Ok(())
+    }
+
+    /// Writes the whole state into its file and empties the journal (graceful shutdown).
+    pub fn compact(&self) {
+        let mut g = self.lock();
+        if let Some(j) = self.journal_lock().as_mut()
+            && let Err(e) = j.compact(&mut g.state)
+        {
+            tracing::error!("compacting the state failed: {e}");
+        }
+    }
+
+    fn journal_lock(&self) -> MutexGuard<'_, Option<Journal>> {
+        match self.journal.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
         }
     }
 
@@ -78,20 +111,27 @@ impl Shared {
         }
     }
 
-    /// Persists the state if a state file is configured.
-    pub fn persist(&self, state: &State) -> Result<(), ApiError> {
+    /// Persists the state's changes if a state file is configured: appends them to the journal
+    /// (one write, fsync'd), which compacts itself into the state file when it grows large.
+    pub fn persist(&self, state: &mut State) -> Result<(), ApiError> {
         self.persist_with(state, true)
     }
 
-    /// Persists without fsync: still atomic against a killed process (temp file + rename), but
-    /// not against power loss. For issued tokens, which a client can always ask for again.
-    pub fn persist_quick(&self, state: &State) -> Result<(), ApiError> {
+    /// Persists without fsync: survives a killed process (the write is in the OS cache), but
+    /// not power loss. For issued tokens, which a client can always ask for again.
+    pub fn persist_quick(&self, state: &mut State) -> Result<(), ApiError> {
         self.persist_with(state, false)
     }
 
-    fn persist_with(&self, state: &State, durable: bool) -> Result<(), ApiError> {
-        if let Some(path) = &self.config.state_path {
-            state.save(path, durable).map_err(|e| {
+    fn persist_with(&self, state: &mut State, durable: bool) -> Result<(), ApiError> {
+        let mut journal = self.journal_lock();
+        let Some(j) = journal.as_mut() else {
+            // No state file (or not opened yet): nothing to write, nothing to remember.
+            state.clear_changes();
+            return Ok(());
+        };
+        {
+            j.append(state, durable).map_err(|e| {
                 tracing::error!("persisting state failed: {e}");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
