@@ -199,6 +199,8 @@ impl ArmClient {
                     return Err(ArmError::Transport(format!("cannot build request: {e}")));
                 }
                 Err(e) => {
+                    // No answer: the request is no longer in flight.
+                    limiter.observe(bucket, None, None);
                     let what = describe_reqwest_error(&e);
                     // A request cut off by the operation's own deadline (its timeout is what was
                     // left of it) says nothing new: report the deadline with the last real answer.
@@ -223,6 +225,7 @@ impl ArmClient {
                 )
             });
             limiter.observe(
+                bucket,
                 ratelimit_header(&resp.headers, "x-ms-ratelimit-remaining-subscription-reads"),
                 ratelimit_header(
                     &resp.headers,
