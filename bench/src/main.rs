@@ -226,7 +226,7 @@ async fn run(args: Args) -> Result<()> {
         let limits = [
             None,
             // ARM's published subscription buckets (reads 250 at 25/s, writes 200 at 10/s); the
-            // emulator refills writes at refill × writes / reads = 20/s.
+            // emulator refills writes at 20/s (`RateLimit::write_refill_per_s`).
             Some(RateLimit {
                 reads: 250,
                 writes: 200,

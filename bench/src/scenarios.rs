@@ -503,11 +503,8 @@ pub async fn apply_creates(
         let d = Duration::from_millis(d_ms);
         let lower_bound = lat + (lat + d) * ceil_div(n, ctx.parallelism) as u32;
         let throttle_bound = rate_limit.map(|rl| {
-            let write_rate = if rl.reads > 0 {
-                rl.refill_per_s * rl.writes as f64 / rl.reads as f64
-            } else {
-                rl.refill_per_s
-            };
+            // The emulator's own figure for its write bucket (not a copy of its formula).
+            let write_rate = rl.write_refill_per_s();
             let extra = n.saturating_sub(rl.writes as usize) as f64;
             let wait = if write_rate > 0.0 {
                 extra / write_rate
@@ -522,11 +519,7 @@ pub async fn apply_creates(
                 Some(rl) => format!(
                     "write bucket {} tokens, refill {:.1}/s",
                     rl.writes,
-                    if rl.reads > 0 {
-                        rl.refill_per_s * rl.writes as f64 / rl.reads as f64
-                    } else {
-                        rl.refill_per_s
-                    }
+                    rl.write_refill_per_s()
                 ),
             },
             emulator: emulator.clone(),
