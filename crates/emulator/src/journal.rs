@@ -205,6 +205,11 @@ impl Journal {
         Ok(j)
     }
 
+    /// Another handle on the journal file (for fsync without the journal's lock).
+    pub fn handle(&self) -> std::io::Result<File> {
+        self.file.try_clone()
+    }
+
     /// Appends the state's pending changes in one write (fsync'd when `durable`), compacting
     /// when the journal has grown large.
     pub fn append(&mut self, state: &mut State, durable: bool) -> Result<(), EmulatorError> {

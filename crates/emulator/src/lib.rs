@@ -252,6 +252,8 @@ impl Emulator {
             location: location.into(),
         }) {
             let _ = self.shared.persist(&mut g.state);
+            drop(g);
+            let _ = self.shared.sync_journal();
         }
     }
 
@@ -260,6 +262,8 @@ impl Emulator {
         let mut g = self.shared.lock();
         if g.state.ensure_resource(arm_id) {
             let _ = self.shared.persist(&mut g.state);
+            drop(g);
+            let _ = self.shared.sync_journal();
         }
     }
 

@@ -45,7 +45,8 @@ pub(super) fn emulator_endpoint(shared: &Shared, method: &Method, segs: &[String
         }
         Some("state") => {
             if settle(&mut g.state, now_ms()) {
-                let _ = shared.persist(&mut g.state);
+                // Settling is re-derived from the persisted deadlines after a crash: no fsync.
+                let _ = shared.persist_quick(&mut g.state);
             }
             let computes: Vec<Value> = g
                 .state

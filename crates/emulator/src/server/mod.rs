@@ -121,7 +121,15 @@ async fn handle(
                     return http::empty_response(StatusCode::INTERNAL_SERVER_ERROR);
                 }
                 gate::Injected::Respond(r) => r,
-                gate::Injected::Pass => router::arm(&ctx),
+                gate::Injected::Pass => {
+                    let r = router::arm(&ctx);
+                    // Acknowledge a write only once it is durable (one fsync shared by the
+                    // writes that arrived meanwhile; the state lock is not held here).
+                    match shared.sync_journal() {
+                        Ok(()) => r,
+                        Err(e) => http::error_response(&e),
+                    }
+                }
             };
             gate::set_remaining(&mut r, remaining, is_read);
             r
