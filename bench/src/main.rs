@@ -61,10 +61,10 @@ struct Args {
     /// LRO duration of the apply scenarios, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     apply_lro_ms: u64,
-    /// Scenarios to run (comma-separated: plan, apply, validate, planner).
+    /// Scenarios to run (comma-separated: plan, apply, seed, validate, planner).
     #[arg(
         long,
-        default_value = "plan,apply,validate,planner",
+        default_value = "plan,apply,seed,validate,planner",
         value_delimiter = ','
     )]
     scenarios: Vec<String>,
@@ -256,6 +256,16 @@ async fn run(args: Args) -> Result<()> {
             applies.push(r.map_err(|e| format!("{e:#}")));
         }
     }
+    let mut seed = None;
+    if want("seed") {
+        progress("seeding 2,000 computes over HTTP (serve, state file + journal)");
+        let r = scenarios::seeding(&ctx, &http, 100, 20, 32).await;
+        match &r {
+            Ok(sr) => progress(&format!("  {:?} for {} computes", sr.wall, sr.n)),
+            Err(e) => progress(&format!("  failed: {e:#}")),
+        }
+        seed = Some(r.map_err(|e| format!("{e:#}")));
+    }
     let mut validate = None;
     if want("validate") {
         progress("validate 2,000 manifests, --version, and the azure-ai-ml peer");
@@ -290,6 +300,7 @@ async fn run(args: Args) -> Result<()> {
         ctx,
         plans,
         applies,
+        seed,
         validate,
         planner,
         harness_time: started.elapsed(),
