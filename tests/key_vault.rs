@@ -159,6 +159,12 @@ fn apply_reads_key_vault_secrets_once_with_retries_before_writing() {
     );
     let state = std::fs::read_to_string(&emu.state).expect("state");
     assert_no_value("emulator state", &state);
+    let journal = emu.state.with_file_name(format!(
+        "{}.journal",
+        emu.state.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let journal = std::fs::read_to_string(&journal).expect("state journal");
+    assert_no_value("emulator state journal", &journal);
     assert_no_value(
         "request log",
         &emu.get_json("/_emulator/requests").to_string(),

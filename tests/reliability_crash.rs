@@ -417,21 +417,21 @@ fn sigkill_emulator_mid_apply_then_restart_from_state_converges() {
     );
     assert!(!t.contains("panicked"), "{t}");
 
-    let saved: serde_json::Value =
+    // The state file is whole JSON; the writes since its last compaction are in its journal,
+    // so what survived is what a restarted emulator serves.
+    let _: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&emu.state).expect("state file survives"))
             .expect("state file is whole JSON");
-    let before: Vec<String> = saved["computes"]
-        .as_array()
-        .expect("computes")
+    let emu2 = EmulatorProcess::restart_from_state(&emu.state, &["--lro-ms".into(), "50".into()]);
+    let before: Vec<String> = emu2
+        .computes()
         .iter()
-        .filter_map(|c| c["name"].as_str().map(str::to_lowercase))
+        .map(|c| c.name.to_lowercase())
         .collect();
     assert!(
         before.len() >= 3,
         "accepted PUTs were persisted: {before:?}"
     );
-
-    let emu2 = EmulatorProcess::restart_from_state(&emu.state, &["--lro-ms".into(), "50".into()]);
     must(&emu2.url, &["apply", &r, "--auto-approve"], 0, "rerun");
     must(&emu2.url, &["plan", &r, "--detailed-exitcode"], 0, "plan");
     // What the dead emulator had accepted was not created again.
@@ -528,20 +528,20 @@ fn sigkill_emulator_and_restart_on_the_same_port_while_apply_runs() {
             && emu.computes().iter().any(|c| c.state == "Succeeded")),
         "apply never sent its PUTs, or none of them settled"
     );
-    emu.kill();
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&state).expect("state file survives"))
-            .expect("state file is whole JSON");
     // Only computes whose create had settled before the kill are certain to have been answered:
     // a PUT the emulator persisted but whose 201 the kill swallowed is rightly retried by the
-    // client (PUT is idempotent), and that is not a re-creation.
-    let before: Vec<String> = saved["computes"]
-        .as_array()
-        .expect("computes")
+    // client (PUT is idempotent), and that is not a re-creation. `/_emulator/state` persists the
+    // settling before it answers, so what it shows here survives the kill (state file + journal).
+    let before: Vec<String> = emu
+        .computes()
         .iter()
-        .filter(|c| c["resource"]["properties"]["provisioningState"] == "Succeeded")
-        .filter_map(|c| c["name"].as_str().map(str::to_lowercase))
+        .filter(|c| c.state == "Succeeded")
+        .map(|c| c.name.to_lowercase())
         .collect();
+    emu.kill();
+    let _: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).expect("state file survives"))
+            .expect("state file is whole JSON");
     assert!(
         !before.is_empty(),
         "a settled compute was persisted before the kill"

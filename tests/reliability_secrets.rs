@@ -367,8 +367,21 @@ fn secrets_never_appear_in_outputs_plan_files_exports_or_the_request_log() {
         "/_emulator/state".into(),
         emu.get_json("/_emulator/state").to_string(),
     ));
-    // The state files themselves: the emulator's and the sandbox's hold only digests.
-    for file in [emu.state.clone(), p.root.join(".amlctl/sandbox.json")] {
+    // The state files themselves (and their journals): the emulator's and the sandbox's hold
+    // only digests.
+    let journal = |f: &std::path::Path| {
+        f.with_file_name(format!(
+            "{}.journal",
+            f.file_name().unwrap_or_default().to_string_lossy()
+        ))
+    };
+    let sandbox = p.root.join(".amlctl/sandbox.json");
+    for file in [
+        journal(&emu.state),
+        journal(&sandbox),
+        emu.state.clone(),
+        sandbox,
+    ] {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
         hay.0.push((file.display().to_string(), text));
     }

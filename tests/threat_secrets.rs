@@ -308,7 +308,14 @@ fn import_takes_a_positional_path() {
 #[test]
 fn export_keeps_hostile_names_inside_out_and_skips_declared() {
     let (p, mut emu) = applied_example(&[]);
-    emu.kill();
+    // SIGTERM: a graceful stop writes the whole state into the state file (after a SIGKILL the
+    // latest writes are in its journal).
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &emu.pid().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(st.success());
+    wait_with_timeout(&mut emu.child, std::time::Duration::from_secs(30));
     let text = std::fs::read_to_string(&emu.state).expect("state");
     let mut state: serde_json::Value = serde_json::from_str(&text).expect("state json");
     let computes = state["computes"].as_array_mut().expect("computes");

@@ -64,10 +64,10 @@ struct Args {
     /// LRO duration of the apply scenarios, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     apply_lro_ms: u64,
-    /// Scenarios to run (comma-separated: plan, preflight, scaling, apply, validate, planner).
+    /// Scenarios to run (comma-separated: plan, preflight, scaling, apply, seed, validate, planner).
     #[arg(
         long,
-        default_value = "plan,preflight,scaling,apply,validate,planner",
+        default_value = "plan,preflight,scaling,apply,seed,validate,planner",
         value_delimiter = ','
     )]
     scenarios: Vec<String>,
@@ -270,7 +270,7 @@ async fn run(args: Args) -> Result<()> {
         let limits = [
             None,
             // ARM's published subscription buckets (reads 250 at 25/s, writes 200 at 10/s); the
-            // emulator refills writes at refill × writes / reads = 20/s.
+            // emulator refills writes at 20/s (`RateLimit::write_refill_per_s`).
             Some(RateLimit {
                 reads: 250,
                 writes: 200,
@@ -299,6 +299,16 @@ async fn run(args: Args) -> Result<()> {
             }
             applies.push(r.map_err(|e| format!("{e:#}")));
         }
+    }
+    let mut seed = None;
+    if want("seed") {
+        progress("seeding 2,000 computes over HTTP (serve, state file + journal)");
+        let r = scenarios::seeding(&ctx, &http, 100, 20, 32).await;
+        match &r {
+            Ok(sr) => progress(&format!("  {:?} for {} computes", sr.wall, sr.n)),
+            Err(e) => progress(&format!("  failed: {e:#}")),
+        }
+        seed = Some(r.map_err(|e| format!("{e:#}")));
     }
     let mut validate = None;
     if want("validate") {
@@ -334,6 +344,7 @@ async fn run(args: Args) -> Result<()> {
         ctx,
         plans,
         applies,
+        seed,
         validate,
         planner,
         preflight,

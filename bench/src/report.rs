@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::measure::{self, Run};
-use crate::scenarios::{ApplyResult, Ctx, PlanResult, PlannerResult, ValidateResult};
+use crate::scenarios::{
+    ApplyResult, Ctx, PlanResult, PlannerResult, SEED_GOAL, SeedResult, ValidateResult,
+};
 
 /// Plan goal: wall time within this factor of the lower bound.
 pub const PLAN_GOAL: f64 = 1.5;
@@ -62,6 +64,8 @@ pub struct Report {
     pub preflight: Option<Result<crate::scaling::PreflightCost, String>>,
     /// Scaling picture and how long it took.
     pub scaling: Option<(Result<Vec<crate::scaling::ScalePoint>, String>, Duration)>,
+    /// The seeding scenario (2,000 computes over HTTP).
+    pub seed: Option<Result<SeedResult, String>>,
     /// Harness wall time.
     pub harness_time: Duration,
 }
@@ -290,6 +294,35 @@ impl Report {
                     );
                 }
             }
+        }
+        match &self.seed {
+            Some(Ok(sr)) => {
+                let ok = sr.wall < SEED_GOAL;
+                let _ = writeln!(
+                    s,
+                    "| seed {} computes over HTTP (`serve --latency-ms {}`, {} PUTs at a time, state file + journal {} + {} KiB): < {} | {} | {} |",
+                    sr.n,
+                    self.ctx.latency_ms,
+                    sr.concurrency,
+                    sr.state_bytes / 1024,
+                    sr.journal_bytes / 1024,
+                    ms(SEED_GOAL),
+                    ms(sr.wall),
+                    if ok {
+                        "met".to_string()
+                    } else {
+                        format!("**missed** by {}", ms(sr.wall.saturating_sub(SEED_GOAL)))
+                    }
+                );
+            }
+            Some(Err(e)) => {
+                let _ = writeln!(
+                    s,
+                    "| seed scenario | failed: {} | not measured |",
+                    one_line(e)
+                );
+            }
+            None => {}
         }
         let _ = writeln!(s);
     }

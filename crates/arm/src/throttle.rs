@@ -4,6 +4,12 @@
 //! `x-ms-ratelimit-remaining-subscription-reads|writes` headers. When the remaining budget of a bucket
 //! falls low, requests of that kind are spaced out (the lower the budget, the wider the spacing) so the
 //! client slows down before ARM answers 429; a 429 pauses the whole subscription for its `Retry-After`.
+//!
+//! Once the bucket's refill rate is known (measured from how the budget moved against the answers
+//! received meanwhile), the client mirrors the bucket: each request takes a token when it is sent
+//! (a request sent but not answered has already taken one), tokens come back at the measured
+//! rate, and a request without a token waits exactly until one is back. Every answer re-syncs the
+//! mirror to the budget ARM reports minus the requests still in flight.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,10 +38,14 @@ struct BucketState {
     next_slot: Option<Instant>,
     /// The observation refill is measured from: when, and the remaining budget then.
     last_obs: Option<(Instant, u64)>,
-    /// Requests of this bucket sent since `last_obs`.
+    /// Answers of this bucket received since `last_obs` (requests charged meanwhile).
     sent_since_obs: u64,
     /// Estimated refill of the bucket, tokens per second (moving average).
     refill_per_s: Option<f64>,
+    /// Requests of this bucket sent (or waiting for their slot) and not answered yet.
+    in_flight: u64,
+    /// The client's mirror of the bucket: tokens left (negative: reserved ahead) at an instant.
+    budget: Option<(Instant, f64)>,
 }
 
 /// Shortest interval a refill estimate is measured over (shorter ones are noise).
@@ -62,13 +72,42 @@ impl BucketState {
         at_empty.mul_f64(deficit.clamp(0.0, 1.0))
     }
 
+    /// The mirrored budget at `now`: refilled at the measured rate, at most the largest budget
+    /// seen.
+    fn budget_at(&self, now: Instant) -> Option<f64> {
+        let (t, b) = self.budget?;
+        let r = self.refill_per_s.filter(|r| *r > 0.0)?;
+        let dt = now.saturating_duration_since(t).as_secs_f64();
+        Some((b + r * dt).min(self.max_seen as f64))
+    }
+
+    /// Takes a token for a request sent at `at` or later; returns when it may be sent (`None`:
+    /// the refill rate is not known yet, use the spacing heuristic).
+    fn take(&mut self, at: Instant) -> Option<Instant> {
+        let r = self.refill_per_s.filter(|r| *r > 0.0)?;
+        let b = self.budget_at(at)? - 1.0;
+        self.budget = Some((at, b));
+        if b >= 0.0 {
+            Some(at)
+        } else {
+            Some(at + Duration::from_secs_f64(-b / r))
+        }
+    }
+
     /// Records a remaining budget; estimates the refill rate from how the budget moved against
-    /// the requests sent meanwhile.
+    /// the answers received meanwhile.
     fn observe(&mut self, now: Instant, remaining: u64) {
+        // Sync the mirror: what ARM reports, less what is still in flight (sent or reserved,
+        // not yet counted there as far as the client can tell).
+        let server = remaining as f64 - self.in_flight as f64;
+        let local = self.budget_at(now);
+        self.budget = Some((now, local.map_or(server, |l| l.min(server))));
         self.remaining = Some(remaining);
         self.max_seen = self.max_seen.max(remaining);
         match self.last_obs {
             Some((t0, r0)) => {
+                // This answer's request was charged between the two observations.
+                self.sent_since_obs += 1;
                 let dt = now.saturating_duration_since(t0);
                 if dt < MIN_REFILL_WINDOW {
                     return;
@@ -123,7 +162,10 @@ impl SubLimiter {
             Bucket::Reads => &mut p.reads,
             Bucket::Writes => &mut p.writes,
         };
-        b.sent_since_obs += 1;
+        b.in_flight += 1;
+        if let Some(slot) = b.take(at) {
+            return slot.saturating_duration_since(now);
+        }
         let spacing = b.spacing();
         if !spacing.is_zero() {
             if let Some(slot) = b.next_slot
@@ -153,13 +195,19 @@ impl SubLimiter {
         (permit, waited)
     }
 
-    /// Records the `x-ms-ratelimit-remaining-subscription-*` headers of a response.
-    pub(crate) fn observe(&self, reads: Option<u64>, writes: Option<u64>) {
+    /// Records the answer to a request of `bucket` (or its failure: no headers) and the
+    /// `x-ms-ratelimit-remaining-subscription-*` headers it carried.
+    pub(crate) fn observe(&self, bucket: Bucket, reads: Option<u64>, writes: Option<u64>) {
         let Ok(mut p) = self.pace.lock() else {
             return;
         };
         let p = &mut *p;
         let now = Instant::now();
+        let b = match bucket {
+            Bucket::Reads => &mut p.reads,
+            Bucket::Writes => &mut p.writes,
+        };
+        b.in_flight = b.in_flight.saturating_sub(1);
         for (b, v) in [(&mut p.reads, reads), (&mut p.writes, writes)] {
             if let Some(v) = v {
                 b.observe(now, v);
@@ -248,8 +296,9 @@ mod tests {
         let mut b = BucketState::default();
         let t0 = Instant::now();
         b.observe(t0, 10);
-        // Ten requests sent in one second, and the budget only fell by 8: 2 tokens refilled.
-        b.sent_since_obs = 10;
+        // Ten requests answered in one second (nine before this answer), and the budget only
+        // fell by 8: 2 tokens refilled.
+        b.sent_since_obs = 9;
         b.observe(t0 + Duration::from_secs(1), 2);
         let r = b.refill_per_s.expect("estimated");
         assert!((r - 2.0).abs() < 1e-9, "{r}");
@@ -277,6 +326,89 @@ mod tests {
         assert_eq!(
             t.for_subscription("other-sub").reserve(Bucket::Reads),
             Duration::ZERO
+        );
+    }
+
+    /// A bucket of 10 write tokens refilling 2/s (ARM's answers report what is left): 40 writes
+    /// sent by 8 workers finish within 1.25x of the (40 - 10) / 2 s the refill allows, and none
+    /// is refused.
+    #[tokio::test(start_paused = true)]
+    async fn writes_are_paced_by_the_buckets_refill_counting_requests_in_flight() {
+        struct Sim {
+            tokens: f64,
+            at: Instant,
+            refused: u32,
+        }
+        const CAPACITY: f64 = 10.0;
+        const REFILL: f64 = 2.0;
+        let t = Arc::new(Throttle::new(8));
+        let start = Instant::now();
+        let sim = Arc::new(Mutex::new(Sim {
+            tokens: CAPACITY,
+            at: start,
+            refused: 0,
+        }));
+        let queue = Arc::new(Mutex::new(40u32));
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let (t, sim, queue) = (t.clone(), sim.clone(), queue.clone());
+                tokio::spawn(async move {
+                    let l = t.for_subscription("sub");
+                    loop {
+                        {
+                            let mut q = queue.lock().unwrap();
+                            if *q == 0 {
+                                return;
+                            }
+                            *q -= 1;
+                        }
+                        loop {
+                            let (permit, _) = l.acquire(Bucket::Writes).await;
+                            // ARM charges the request when it arrives, answers 50 ms later.
+                            let answer = {
+                                let mut s = sim.lock().unwrap();
+                                let now = Instant::now();
+                                let dt = now.saturating_duration_since(s.at).as_secs_f64();
+                                s.tokens = (s.tokens + dt * REFILL).min(CAPACITY);
+                                s.at = now;
+                                if s.tokens >= 1.0 {
+                                    s.tokens -= 1.0;
+                                    Some(s.tokens.floor() as u64)
+                                } else {
+                                    s.refused += 1;
+                                    None
+                                }
+                            };
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            drop(permit);
+                            match answer {
+                                Some(left) => {
+                                    l.observe(Bucket::Writes, None, Some(left));
+                                    break;
+                                }
+                                None => {
+                                    l.observe(Bucket::Writes, None, Some(0));
+                                    l.pause(Duration::from_secs(1));
+                                }
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.await.unwrap();
+        }
+        let took = Instant::now()
+            .saturating_duration_since(start)
+            .as_secs_f64();
+        let bound = (40.0 - CAPACITY) / REFILL;
+        let refused = sim.lock().unwrap().refused;
+        assert_eq!(refused, 0, "ARM refused {refused} writes (429)");
+        assert!(
+            took <= 1.25 * bound,
+            "40 writes took {took:.2} s, {:.2}x the {bound} s the refill allows",
+            took / bound
         );
     }
 

@@ -412,7 +412,9 @@ async fn unauthorized_names_the_credential_source() {
 #[tokio::test]
 async fn quota_failure_surfaces_provisioning_errors_and_one_line_summary() {
     let mut cfg = config();
-    cfg.quota.insert("Standard_NC6".into(), 2);
+    // Two Standard_NC6 nodes' worth of vCPUs of its family (`--quota Standard_NC6=2`).
+    let (family, vcpus) = amlctl_emulator::parse_quota("Standard_NC6=2").unwrap();
+    cfg.quota.insert(family, vcpus);
     let emu = start(cfg).await;
     let c = client(&emu.base_url());
     let err = c
@@ -428,7 +430,8 @@ async fn quota_failure_surfaces_provisioning_errors_and_one_line_summary() {
             ..
         } => {
             assert_eq!(status, "Failed");
-            assert_eq!(code, "QuotaExceeded");
+            // The code the service gives a cluster whose minimum nodes exceed the core quota.
+            assert_eq!(code, "ClusterMinNodesExceedCoreQuota");
             assert!(message.contains("quota"), "{message}");
             // The resource's provisioningErrors, verbatim.
             let resource = c.get_compute(&ws(), "too-big").await.unwrap().unwrap();
@@ -436,7 +439,10 @@ async fn quota_failure_surfaces_provisioning_errors_and_one_line_summary() {
                 &serde_json::Value::Array(provisioning_errors.clone()),
                 &resource["properties"]["provisioningErrors"]
             );
-            assert_eq!(provisioning_errors[0]["error"]["code"], "QuotaExceeded");
+            assert_eq!(
+                provisioning_errors[0]["error"]["code"],
+                "ClusterMinNodesExceedCoreQuota"
+            );
         }
         other => panic!("expected OperationFailed, got {other:?}"),
     }

@@ -101,6 +101,24 @@ pub struct RateLimit {
     pub refill_per_s: f64,
 }
 
+impl RateLimit {
+    /// Tokens per second the read bucket gets back: `refill_per_s`.
+    pub fn read_refill_per_s(&self) -> f64 {
+        self.refill_per_s
+    }
+
+    /// Tokens per second the write bucket gets back: `refill_per_s` scaled to the write bucket's
+    /// share of the capacity (`refill_per_s × writes / reads`; `refill_per_s` without reads).
+    /// The one home of the formula: the emulator refills by it, benchmarks compute bounds by it.
+    pub fn write_refill_per_s(&self) -> f64 {
+        if self.reads > 0 {
+            self.refill_per_s * self.writes as f64 / self.reads as f64
+        } else {
+            self.refill_per_s
+        }
+    }
+}
+
 /// A kind of injected fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FaultKind {
@@ -288,6 +306,19 @@ impl Quirks {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn write_bucket_refills_by_its_capacity_share() {
+        let rl = RateLimit {
+            reads: 100,
+            writes: 10,
+            refill_per_s: 20.0,
+        };
+        assert_eq!(rl.read_refill_per_s(), 20.0);
+        assert_eq!(rl.write_refill_per_s(), 2.0);
+        let no_reads = RateLimit { reads: 0, ..rl };
+        assert_eq!(no_reads.write_refill_per_s(), 20.0);
+    }
+
     use super::*;
 
     #[test]

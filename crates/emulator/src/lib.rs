@@ -5,8 +5,10 @@
 //! 2020-08-01, and 2020-02-02 for the legacy `Batch` shape), long-running operations with
 //! `Azure-AsyncOperation`/`Location`, write-only secrets, server-side defaults, the rejections
 //! the service makes, an App Service style managed-identity token endpoint (`/msi/token`),
-//! switchable quirks, seeded fault injection, ARM-style rate limiting, and atomic JSON state
-//! persistence. It is used by tests, benchmarks, demos and `amlctl --sandbox`.
+//! switchable quirks, seeded fault injection, ARM-style rate limiting, and crash-safe state
+//! persistence (a JSON state file plus an append-only journal, `journal`: a write appends its
+//! records, fsync'd, instead of rewriting the file; the file is rewritten atomically at start, at
+//! graceful shutdown and when the journal outgrows it). It is used by tests, benchmarks, demos and `amlctl --sandbox`.
 //!
 //! By default it answers like the real service as recorded in `tests/recordings/`: response
 //! shapes per api-version (`shape`), PUT replaces, compute instances cannot be changed by PUT,
@@ -32,7 +34,8 @@
 //!   * `lifecycle` (lazy LRO transitions), `shared` (lock, persistence), `http` (responses,
 //!     query decoding), `clock`, `versions` (api-version table).
 //! * `compute` (per-type rules, defaults, rendering, secrets), `schema` (spec validation of PUT
-//!   bodies), `state` (the persisted state), `config`, `fixture`, `error`.
+//!   bodies), `state` (the persisted state, computes indexed by sub/rg/workspace/name), `journal`
+//!   (its append-only journal, replay and compaction), `config`, `fixture`, `error`.
 //!
 //! # Routes
 //! * ARM, bearer token required, faults/latency/rate limits apply; fixed segments and names are
@@ -129,6 +132,7 @@ mod config;
 mod error;
 mod fixture;
 pub mod identity;
+mod journal;
 mod net;
 mod schema;
 mod secrets;
@@ -177,7 +181,7 @@ impl Emulator {
             return Err(EmulatorError::NotLoopback(listen.to_string()));
         }
         let mut state = match &config.state_path {
-            Some(p) => State::load(p)?,
+            Some(p) => journal::load(p)?,
             None => State::default(),
         };
         if let Some(f) = &config.fixture {
@@ -185,7 +189,8 @@ impl Emulator {
         }
         // A state file written before secrets were masked: mask them now (the state is
         // persisted below, without the values).
-        for c in &mut state.computes {
+        for i in 0..state.computes().len() {
+            let c = state.compute_mut(i);
             secrets::mask_resource(&mut c.resource);
             // The last PUT's properties (kept for the PUT/PATCH answers) hold secrets too.
             if let Some(sent) = c.sent.take() {
@@ -201,12 +206,8 @@ impl Emulator {
             .local_addr()
             .map_err(|e| EmulatorError::Server(e.to_string()))?;
         let shared = Arc::new(Shared::new(config, state));
-        {
-            let g = shared.lock();
-            shared
-                .persist(&g.state)
-                .map_err(|e| EmulatorError::State(e.message))?;
-        }
+        // The whole state as a fresh snapshot, and the journal after it.
+        shared.open_journal()?;
         let app = server::app(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let listener = net::KillListener { inner: listener };
@@ -255,7 +256,9 @@ impl Emulator {
             name: name.into(),
             location: location.into(),
         }) {
-            let _ = self.shared.persist(&g.state);
+            let _ = self.shared.persist(&mut g.state);
+            drop(g);
+            let _ = self.shared.sync_journal();
         }
     }
 
@@ -263,7 +266,9 @@ impl Emulator {
     pub fn ensure_resource(&self, arm_id: &str) {
         let mut g = self.shared.lock();
         if g.state.ensure_resource(arm_id) {
-            let _ = self.shared.persist(&g.state);
+            let _ = self.shared.persist(&mut g.state);
+            drop(g);
+            let _ = self.shared.sync_journal();
         }
     }
 
@@ -282,12 +287,14 @@ impl Emulator {
             .ensure_secret(vault, name, version, value);
     }
 
-    /// Stops serving (graceful) and waits for the server task.
+    /// Stops serving (graceful), waits for the server task, and compacts the state file (the
+    /// whole state in it, an empty journal after it).
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        self.shared.compact();
     }
 }
 

@@ -1,5 +1,6 @@
 //! The emulator's persistent state and its atomic persistence.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -16,8 +17,10 @@ pub(crate) struct State {
     pub workspaces: Vec<FixtureWorkspace>,
     #[serde(default)]
     pub resources: Vec<String>,
+    /// Private: every change goes through a method that indexes it and records it for the
+    /// journal.
     #[serde(default)]
-    pub computes: Vec<ComputeRec>,
+    computes: Vec<ComputeRec>,
     #[serde(default)]
     pub operations: Vec<OpRec>,
     #[serde(default)]
@@ -31,6 +34,51 @@ pub(crate) struct State {
     /// Workspaces (names, case-insensitive) with a private endpoint.
     #[serde(default)]
     pub private_link_workspaces: Vec<String>,
+    /// Generation of the journal that continues this snapshot (`crate::journal`): a journal
+    /// whose header names another generation is stale and is not replayed. 0 in state files
+    /// written before the journal.
+    #[serde(default)]
+    pub journal_generation: u64,
+    /// Compute position by lower-cased (subscription, resource group, workspace, name).
+    #[serde(skip)]
+    index: HashMap<ComputeKey, usize>,
+    /// Changes since the last flush to the journal (`take_changes`).
+    #[serde(skip)]
+    changes: Changes,
+}
+
+/// A compute's identity: lower-cased subscription, resource group, workspace, name.
+pub(crate) type ComputeKey = (String, String, String, String);
+
+/// Lower-cased key of a compute.
+pub(crate) fn compute_key(sub: &str, rg: &str, ws: &str, name: &str) -> ComputeKey {
+    (
+        sub.to_ascii_lowercase(),
+        rg.to_ascii_lowercase(),
+        ws.to_ascii_lowercase(),
+        name.to_ascii_lowercase(),
+    )
+}
+
+fn key_of(c: &ComputeRec) -> ComputeKey {
+    compute_key(&c.subscription_id, &c.resource_group, &c.workspace, &c.name)
+}
+
+/// What changed since the last journal flush: the computes touched (written as their value at
+/// flush time, or as deleted) and the other records in order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Changes {
+    computes: Vec<ComputeKey>,
+    seen: std::collections::HashSet<ComputeKey>,
+    records: Vec<crate::journal::Record>,
+}
+
+impl Changes {
+    fn touch(&mut self, key: ComputeKey) {
+        if self.seen.insert(key.clone()) {
+            self.computes.push(key);
+        }
+    }
 }
 
 /// A deleted compute instance's name and when its delete finished.
@@ -128,8 +176,18 @@ impl State {
     pub fn load(path: &Path) -> Result<State, EmulatorError> {
         match std::fs::read_to_string(path) {
             Ok(text) if text.trim().is_empty() => Ok(State::default()),
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| EmulatorError::State(format!("{}: {e}", path.display()))),
+            Ok(text) => {
+                let mut s: State = serde_json::from_str(&text).map_err(|e| {
+                    EmulatorError::State(format!(
+                        "{}:{}:{}: {e}; fix or remove the file (it is the emulator's state)",
+                        path.display(),
+                        e.line(),
+                        e.column()
+                    ))
+                })?;
+                s.rebuild_index();
+                Ok(s)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
             Err(e) => Err(EmulatorError::Io {
                 path: path.display().to_string(),
@@ -244,7 +302,7 @@ impl State {
             .and_then(Value::as_str)
             .unwrap_or(&ws.location)
             .to_string();
-        self.computes.push(ComputeRec {
+        self.push_compute(ComputeRec {
             subscription_id: ws.subscription_id.clone(),
             resource_group: ws.resource_group.clone(),
             workspace: ws.name.clone(),
@@ -265,6 +323,9 @@ impl State {
         {
             return false;
         }
+        self.changes
+            .records
+            .push(crate::journal::Record::Workspace(ws.clone()));
         self.workspaces.push(ws);
         true
     }
@@ -275,6 +336,9 @@ impl State {
             return false;
         }
         self.resources.push(id.to_string());
+        self.changes
+            .records
+            .push(crate::journal::Record::Resource(id.to_string()));
         true
     }
 
@@ -292,16 +356,173 @@ impl State {
         })
     }
 
-    /// Index of a compute.
+    /// Index of a compute (a hash lookup, case-insensitive).
     pub fn compute_index(&self, sub: &str, rg: &str, ws: &str, name: &str) -> Option<usize> {
-        self.computes.iter().position(|c| {
-            c.subscription_id.eq_ignore_ascii_case(sub)
-                && c.resource_group.eq_ignore_ascii_case(rg)
-                && c.workspace.eq_ignore_ascii_case(ws)
-                && c.name.eq_ignore_ascii_case(name)
-        })
+        self.index.get(&compute_key(sub, rg, ws, name)).copied()
+    }
+
+    /// All computes, in creation order.
+    pub fn computes(&self) -> &[ComputeRec] {
+        &self.computes
+    }
+
+    /// A compute to change in place; it is written to the journal at the next flush.
+    pub fn compute_mut(&mut self, idx: usize) -> &mut ComputeRec {
+        self.changes.touch(key_of(&self.computes[idx]));
+        &mut self.computes[idx]
+    }
+
+    /// Stores a compute: replaces the one with its key, or appends it. Returns its index.
+    pub fn upsert_compute(&mut self, rec: ComputeRec) -> usize {
+        let key = key_of(&rec);
+        self.changes.touch(key.clone());
+        match self.index.get(&key) {
+            Some(&i) => {
+                self.computes[i] = rec;
+                i
+            }
+            None => {
+                self.computes.push(rec);
+                let i = self.computes.len() - 1;
+                self.index.insert(key, i);
+                i
+            }
+        }
+    }
+
+    fn push_compute(&mut self, rec: ComputeRec) -> usize {
+        self.upsert_compute(rec)
+    }
+
+    /// Removes the compute at `idx` (the ones after it move up one place).
+    pub fn remove_compute(&mut self, idx: usize) {
+        let rec = self.computes.remove(idx);
+        let key = key_of(&rec);
+        self.index.remove(&key);
+        for (j, c) in self.computes.iter().enumerate().skip(idx) {
+            self.index.insert(key_of(c), j);
+        }
+        self.changes.touch(key);
+    }
+
+    /// Removes a compute by key, if present (journal replay).
+    pub(crate) fn remove_compute_by_key(&mut self, key: &ComputeKey) {
+        if let Some(&i) = self.index.get(key) {
+            self.remove_compute(i);
+        }
+    }
+
+    /// Records an operation (the log keeps the last 10,000).
+    pub fn push_op(&mut self, op: OpRec) {
+        self.changes
+            .records
+            .push(crate::journal::Record::Op(op.clone()));
+        self.apply_op(op);
+    }
+
+    pub(crate) fn apply_op(&mut self, op: OpRec) {
+        self.operations.push(op);
+        if self.operations.len() > MAX_OPERATIONS {
+            let excess = self.operations.len() - MAX_OPERATIONS;
+            self.operations.drain(..excess);
+        }
+    }
+
+    /// Records an issued token.
+    pub fn push_token(&mut self, t: IssuedToken) {
+        self.changes
+            .records
+            .push(crate::journal::Record::Token(t.clone()));
+        self.tokens.push(t);
+    }
+
+    /// Drops the tokens expired at `now_s` (Unix seconds); whether any was dropped.
+    pub fn expire_tokens(&mut self, now_s: i64) -> bool {
+        let before = self.tokens.len();
+        self.tokens.retain(|t| t.expires_on > now_s);
+        let changed = before != self.tokens.len();
+        if changed {
+            self.changes
+                .records
+                .push(crate::journal::Record::TokensExpired(now_s));
+        }
+        changed
+    }
+
+    /// Remembers a deleted compute's VM size (lower-cased ARM id → size).
+    pub fn add_deleted_size(&mut self, key: String, size: String) {
+        self.changes
+            .records
+            .push(crate::journal::Record::DeletedSize(
+                key.clone(),
+                size.clone(),
+            ));
+        self.deleted_sizes.insert(key, size);
+    }
+
+    /// Holds a deleted compute instance's name (the list keeps the last 1,000).
+    pub fn add_deleted_instance(&mut self, d: DeletedName) {
+        self.changes
+            .records
+            .push(crate::journal::Record::DeletedInstance(d.clone()));
+        self.apply_deleted_instance(d);
+    }
+
+    pub(crate) fn apply_deleted_instance(&mut self, d: DeletedName) {
+        self.deleted_instances.push(d);
+        if self.deleted_instances.len() > MAX_DELETED_INSTANCES {
+            let excess = self.deleted_instances.len() - MAX_DELETED_INSTANCES;
+            self.deleted_instances.drain(..excess);
+        }
+    }
+
+    /// Removes an underlying resource (case-insensitive ARM id).
+    pub fn remove_resource(&mut self, id: &str) {
+        self.resources.retain(|x| !same_id(x, id));
+        self.changes
+            .records
+            .push(crate::journal::Record::ResourceGone(id.to_string()));
+    }
+
+    /// The journal records of every change since the last call, and forgets them.
+    pub(crate) fn take_changes(&mut self) -> Vec<crate::journal::Record> {
+        let ch = std::mem::take(&mut self.changes);
+        let mut out = ch.records;
+        for key in ch.computes {
+            match self.index.get(&key) {
+                Some(&i) => out.push(crate::journal::Record::Compute(Box::new(
+                    self.computes[i].clone(),
+                ))),
+                None => out.push(crate::journal::Record::ComputeGone(key)),
+            }
+        }
+        out
+    }
+
+    /// Forgets the pending changes (after a full snapshot made them durable).
+    pub(crate) fn clear_changes(&mut self) {
+        self.changes = Changes::default();
+    }
+
+    /// Whether there are changes not yet flushed.
+    pub(crate) fn has_changes(&self) -> bool {
+        !self.changes.records.is_empty() || !self.changes.computes.is_empty()
+    }
+
+    fn rebuild_index(&mut self) {
+        self.index = self
+            .computes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (key_of(c), i))
+            .collect();
     }
 }
+
+/// How many operation records are kept.
+const MAX_OPERATIONS: usize = 10_000;
+/// How many deleted compute-instance names are held.
+const MAX_DELETED_INSTANCES: usize = 1000;
 
 /// Case-insensitive ARM id comparison ignoring leading/trailing slashes.
 pub(crate) fn same_id(a: &str, b: &str) -> bool {

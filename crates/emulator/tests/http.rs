@@ -793,13 +793,30 @@ async fn state_survives_restart() {
         "state file holds a secret value"
     );
     assert!(text.contains(&secret_marker("hunter2-secret")), "{text}");
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+    // The state file and its journal (owner-only too), no temp files.
+    let mut leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         // The Activity Log sidecar (`state.json.activity.jsonl`) is kept on purpose.
-        .filter(|n| !n.to_string_lossy().ends_with(".activity.jsonl"))
+        .filter(|n| !n.ends_with(".activity.jsonl"))
         .collect();
-    assert_eq!(leftovers.len(), 1, "temp files left behind: {leftovers:?}");
+    leftovers.sort();
+    assert_eq!(
+        leftovers,
+        ["state.json", "state.json.journal"],
+        "temp files left behind"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let journal = dir.path().join("state.json.journal");
+        let mode = std::fs::metadata(&journal).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the journal holds what the state does: {mode:o}"
+        );
+    }
     let emu = start(EmulatorConfig {
         fixture: None,
         ..cfg(2_000)

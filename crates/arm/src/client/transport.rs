@@ -199,6 +199,8 @@ impl ArmClient {
                     return Err(ArmError::Transport(format!("cannot build request: {e}")));
                 }
                 Err(e) => {
+                    // No answer: the request is no longer in flight.
+                    limiter.observe(bucket, None, None);
                     let what = describe_reqwest_error(&e);
                     // A request cut off by the operation's own deadline (its timeout is what was
                     // left of it) says nothing new: report the deadline with the last real answer.
@@ -214,7 +216,7 @@ impl ArmClient {
                     continue;
                 }
             };
-            observe_answer(&span, &resp, elapsed, &limiter);
+            observe_answer(&span, &resp, elapsed, &limiter, bucket);
             let status = resp.status;
             match status {
                 200..=299 => return Ok(resp),
@@ -383,7 +385,13 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
 
 /// Logs an answer on its request span and feeds the subscription's remaining-request headers to
 /// its limiter.
-fn observe_answer(span: &tracing::Span, resp: &Resp, elapsed: Duration, limiter: &SubLimiter) {
+fn observe_answer(
+    span: &tracing::Span,
+    resp: &Resp,
+    elapsed: Duration,
+    limiter: &SubLimiter,
+    bucket: Bucket,
+) {
     span.record("status", resp.status);
     span.in_scope(|| {
         tracing::info!(
@@ -393,6 +401,7 @@ fn observe_answer(span: &tracing::Span, resp: &Resp, elapsed: Duration, limiter:
         )
     });
     limiter.observe(
+        bucket,
         ratelimit_header(&resp.headers, "x-ms-ratelimit-remaining-subscription-reads"),
         ratelimit_header(
             &resp.headers,

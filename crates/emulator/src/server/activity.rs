@@ -178,7 +178,7 @@ pub(super) fn before_write(shared: &Shared, method: &Method, segs: &[String]) ->
     let idx = g
         .state
         .compute_index(&segs[1], &segs[3], &segs[7], &segs[9])?;
-    let resource = &g.state.computes[idx].resource;
+    let resource = &g.state.computes()[idx].resource;
     let kept = shared
         .config
         .drop_on_put
@@ -212,11 +212,11 @@ pub(super) fn after_write(
             .state
             .compute_index(&segs[1], &segs[3], &segs[7], &segs[9])
     {
-        let resource = &mut g.state.computes[idx].resource;
+        let resource = &mut g.state.compute_mut(idx).resource;
         for (pointer, old) in before.kept {
             restore_at(resource, &pointer, old);
         }
-        if let Err(e) = shared.persist(&g.state) {
+        if let Err(e) = shared.persist(&mut g.state) {
             tracing::error!("persisting after --drop-on-put: {}", e.message);
         }
     }

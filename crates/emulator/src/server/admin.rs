@@ -45,11 +45,12 @@ pub(super) fn emulator_endpoint(shared: &Shared, method: &Method, segs: &[String
         }
         Some("state") => {
             if settle(&mut g.state, now_ms()) {
-                let _ = shared.persist(&g.state);
+                // Settling is re-derived from the persisted deadlines after a crash: no fsync.
+                let _ = shared.persist_quick(&mut g.state);
             }
             let computes: Vec<Value> = g
                 .state
-                .computes
+                .computes()
                 .iter()
                 .map(|c| {
                     json!({
@@ -126,12 +127,12 @@ pub(super) fn msi_token(
     claims.insert("exp".into(), json!(expires_on));
     let token = crate::identity::token_with_claims(&claims);
     let mut g = shared.lock();
-    g.state.tokens.push(IssuedToken {
+    g.state.push_token(IssuedToken {
         token: token.clone(),
         expires_on,
         audience: Some(super::vault::audience_of(resource)),
     });
-    if let Err(e) = shared.persist_quick(&g.state) {
+    if let Err(e) = shared.persist_quick(&mut g.state) {
         return error_response(&e);
     }
     json_response(

@@ -133,7 +133,8 @@ pub(super) fn open<'a>(
 ) -> Result<(MutexGuard<'a, Inner>, String, String), ApiError> {
     let mut g = ctx.shared.lock();
     if settle(&mut g.state, now_ms()) {
-        ctx.shared.persist(&g.state)?;
+        // Settling is re-derived from the persisted deadlines after a crash: no fsync needed.
+        ctx.shared.persist_quick(&mut g.state)?;
     }
     let Some(w) = g.state.find_workspace(sub, rg, ws) else {
         return Err(workspace_not_found(sub, rg, ws));

@@ -203,15 +203,11 @@ fn rate_limit(
     });
     let elapsed = (now - b.last_ms).max(0) as f64 / 1000.0;
     b.last_ms = now;
-    let write_rate = if rl.reads > 0 {
-        rl.refill_per_s * rl.writes as f64 / rl.reads as f64
-    } else {
-        rl.refill_per_s
-    };
-    b.reads = (b.reads + elapsed * rl.refill_per_s).min(rl.reads as f64);
+    let write_rate = rl.write_refill_per_s();
+    b.reads = (b.reads + elapsed * rl.read_refill_per_s()).min(rl.reads as f64);
     b.writes = (b.writes + elapsed * write_rate).min(rl.writes as f64);
     let (tokens, rate) = if is_read {
-        (&mut b.reads, rl.refill_per_s)
+        (&mut b.reads, rl.read_refill_per_s())
     } else {
         (&mut b.writes, write_rate)
     };

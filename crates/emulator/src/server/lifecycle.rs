@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::clock::rfc3339;
 use crate::compute;
-use crate::state::{OpKind, Outcome, State, same_id};
+use crate::state::{OpKind, Outcome, State};
 
 /// Applies every pending transition whose deadline has passed. Returns whether anything changed.
 pub(super) fn settle(state: &mut State, now: i64) -> bool {
@@ -13,13 +13,18 @@ pub(super) fn settle(state: &mut State, now: i64) -> bool {
     let mut remove_resources = Vec::new();
     let mut deleted_sizes = Vec::new();
     let mut deleted_instances = Vec::new();
-    for (i, rec) in state.computes.iter_mut().enumerate() {
+    let due: Vec<usize> = state
+        .computes()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.pending.as_ref().is_some_and(|p| p.ends_at_ms <= now))
+        .map(|(i, _)| i)
+        .collect();
+    for i in due {
+        let rec = state.compute_mut(i);
         let Some(p) = rec.pending.clone() else {
             continue;
         };
-        if p.ends_at_ms > now {
-            continue;
-        }
         changed = true;
         rec.pending = None;
         let ts = rfc3339(p.ends_at_ms);
@@ -122,22 +127,20 @@ pub(super) fn settle(state: &mut State, now: i64) -> bool {
         }
     }
     for i in remove.into_iter().rev() {
-        state.computes.remove(i);
+        state.remove_compute(i);
     }
-    state.deleted_sizes.extend(deleted_sizes);
-    state.deleted_instances.extend(deleted_instances);
-    // Keep the hold list bounded.
-    if state.deleted_instances.len() > 1000 {
-        let excess = state.deleted_instances.len() - 1000;
-        state.deleted_instances.drain(..excess);
+    for (k, v) in deleted_sizes {
+        state.add_deleted_size(k, v);
+    }
+    // The hold list stays bounded (`add_deleted_instance`).
+    for d in deleted_instances {
+        state.add_deleted_instance(d);
     }
     for r in remove_resources {
-        state.resources.retain(|x| !same_id(x, &r));
+        state.remove_resource(&r);
     }
-    let before = state.tokens.len();
-    let now_s = now / 1000;
-    state.tokens.retain(|t| t.expires_on > now_s);
-    changed || before != state.tokens.len()
+    let expired = state.expire_tokens(now / 1000);
+    changed || expired
 }
 
 /// Sets a compute instance's `lastOperation`.

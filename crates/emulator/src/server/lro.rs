@@ -38,7 +38,7 @@ pub(super) fn start_op(
     let now = now_ms();
     let op_id = uuid::Uuid::new_v4().to_string();
     let ends = now + ctx.shared.config.lro_ms as i64;
-    let rec = &mut g.state.computes[idx];
+    let rec = g.state.compute_mut(idx);
     rec.pending = Some(Pending {
         op_id: op_id.clone(),
         kind,
@@ -63,12 +63,7 @@ pub(super) fn start_op(
         outcome,
         resource_path,
     };
-    g.state.operations.push(op);
-    // Keep the operation log bounded.
-    if g.state.operations.len() > 10_000 {
-        let excess = g.state.operations.len() - 10_000;
-        g.state.operations.drain(..excess);
-    }
+    g.state.push_op(op);
     op_id
 }
 
@@ -108,7 +103,8 @@ pub(super) fn operation(
 ) -> Result<Response, ApiError> {
     let mut g = ctx.shared.lock();
     if settle(&mut g.state, now_ms()) {
-        ctx.shared.persist(&g.state)?;
+        // Settling is re-derived from the persisted deadlines after a crash: no fsync needed.
+        ctx.shared.persist_quick(&mut g.state)?;
     }
     let op = g
         .state
@@ -194,7 +190,7 @@ pub(super) fn operation(
             OpKind::Delete => Ok(empty_response(StatusCode::NO_CONTENT)),
             OpKind::Start | OpKind::Stop | OpKind::Restart => Ok(empty_response(StatusCode::OK)),
             OpKind::Create | OpKind::Update => {
-                let found = g.state.computes.iter().find(|c| {
+                let found = g.state.computes().iter().find(|c| {
                     c.resource
                         .get("id")
                         .and_then(Value::as_str)

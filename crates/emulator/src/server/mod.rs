@@ -129,7 +129,12 @@ async fn handle(
                     let before = activity::before_write(&shared, &method, &segs);
                     let r = router::arm(&ctx);
                     activity::after_write(&shared, &method, &segs, &headers, before, r.status());
-                    r
+                    // Acknowledge a write only once it is durable (one fsync shared by the
+                    // writes that arrived meanwhile; the state lock is not held here).
+                    match shared.sync_journal() {
+                        Ok(()) => r,
+                        Err(e) => http::error_response(&e),
+                    }
                 }
             };
             gate::set_remaining(&mut r, remaining, is_read);

@@ -69,7 +69,7 @@ pub(super) fn put(
 
     let existing = g.state.compute_index(sub, rg, ws, name);
     check_existing(&g, existing)?;
-    let old = existing.map(|i| g.state.computes[i].clone());
+    let old = existing.map(|i| g.state.computes()[i].clone());
     let overwrite = old
         .as_ref()
         .is_some_and(|o| provisioning_state(o) != "Canceled");
@@ -149,9 +149,10 @@ pub(super) fn put(
         props.insert("resourceId".into(), json!(rid));
     }
     let display_name = existing
-        .map(|i| g.state.computes[i].name.clone())
+        .map(|i| g.state.computes()[i].name.clone())
         .unwrap_or_else(|| name.to_string());
-    let old_identity = existing.and_then(|i| g.state.computes[i].resource.get("identity").cloned());
+    let old_identity =
+        existing.and_then(|i| g.state.computes()[i].resource.get("identity").cloned());
     if !overwrite && ctx.shared.config.quirks.stale_size_on_recreate {
         stale_size(&g, &t, &mut props);
     }
@@ -170,7 +171,6 @@ pub(super) fn put(
     store(
         ctx,
         &mut g,
-        existing,
         &t,
         display_name,
         resource,
@@ -390,7 +390,7 @@ fn vcpu_quota_outcome(
     let (size, nodes, low) = super::regional::nodes_of(&resource["properties"]);
     let size = crate::sizes::find(&size?)?;
     let (family, low_used, total) =
-        super::regional::in_use(&g.state.computes, t.sub, &t.location, existing);
+        super::regional::in_use(g.state.computes(), t.sub, &t.location, existing);
     let want = nodes * size.vcpus;
     let (key, used) = if low {
         ("lowPriority", low_used)
@@ -422,7 +422,6 @@ fn vcpu_quota_outcome(
 fn store(
     ctx: &Ctx,
     g: &mut Inner,
-    existing: Option<usize>,
     t: &Target,
     display_name: String,
     resource: Value,
@@ -442,23 +441,15 @@ fn store(
         sent: Some(sent.clone()),
         raw: false,
     };
-    let idx = match existing {
-        Some(i) => {
-            g.state.computes[i] = rec;
-            i
-        }
-        None => {
-            g.state.computes.push(rec);
-            g.state.computes.len() - 1
-        }
-    };
+    // Same key as `existing` (the lookup was case-insensitive): replaced in place, or appended.
+    let idx = g.state.upsert_compute(rec);
     let kind = if overwrite {
         OpKind::Update
     } else {
         OpKind::Create
     };
     let op_id = start_op(ctx, g, idx, kind, outcome, None, None);
-    ctx.shared.persist(&g.state)?;
+    ctx.shared.persist(&mut g.state)?;
     // The service answers every PUT 201 "Creating", even an update (recordings README).
     let status = if overwrite && ctx.lenient() {
         StatusCode::OK
@@ -468,7 +459,7 @@ fn store(
     let mut r = json_response(
         status,
         &crate::shape::put_view(
-            &g.state.computes[idx].resource,
+            &g.state.computes()[idx].resource,
             &sent,
             overwrite,
             &ctx.shape(version),

@@ -81,7 +81,7 @@ pub(super) fn list(
     let (g, _, _) = open(ctx, sub, rg, ws)?;
     let items: Vec<&ComputeRec> = g
         .state
-        .computes
+        .computes()
         .iter()
         .filter(|c| {
             eq(&c.subscription_id, sub) && eq(&c.resource_group, rg) && eq(&c.workspace, ws)
@@ -120,7 +120,7 @@ pub(super) fn get(
 ) -> Result<Response, ApiError> {
     let (g, _, _) = open(ctx, sub, rg, ws)?;
     let idx = existing_compute(&g.state, sub, rg, ws, name)?;
-    let rec = &g.state.computes[idx];
+    let rec = &g.state.computes()[idx];
     let mut body = crate::shape::get_view(&rec.resource, &ctx.shape(version), rec.raw);
     if ctx.unknown_state
         && let Some(Value::Object(p)) = body.get_mut("properties")
@@ -140,7 +140,7 @@ pub(super) fn list_keys(
 ) -> Result<Response, ApiError> {
     let (g, _, _) = open(ctx, sub, rg, ws)?;
     let idx = existing_compute(&g.state, sub, rg, ws, name)?;
-    let rec = &g.state.computes[idx];
+    let rec = &g.state.computes()[idx];
     Ok(json_response(
         StatusCode::OK,
         &compute::list_keys(&rec.resource, &rec.name),
@@ -158,7 +158,7 @@ pub(super) fn list_nodes(
 ) -> Result<Response, ApiError> {
     let (g, _, _) = open(ctx, sub, rg, ws)?;
     let idx = existing_compute(&g.state, sub, rg, ws, name)?;
-    let rec = &g.state.computes[idx];
+    let rec = &g.state.computes()[idx];
     if compute::compute_type_of(&rec.resource).as_deref() != Some("AmlCompute") {
         return Err(ApiError::bad_request(
             "UnsupportedOperation",

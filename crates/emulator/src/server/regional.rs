@@ -123,7 +123,7 @@ pub(super) fn usages(ctx: &Ctx, sub: &str, location: &str) -> Result<Response, A
     let quota = &ctx.shared.config.quota;
     let (family, low, total) = {
         let g = ctx.shared.lock();
-        in_use(&g.state.computes, sub, location, None)
+        in_use(g.state.computes(), sub, location, None)
     };
     let mut families: Vec<&'static str> = offered(ctx, location).iter().map(|s| s.family).collect();
     families.sort_unstable();

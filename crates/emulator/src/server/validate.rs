@@ -107,7 +107,7 @@ pub(super) fn check_existing(g: &Inner, existing: Option<usize>) -> Result<(), A
     let Some(i) = existing else {
         return Ok(());
     };
-    let rec = &g.state.computes[i];
+    let rec = &g.state.computes()[i];
     if let Some(e) = busy(rec) {
         return Err(e);
     }
@@ -171,7 +171,7 @@ pub(super) fn check_instance_name(
     name: &str,
     location: &str,
 ) -> Result<(), ApiError> {
-    let clash = g.state.computes.iter().enumerate().any(|(j, c)| {
+    let clash = g.state.computes().iter().enumerate().any(|(j, c)| {
         Some(j) != existing
             && eq(&c.name, name)
             && norm_loc(&c.location) == norm_loc(location)

@@ -48,7 +48,7 @@ pub(super) fn patch(
             ),
         ));
     };
-    let rec = &g.state.computes[idx];
+    let rec = &g.state.computes()[idx];
     if let Some(e) = busy(rec) {
         return Err(e);
     }
@@ -86,7 +86,7 @@ pub(super) fn patch(
     let ts = rfc3339(now_ms());
     let location = rec.location.clone();
     {
-        let rec = &mut g.state.computes[idx];
+        let rec = g.state.compute_mut(idx);
         if let Some(sent) = rec.sent.as_mut()
             && let Some(Value::Object(inner)) = sent.get_mut("properties")
         {
@@ -112,13 +112,13 @@ pub(super) fn patch(
         }
     }
     let outcome = if ctx.update_failed {
-        super::put::update_failed_outcome(&g.state.computes[idx].name)
+        super::put::update_failed_outcome(&g.state.computes()[idx].name)
     } else {
         ctx.lro_fault.clone().unwrap_or(Outcome::Succeeded)
     };
     let op_id = start_op(ctx, &mut g, idx, OpKind::Update, outcome, None, None);
-    ctx.shared.persist(&g.state)?;
-    let rec = &g.state.computes[idx];
+    ctx.shared.persist(&mut g.state)?;
+    let rec = &g.state.computes()[idx];
     let mut r = if ctx.lenient() {
         json_response(
             StatusCode::OK,
@@ -178,7 +178,7 @@ pub(super) fn delete(
     let Some(idx) = g.state.compute_index(sub, rg, ws, name) else {
         return Ok(empty_response(StatusCode::NO_CONTENT));
     };
-    let rec = &mut g.state.computes[idx];
+    let rec = g.state.compute_mut(idx);
     if let Some(e) = busy(rec) {
         return Err(e);
     }
@@ -198,7 +198,7 @@ pub(super) fn delete(
     let location = rec.location.clone();
     let outcome = ctx.lro_fault.clone().unwrap_or(Outcome::Succeeded);
     let op_id = start_op(ctx, &mut g, idx, OpKind::Delete, outcome, underlying, None);
-    ctx.shared.persist(&g.state)?;
+    ctx.shared.persist(&mut g.state)?;
     let mut r = empty_response(StatusCode::ACCEPTED);
     lro_headers(ctx, &mut r, sub, &location, &op_id, version, true);
     Ok(r)
@@ -216,7 +216,7 @@ pub(super) fn power(
 ) -> Result<Response, ApiError> {
     let (mut g, _, _) = open(ctx, sub, rg, ws)?;
     let idx = existing_compute(&g.state, sub, rg, ws, name)?;
-    let rec = &mut g.state.computes[idx];
+    let rec = g.state.compute_mut(idx);
     let (verb, from, transit) = match kind {
         OpKind::Start => ("start", "Stopped", "Starting"),
         OpKind::Stop => ("stop", "Running", "Stopping"),
@@ -257,7 +257,7 @@ pub(super) fn power(
     let location = rec.location.clone();
     let outcome = ctx.lro_fault.clone().unwrap_or(Outcome::Succeeded);
     let op_id = start_op(ctx, &mut g, idx, kind, outcome, None, Some(state));
-    ctx.shared.persist(&g.state)?;
+    ctx.shared.persist(&mut g.state)?;
     let mut r = empty_response(StatusCode::ACCEPTED);
     lro_headers(ctx, &mut r, sub, &location, &op_id, version, true);
     Ok(r)
