@@ -3,6 +3,7 @@
 
 use amlctl_arm::ArmClient;
 use amlctl_plan::PlanEntry;
+use amlctl_vocab::KeyPath;
 use serde_json::Value;
 
 /// Reads the compute back (or uses the final body of the last request) and compares it with
@@ -57,7 +58,9 @@ pub async fn after_replace(
         let details: Vec<String> = unmet
             .iter()
             .map(|key| {
-                let got = lookup(&live.spec, key).map_or("absent".to_string(), |v| v.to_string());
+                let got = KeyPath::parse(key)
+                    .lookup(&live.spec)
+                    .map_or("absent".to_string(), |v| v.to_string());
                 format!("{key} is {got}")
             })
             .collect();
@@ -69,20 +72,14 @@ pub async fn after_replace(
     }
 }
 
-/// The value at a dotted key path.
-fn lookup<'a>(map: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
-    let mut parts = key.split('.');
-    let mut current = map.get(parts.next()?)?;
-    for part in parts {
-        current = current.get(part)?;
-    }
-    Some(current)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn lookup<'a>(map: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+        KeyPath::parse(key).lookup(map)
+    }
 
     #[test]
     fn lookup_follows_dotted_paths() {
