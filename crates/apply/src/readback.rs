@@ -132,12 +132,7 @@ fn lookup<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     if let Some(tag) = key.strip_prefix("tags.") {
         return map.get("tags")?.get(tag);
     }
-    let mut parts = key.split('.');
-    let mut current = map.get(parts.next()?)?;
-    for part in parts {
-        current = current.get(part)?;
-    }
-    Some(current)
+    amlctl_vocab::KeyPath::parse(key).lookup(map)
 }
 
 #[cfg(test)]

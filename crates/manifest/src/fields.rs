@@ -8,6 +8,7 @@
 //! for the JSON Schema ([`crate::compute_schema`]) and for `docs/manifest-reference.md`.
 
 use crate::model::ComputeType;
+use amlctl_vocab::KeyPath;
 
 /// How a value is checked and canonicalised.
 #[derive(Debug, Clone, Copy)]
@@ -1392,15 +1393,11 @@ pub fn field_at(fields: &'static [Field], path: &[&str]) -> Option<&'static Fiel
 
 /// The dotted keys of a type's table marked [`Field::export_placeholder`], in table order.
 pub fn export_placeholders(compute_type: ComputeType) -> Vec<String> {
-    fn walk(prefix: &str, fields: &'static [Field], out: &mut Vec<String>) {
+    fn walk(prefix: &KeyPath, fields: &'static [Field], out: &mut Vec<String>) {
         for f in fields {
-            let key = if prefix.is_empty() {
-                f.name.to_string()
-            } else {
-                format!("{prefix}.{}", f.name)
-            };
+            let key = prefix.child(f.name);
             if f.export_placeholder {
-                out.push(key.clone());
+                out.push(key.to_string());
             }
             if let Kind::Obj(sub) | Kind::ObjList(sub) = f.kind {
                 walk(&key, sub, out);
@@ -1408,7 +1405,7 @@ pub fn export_placeholders(compute_type: ComputeType) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    walk("", fields_of(compute_type), &mut out);
+    walk(&KeyPath::default(), fields_of(compute_type), &mut out);
     out
 }
 

@@ -7,6 +7,7 @@
 //! * Numbers by value (`4` == `4.0`); sets (user-assigned identities) without order.
 //! * Objects: only the keys the desired side wrote are compared.
 
+use amlctl_vocab::KeyPath;
 use serde_json::{Map, Number, Value};
 
 use amlctl_manifest::fields::{ValueKind, value_kind_at};
@@ -182,10 +183,10 @@ fn set_matches(desired: &[Value], live: &[Value]) -> bool {
     })
 }
 
-/// Every leaf of a manifest object as (path segments, value). Objects are descended; arrays,
+/// Every leaf of a manifest object as (key path, value). Objects are descended; arrays,
 /// scalars and empty objects are leaves.
-pub(crate) fn leaves(map: &Map<String, Value>) -> Vec<(Vec<String>, Value)> {
-    fn walk(prefix: &mut Vec<String>, v: &Value, out: &mut Vec<(Vec<String>, Value)>) {
+pub(crate) fn leaves(map: &Map<String, Value>) -> Vec<(KeyPath, Value)> {
+    fn walk(prefix: &mut Vec<String>, v: &Value, out: &mut Vec<(KeyPath, Value)>) {
         match v {
             Value::Object(m) if !m.is_empty() => {
                 for (k, child) in m {
@@ -194,7 +195,7 @@ pub(crate) fn leaves(map: &Map<String, Value>) -> Vec<(Vec<String>, Value)> {
                     prefix.pop();
                 }
             }
-            _ => out.push((prefix.clone(), v.clone())),
+            _ => out.push((KeyPath::from_segments(prefix.iter().cloned()), v.clone())),
         }
     }
     let mut out = Vec::new();
@@ -205,37 +206,6 @@ pub(crate) fn leaves(map: &Map<String, Value>) -> Vec<(Vec<String>, Value)> {
         prefix.pop();
     }
     out
-}
-
-/// The value at a path of segments.
-pub(crate) fn lookup<'a>(map: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
-    let (first, rest) = path.split_first()?;
-    let mut cur = map.get(first)?;
-    for seg in rest {
-        cur = cur.as_object()?.get(seg)?;
-    }
-    Some(cur)
-}
-
-/// Sets the value at a path of segments, creating objects on the way.
-pub(crate) fn set_path(map: &mut Map<String, Value>, path: &[&str], v: Value) {
-    let Some((last, init)) = path.split_last() else {
-        return;
-    };
-    let mut cur = map;
-    for seg in init {
-        let entry = cur
-            .entry((*seg).to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !entry.is_object() {
-            *entry = Value::Object(Map::new());
-        }
-        let Value::Object(next) = entry else {
-            return;
-        };
-        cur = next;
-    }
-    cur.insert((*last).to_string(), v);
 }
 
 /// The canonical form of a whole manifest object, keys sorted (for fingerprints).
@@ -437,10 +407,11 @@ mod tests {
         let m = json!({"a": 1, "b": {"c": [1, 2], "d": {}}, "tags": {"x.y": "z"}});
         let Value::Object(m) = m else { unreachable!() };
         let l = leaves(&m);
-        let keys: Vec<String> = l.iter().map(|(p, _)| p.join(".")).collect();
+        let keys: Vec<String> = l.iter().map(|(p, _)| p.to_string()).collect();
         assert_eq!(keys, ["a", "b.c", "b.d", "tags.x.y"]);
-        assert_eq!(lookup(&m, &l[3].0), Some(&json!("z")));
-        assert_eq!(lookup(&m, &["b".into(), "zz".into()]), None);
+        assert_eq!(l[3].0.segments(), ["tags", "x.y"]);
+        assert_eq!(l[3].0.lookup(&m), Some(&json!("z")));
+        assert_eq!(KeyPath::parse("b.zz").lookup(&m), None);
     }
 }
 

@@ -4,6 +4,7 @@
 //! ([`policy_row`], [`policy_for`]) and renders `docs/field-policy.md` ([`field_policy_markdown`]).
 
 use amlctl_manifest::ComputeType;
+use amlctl_vocab::KeyPath;
 use std::sync::OnceLock;
 
 use amlctl_manifest::fields::{
@@ -83,25 +84,23 @@ pub fn policy_row(compute_type: ComputeType, key: &str) -> Option<&'static Polic
 
 /// The dotted key whose policy decides `key`, and that policy.
 fn resolve(compute_type: ComputeType, key: &str) -> Option<(String, Update)> {
-    let parts: Vec<&str> = key.split('.').collect();
+    let key = KeyPath::parse(key);
+    let parts = key.segments();
     let mut fields = fields_of(compute_type);
     let mut best: Option<(String, Update)> = None;
     for (depth, part) in parts.iter().enumerate() {
-        let Some(f) = fields.iter().find(|f| f.name == *part) else {
+        let Some(f) = fields.iter().find(|f| f.name == part) else {
             break;
         };
-        let here = parts[..=depth].join(".");
+        let here = KeyPath::from_segments(&parts[..=depth]).to_string();
         if let Some(u) = f.update {
             best = Some((here.clone(), u));
         }
-        let rest = &parts[depth + 1..];
+        let rest = KeyPath::from_segments(&parts[depth + 1..]);
         if let Some((sub, u)) = f
             .below
             .iter()
-            .filter(|(sub, _)| {
-                let n = sub.split('.').count();
-                rest.len() >= n && rest[..n].join(".") == *sub
-            })
+            .filter(|(sub, _)| rest.starts_with(&KeyPath::parse(sub)))
             .max_by_key(|(sub, _)| sub.len())
         {
             return Some((format!("{here}.{sub}"), *u)).filter(|(_, u)| *u != SAFE_DEFAULT);
@@ -257,7 +256,10 @@ fn flatten(
 ) {
     for f in fields {
         prefix.push(f.name);
-        out.push((prefix.join("."), *f));
+        out.push((
+            KeyPath::from_segments(prefix.iter().copied()).to_string(),
+            *f,
+        ));
         if let FieldKind::Obj(sub) | FieldKind::ObjList(sub) = f.kind {
             flatten(prefix, sub, out);
         }

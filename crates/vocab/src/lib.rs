@@ -4,12 +4,17 @@
 //! * [`workspace_path`] / [`compute_path`]: the one ARM path builder (every segment
 //!   percent-encoded);
 //! * [`Method`]: the HTTP methods of ARM requests (plan steps, the executor, the client);
-//! * [`Address`]: a compute's `alias/name` address, joined and parsed in one place.
+//! * [`Address`]: a compute's `alias/name` address, joined and parsed in one place;
+//! * [`KeyPath`]: a dotted key path (manifest keys, ARM property paths): parsed, prefix-compared
+//!   on segment boundaries, looked up, set and removed in a JSON object in one place.
 //!
-//! No I/O and no dependencies, so every crate can use it. The emulator does not: it is an
+//! No I/O and no dependencies beyond serde and serde_json, so every crate can use it. The emulator does not: it is an
 //! independent implementation of the ARM contract and keeps its own copy on purpose.
 
 #![warn(missing_docs)]
+
+mod keypath;
+pub use keypath::KeyPath;
 
 /// The api-versions amlctl sends.
 pub mod api_version {

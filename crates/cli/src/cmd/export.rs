@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use amlctl_manifest::{ComputeType, Config, LiveCompute, Project};
+use amlctl_vocab::KeyPath;
 use serde_json::{Map, Value};
 
 use crate::args::ArmArgs;
@@ -19,7 +20,8 @@ fn secret_placeholders(t: ComputeType) -> Vec<String> {
 
 fn env_name(compute: &str, key: &str) -> String {
     let mut s = String::from("AMLCTL_");
-    for c in format!("{compute}_{}", key.rsplit('.').next().unwrap_or(key)).chars() {
+    let leaf = KeyPath::parse(key);
+    for c in format!("{compute}_{}", leaf.last().unwrap_or(key)).chars() {
         s.push(if c.is_ascii_alphanumeric() {
             c.to_ascii_uppercase()
         } else {
@@ -27,26 +29,6 @@ fn env_name(compute: &str, key: &str) -> String {
         });
     }
     s
-}
-
-/// Sets `doc[a][b]… = value` for the dotted `key`, creating objects on the way.
-fn insert_path(doc: &mut Map<String, Value>, key: &str, value: Value) {
-    match key.split_once('.') {
-        None => {
-            doc.insert(key.to_string(), value);
-        }
-        Some((head, rest)) => {
-            let entry = doc
-                .entry(head.to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !entry.is_object() {
-                *entry = Value::Object(Map::new());
-            }
-            if let Value::Object(inner) = entry {
-                insert_path(inner, rest, value);
-            }
-        }
-    }
 }
 
 /// Builds the manifest document (as JSON) and the comment lines for one live compute.
@@ -80,7 +62,7 @@ pub fn manifest_for(live: &LiveCompute, workspace_alias: &str) -> Option<(Value,
         let var = env_name(&live.name, key);
         let mut reference = Map::new();
         reference.insert("env".into(), Value::String(var.clone()));
-        insert_path(&mut doc, key, Value::Object(reference));
+        KeyPath::parse(key).set(&mut doc, Value::Object(reference));
         comments.push(format!(
             "ARM never returns secrets: set {var} before an apply that has to send `{key}`."
         ));

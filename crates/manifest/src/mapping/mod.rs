@@ -5,6 +5,7 @@
 //! holds the envelope every type shares (description, location, tags, identity, `resourceId`);
 //! value spellings (durations, enum case) come from [`crate::codec`].
 
+use amlctl_vocab::KeyPath;
 use serde_json::{Map, Value};
 
 use crate::model::{ArmBody, ComputeType, LiveCompute, REDACTED, SecretSlot, Target, Workspace};
@@ -37,15 +38,7 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn get(&self, path: &str) -> Option<&Value> {
-        let mut cur: Option<&Value> = None;
-        for (i, p) in path.split('.').enumerate() {
-            cur = if i == 0 {
-                self.spec.get(p)
-            } else {
-                cur?.get(p)
-            };
-        }
-        cur
+        KeyPath::parse(path).lookup(self.spec)
     }
     fn str(&self, path: &str) -> Option<String> {
         self.get(path).and_then(Value::as_str).map(str::to_string)
@@ -74,11 +67,9 @@ struct Reader<'a>(&'a Value);
 
 impl Reader<'_> {
     fn at(&self, path: &str) -> Option<&Value> {
-        let mut cur = self.0;
-        for p in path.split('.') {
-            cur = cur.get(p)?;
-        }
-        (!cur.is_null()).then_some(cur)
+        KeyPath::parse(path)
+            .lookup_in(self.0)
+            .filter(|v| !v.is_null())
     }
     fn str(&self, path: &str) -> Option<Value> {
         self.at(path)

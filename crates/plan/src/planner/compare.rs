@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use amlctl_manifest::fields::{OnGet, field_at, fields_of};
 use amlctl_manifest::{ComputeType, LiveCompute, OWNERSHIP_TAG, REDACTED, Target};
+use amlctl_vocab::KeyPath;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::secrets::{effective_policy, ignored};
 use crate::model::{Change, Policy};
-use crate::normalize::{canon, canon_sorted, leaves, lookup, same};
+use crate::normalize::{canon, canon_sorted, leaves, same};
 use crate::policy::policy_for;
 
 pub(super) fn tags_of(v: Option<&Value>) -> BTreeMap<String, (String, Value)> {
@@ -52,7 +53,8 @@ pub(crate) enum Absent {
 ///   api-versions, `adminPublicKey: null` although a key was sent, passwords always `null`).
 pub(crate) fn when_absent(compute_type: ComputeType, key: &str) -> Absent {
     let fields = fields_of(compute_type);
-    let segs: Vec<&str> = key.split('.').collect();
+    let key = KeyPath::parse(key);
+    let segs = key.segment_strs();
     if let Some(f) = field_at(fields, &segs) {
         if matches!(f.on_get, OnGet::Never(_)) {
             return Absent::Unverifiable;
@@ -134,22 +136,22 @@ pub(super) fn diff(t: &Target, lc: &LiveCompute) -> (Vec<Change>, Vec<String>, V
         }
     };
     for (path, desired) in leaves(&t.spec) {
-        if path.first().map(String::as_str) == Some("tags") {
+        if path.first() == Some("tags") {
             continue;
         }
         if matches!(&desired, Value::Object(m) if m.is_empty()) {
             continue;
         }
-        let key = path.join(".");
+        let key = path.to_string();
         let policy = effective_policy(t, &key, Some(&desired));
         if !policy.is_compared() {
             continue;
         }
-        let Ok(live) = live_value(t.compute_type, &key, lookup(&lc.spec, &path)) else {
+        let Ok(live) = live_value(t.compute_type, &key, path.lookup(&lc.spec)) else {
             unverifiable.push(key);
             continue;
         };
-        let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+        let segs = path.segment_strs();
         let want = unset_as_default(
             t.compute_type,
             &segs,
@@ -221,22 +223,22 @@ pub fn check_keys(
     let mut out = Vec::new();
     let mut unverifiable = Vec::new();
     for (path, desired) in leaves(after) {
-        if path.first().map(String::as_str) == Some("tags") {
+        if path.first() == Some("tags") {
             continue;
         }
         if matches!(&desired, Value::Object(m) if m.is_empty()) {
             continue;
         }
-        let key = path.join(".");
+        let key = path.to_string();
         if desired.as_str() == Some(REDACTED) || !policy_for(compute_type, &key).is_compared() {
             continue;
         }
-        let Ok(have) = live_value(compute_type, &key, lookup(live, &path)) else {
+        let Ok(have) = live_value(compute_type, &key, path.lookup(live)) else {
             // The service does not return it: nothing to check (issue #14 rule 1).
             unverifiable.push(key);
             continue;
         };
-        let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+        let segs = path.segment_strs();
         let want = unset_as_default(
             compute_type,
             &segs,

@@ -190,7 +190,7 @@ fn prune_owned(
     entry.changes = leaves(&redacted_live(&lc.spec, None))
         .into_iter()
         .map(|(path, v)| {
-            let key = path.join(".");
+            let key = path.to_string();
             Change {
                 policy: policy_for(ct, &key),
                 sensitive: v.as_str() == Some(REDACTED),

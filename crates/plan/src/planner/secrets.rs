@@ -1,18 +1,21 @@
 //! Which keys are secret or ignored, and the redacted forms of desired and live manifests.
 
 use amlctl_manifest::{REDACTED, Target};
+use amlctl_vocab::KeyPath;
 use serde_json::{Map, Value};
 
 use crate::model::Policy;
-use crate::normalize::{leaves, lookup, set_path};
+use crate::normalize::leaves;
 use crate::policy::policy_for;
 
-pub(super) fn covers(prefix: &str, key: &str) -> bool {
-    key == prefix || (key.starts_with(prefix) && key.as_bytes().get(prefix.len()) == Some(&b'.'))
+/// True when the dotted key `prefix` (a secret or `ignore_changes` entry) is `key` or above it.
+fn covers(prefix: &str, key: &KeyPath) -> bool {
+    KeyPath::parse(prefix).covers(key)
 }
 
 pub(super) fn is_secret(t: &Target, key: &str) -> bool {
-    t.secrets.keys().any(|s| covers(s, key))
+    let key = KeyPath::parse(key);
+    t.secrets.keys().any(|s| covers(s, &key))
 }
 
 /// Where the secret at `key` comes from (see [`amlctl_manifest::SecretRef::source`]).
@@ -21,9 +24,10 @@ pub(super) fn secret_source(
     key: &str,
     root: Option<&std::path::Path>,
 ) -> Option<String> {
+    let key = KeyPath::parse(key);
     t.secrets
         .iter()
-        .find(|(s, _)| covers(s, key))
+        .find(|(s, _)| covers(s, &key))
         .map(|(_, r)| r.source(root))
 }
 
@@ -36,17 +40,17 @@ pub(super) fn effective_policy(t: &Target, key: &str, value: Option<&Value>) -> 
 }
 
 pub(super) fn ignored(t: &Target, key: &str) -> bool {
-    t.lifecycle.ignore_changes.iter().any(|i| covers(i, key))
+    let key = KeyPath::parse(key);
+    t.lifecycle.ignore_changes.iter().any(|i| covers(i, &key))
 }
 
 /// The desired manifest with every secret field shown as the placeholder.
 pub(super) fn redacted_spec(t: &Target) -> Map<String, Value> {
     let mut spec = t.spec.clone();
     for key in t.secrets.keys() {
-        let path: Vec<&str> = key.split('.').collect();
-        let segs: Vec<String> = path.iter().map(|s| s.to_string()).collect();
-        if lookup(&spec, &segs).is_some() {
-            set_path(&mut spec, &path, Value::String(REDACTED.to_string()));
+        let path = KeyPath::parse(key);
+        if path.lookup(&spec).is_some() {
+            path.set(&mut spec, Value::String(REDACTED.to_string()));
         }
     }
     spec
@@ -58,8 +62,7 @@ pub(super) fn redacted_spec(t: &Target) -> Map<String, Value> {
 pub(super) fn redacted_live(spec: &Map<String, Value>, t: Option<&Target>) -> Map<String, Value> {
     let mut out = spec.clone();
     for path in secret_looking(spec, t) {
-        let segs: Vec<&str> = path.iter().map(String::as_str).collect();
-        set_path(&mut out, &segs, Value::String(REDACTED.to_string()));
+        path.set(&mut out, Value::String(REDACTED.to_string()));
     }
     out
 }
@@ -69,37 +72,42 @@ pub(super) fn redacted_live(spec: &Map<String, Value>, t: Option<&Target>) -> Ma
 pub(super) fn without_secrets(spec: &Map<String, Value>, t: &Target) -> Map<String, Value> {
     let mut out = spec.clone();
     for path in secret_looking(spec, Some(t)) {
-        remove_path(&mut out, &path);
+        path.remove(&mut out);
     }
     out
 }
 
-pub(super) fn secret_looking(spec: &Map<String, Value>, t: Option<&Target>) -> Vec<Vec<String>> {
+pub(super) fn secret_looking(spec: &Map<String, Value>, t: Option<&Target>) -> Vec<KeyPath> {
     leaves(spec)
         .into_iter()
         .filter(|(path, v)| {
-            if path.first().map(String::as_str) == Some("tags") || v.is_null() {
+            if path.first() == Some("tags") || v.is_null() {
                 return false;
             }
             let named = path
                 .last()
-                .is_some_and(|k| amlctl_manifest::fields::is_secret_property(k));
-            named || t.is_some_and(|t| is_secret(t, &path.join(".")))
+                .is_some_and(amlctl_manifest::fields::is_secret_property);
+            named || t.is_some_and(|t| is_secret(t, &path.to_string()))
         })
         .map(|(path, _)| path)
         .collect()
 }
 
-pub(super) fn remove_path(map: &mut Map<String, Value>, path: &[String]) {
-    let Some((last, init)) = path.split_last() else {
-        return;
-    };
-    let mut cur = map;
-    for seg in init {
-        let Some(Value::Object(next)) = cur.get_mut(seg) else {
-            return;
-        };
-        cur = next;
+#[cfg(test)]
+mod tests {
+    use super::covers;
+    use amlctl_vocab::KeyPath;
+
+    #[test]
+    fn covers_on_segment_boundaries() {
+        let k = KeyPath::parse("scale_settings.max_instances");
+        assert!(covers("scale_settings", &k));
+        assert!(covers("scale_settings.max_instances", &k));
+        assert!(!covers("scale", &k));
+        assert!(!covers("scale_settings.max", &k));
+        assert!(!covers("scale_settings.max_instances.x", &k));
+        // A key is compared as its dotted string, as ignore_changes always has (a tag named
+        // `app.version` is under `tags.app`).
+        assert!(covers("tags.app", &KeyPath::parse("tags.app.version")));
     }
-    cur.remove(last);
 }

@@ -189,7 +189,7 @@ fn plan_create(
     entry.changes = leaves(after_spec)
         .into_iter()
         .map(|(path, v)| {
-            let key = path.join(".");
+            let key = path.to_string();
             let sensitive = is_secret(t, &key) || v.as_str() == Some(REDACTED);
             Change {
                 policy: effective_policy(t, &key, Some(&v)),

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use amlctl_vocab::KeyPath;
+
 use super::format::{Line, Tone, escape, line};
 use super::values::{Style, sym_tone, value_lines};
 use crate::model::{Action, ActionKind, Change, Plan, PlanEntry, Policy};
@@ -123,11 +125,11 @@ pub(super) fn change_lines(
         ));
         return;
     }
-    let path: Vec<&str> = c.key.split('.').collect();
+    let key = KeyPath::parse(&c.key);
     value_lines(
         style,
         label,
-        &path,
+        &key.segment_strs(),
         c.before.as_ref(),
         c.after.as_ref(),
         indent,
@@ -136,12 +138,13 @@ pub(super) fn change_lines(
     );
 }
 
-/// The map a change belongs to, when it is grouped (`tags.team` → `tags`).
-pub(super) fn map_group(key: &str) -> Option<&'static str> {
-    MAP_KEYS
-        .iter()
-        .find(|m| key.len() > m.len() && key.starts_with(*m) && key.as_bytes()[m.len()] == b'.')
-        .copied()
+/// The map a change belongs to, when it is grouped (`tags.team` → `tags`), and the key below
+/// it (`team`).
+pub(super) fn map_group(key: &str) -> Option<(&'static str, String)> {
+    let key = KeyPath::parse(key);
+    let group = MAP_KEYS.iter().find(|m| key.first() == Some(**m))?;
+    let below = key.strip_prefix(&KeyPath::parse(group))?;
+    (!below.is_empty()).then(|| (*group, below.to_string()))
 }
 
 /// [`entry_lines`] with the entry's drift attribution ([`Plan::drift`]) under its headline.
@@ -164,14 +167,14 @@ pub(super) fn entry_lines(e: &PlanEntry) -> Vec<Line> {
     let mut i = 0;
     while i < e.changes.len() {
         let c = &e.changes[i];
-        let Some(group) = map_group(&c.key) else {
+        let Some((group, _)) = map_group(&c.key) else {
             change_lines(c, main, 6, &c.key, &mut out);
             i += 1;
             continue;
         };
         let members: Vec<&Change> = e.changes[i..]
             .iter()
-            .take_while(|c| map_group(&c.key) == Some(group))
+            .take_while(|c| map_group(&c.key).is_some_and(|(g, _)| g == group))
             .collect();
         i += members.len();
         let all = |f: fn(&Change) -> bool| members.iter().all(|c| f(c));
@@ -190,8 +193,8 @@ pub(super) fn entry_lines(e: &PlanEntry) -> Vec<Line> {
         };
         out.push(line(gt, 6, gs, format!("{group}:{note}")));
         for c in members {
-            let sub = &c.key[group.len() + 1..];
-            change_lines(c, main, 10, sub, &mut out);
+            let sub = map_group(&c.key).map_or_else(String::new, |(_, below)| below);
+            change_lines(c, main, 10, &sub, &mut out);
         }
     }
     out
@@ -246,4 +249,25 @@ pub(super) fn unverifiable_lines(plan: &Plan) -> Vec<(&str, &[String])> {
         .filter(|e| !e.unverifiable.is_empty())
         .map(|e| (e.address.as_str(), e.unverifiable.as_slice()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map_group;
+
+    #[test]
+    fn map_groups_on_segment_boundaries() {
+        assert_eq!(map_group("tags.team"), Some(("tags", "team".to_string())));
+        assert_eq!(
+            map_group("tags.app.version"),
+            Some(("tags", "app.version".to_string()))
+        );
+        assert_eq!(
+            map_group("properties.a"),
+            Some(("properties", "a".to_string()))
+        );
+        assert_eq!(map_group("tags"), None);
+        assert_eq!(map_group("tagsx.team"), None);
+        assert_eq!(map_group("size"), None);
+    }
 }
