@@ -42,7 +42,7 @@ claim docs/compatibility.md '\((\d+) YAML files' "$golden" "the golden YAML file
 # The bad-input corpus of reliability_bad_input.rs.
 bad_manifests=$(find tests/bad-manifests -maxdepth 1 \( -name '*.yml' -o -name '*.yaml' \) | wc -l | tr -d ' ')
 bad_input=$(( $(find tests/bad-input/manifests -maxdepth 1 \( -name '*.yml' -o -name '*.yaml' \) | wc -l) + 2 ))
-generated=$(grep -c '"generated:' tests/reliability_bad_input.rs)
+generated=$(grep -c '"generated:' tests/e2e/reliability_bad_input.rs)
 claim docs/reliability.md '`tests\/bad-manifests\/` \((\d+)\)' "$bad_manifests" "the files of tests/bad-manifests"
 claim docs/reliability.md 'the (\d+) cases of `tests\/bad-input\/`' "$bad_input" "the cases of tests/bad-input"
 claim docs/reliability.md '\* (\d+) generated inputs' "$generated" "the generated bad inputs"
@@ -50,13 +50,13 @@ claim docs/reliability.md '(\d+) bad inputs through' "$(( bad_manifests + bad_in
 claim docs/reliability.md 'All (\d+) inputs must be rejected' "$(( bad_manifests + bad_input + generated ))" "the bad inputs"
 
 # Kill points of reliability_crash.rs: scenarios × points per scenario.
-points=$(sed -n 's/^const POINTS_PER_SCENARIO: usize = \([0-9]*\);/\1/p' tests/reliability_crash.rs)
-scenarios=$(sed -n 's/^const SCENARIOS: \[Scenario; \([0-9]*\)\] = \[/\1/p' tests/reliability_crash.rs)
+points=$(sed -n 's/^const POINTS_PER_SCENARIO: usize = \([0-9]*\);/\1/p' tests/e2e/reliability_crash.rs)
+scenarios=$(sed -n 's/^const SCENARIOS: \[Scenario; \([0-9]*\)\] = \[/\1/p' tests/e2e/reliability_crash.rs)
 claim docs/reliability.md 'SIGKILL of `apply` at (\d+) seeded points' "$(( points * scenarios ))" "the crash kill points"
 claim docs/reliability.md '(\d+) distinct values of k are drawn' "$points" "the kill points per scenario"
 
 # Tests per reliability file (the table's last column).
-for f in tests/reliability_*.rs; do
+for f in tests/e2e/reliability_*.rs; do
   name=$(basename "$f")
   n=$(grep -c '^#\[test\]' "$f")
   claim docs/reliability.md '\| `'"${name//./\\.}"'` \|[^\n]*\| (\d+) \|\n' "$n" "the tests in $name"

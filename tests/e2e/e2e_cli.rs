@@ -1,12 +1,10 @@
 //! End-to-end: the commands that need no Azure (`validate`, `render`, `schema`, `completions`,
 //! `man`), run as the real binary.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn amlctl_out(args: &[&str]) -> std::process::Output {

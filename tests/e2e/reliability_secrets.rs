@@ -5,13 +5,11 @@
 //! zero hits. The emulator's state files (and the sandbox's) are searched too: the emulator stores
 //! only `sha256:` digests of secrets (checked through `listKeys`, so the search is not vacuous). A service error that echoes the request body is redacted too.
 
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 
 const FILE_SECRET: &str = "File-Secret-Passw0rd-4471";
 const LITERAL_CLUSTER: &str = "Literal-Cluster-Passw0rd-6620";

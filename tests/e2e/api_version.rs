@@ -3,9 +3,7 @@
 //! define (the realistic emulator drops them, as the service does); it is sent at 2026-09-01,
 //! the newest stable version defining both, and the plan JSON shows that version.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const CI: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev/computes/alice-notebook";
 

@@ -5,12 +5,10 @@
 //! plans name each secret's source and never its value, and `export` keeps hostile compute names
 //! inside `--out`, quoted, skips declared computes and uses `default_workspace`.
 
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 const VM_RESOURCE: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.Compute/virtualMachines/vm77";
 const OUTSIDE_SECRET: &str = "Outside-Repo-Secret-5521";

@@ -2,9 +2,7 @@
 //! compute that would need a replacement; `apply PLANFILE --partial` applies the targets that did
 //! not change and nothing else; plan reads no secret (only apply does).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const WS: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev/computes";
 

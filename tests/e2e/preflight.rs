@@ -2,9 +2,7 @@
 //! `amlctl emulator serve`: vCPU quota, VM sizes and referenced resources are found at plan
 //! time, with the manifest position, before anything is applied.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn root(project: &Project) -> String {
     project.root.to_string_lossy().to_string()

@@ -1,10 +1,8 @@
 //! End-to-end: `amlctl apply` against `amlctl emulator serve` over HTTP (issue: `amlctl apply`).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn root(project: &Project) -> String {
     project.root.to_string_lossy().to_string()

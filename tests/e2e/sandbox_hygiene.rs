@@ -2,11 +2,9 @@
 //! after the README's sandbox apply (secrets from the environment), `.amlctl/sandbox.json`
 //! holds only digest markers, and `.amlctl/.gitignore` ignores the folder.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// The README's values for the two secrets the example reads from the environment.
 const README_SECRETS: &[(&str, &str)] = &[

@@ -7,12 +7,10 @@
 //! clean" also proves normalisation under faults. Run with `--nocapture` to see the table of
 //! attempts and outcomes.
 
-mod common;
-
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// One fault kind of the matrix.
 #[derive(Clone, Copy)]
@@ -101,9 +99,9 @@ fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
-/// `common::run_bounded` with this file's safety limit.
+/// `crate::common::run_bounded` with this file's safety limit.
 fn run_bounded(url: &str, args: &[&str]) -> Output {
-    common::run_bounded(url, args, Duration::from_secs(600))
+    crate::common::run_bounded(url, args, Duration::from_secs(600))
 }
 
 /// Answers that were a status fault (429, 500, 503, or a dropped connection logged as 0). A status

@@ -2,9 +2,7 @@
 //! characters (`\r`, ANSI escapes, bidi overrides) or Markdown/HTML are shown escaped by
 //! `amlctl plan`, in text and in Markdown, so they can neither hide lines nor recolour output.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 /// Raw characters that must never reach the output.

@@ -2,11 +2,9 @@
 //! rely on in the binary itself. (The Action's comment script, the hook and the workflow lints are
 //! exercised by tests/action/run.sh and .ci/check-workflows.sh, run from .ci/run.)
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// `amlctl --version` prints the workspace version and the commit it was built from, which the
 /// release archives and bug reports rely on.

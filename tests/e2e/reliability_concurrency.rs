@@ -2,12 +2,10 @@
 //! manifests at once end in the desired state; the only complaint allowed is the clear
 //! "already in progress" wait, and every process exits 0 (or waits and then finds nothing to do).
 
-mod common;
-
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn root(p: &Project) -> String {
     p.root.to_string_lossy().to_string()

@@ -4,11 +4,9 @@
 //! bounded memory (peak RSS of the child, sampled from /proc/<pid>/status VmHWM; the bound is a
 //! generous safety net, not a measurement).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 
 /// Peak RSS bound (a safety net against unbounded expansion, not a benchmark).
 const MAX_RSS_KIB: u64 = 512 * 1024;

@@ -2,9 +2,7 @@
 //! (issue: `amlctl plan`). State is created through the emulator by `amlctl apply`, then one key
 //! per policy class is changed and the plan must show exactly that change with the right action.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn root(project: &Project) -> String {

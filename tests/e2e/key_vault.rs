@@ -3,12 +3,10 @@
 //! emulator's vaults (fixture `key_vaults:`) through `--key-vault-endpoint`, with a token of the
 //! vault audience, before the first write; failures name the manifest, key and URL, never a value.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const HDI_VALUE: &str = "Kv-Hdi-Ssh-Passw0rd-5120";
 const OTHER_VAULT_VALUE: &str = "Kv-Other-Vault-Passw0rd-6231";

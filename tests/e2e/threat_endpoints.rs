@@ -4,14 +4,12 @@
 //!
 //! The "attacker" is a listener on 127.0.0.1 that counts requests carrying an Authorization header.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// A stand-in server on 127.0.0.1: counts connections and requests with an Authorization header,
 /// records request lines, and answers every request with `{"value": "stand-in-value"}`.

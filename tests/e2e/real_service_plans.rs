@@ -2,12 +2,10 @@
 //! `amlctl emulator serve`, and against a small loopback stand-in in front of it where the
 //! emulator on this branch does not yet behave like the service (a name held after a delete).
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::*;
+use crate::common::*;
 
 fn root(project: &Project) -> String {
     project.root.to_string_lossy().to_string()

@@ -1,9 +1,7 @@
 //! End-to-end: the plan's pre-flight reads run concurrently with the compute lists (issue #15),
 //! and `amlctl emulator serve --quota` feeds the same quota the pre-flight reads.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const SUB: &str = "00000000-0000-0000-0000-000000000000";
 

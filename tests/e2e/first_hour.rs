@@ -1,13 +1,11 @@
 //! End-to-end: issue #20 "The first hour" — what a new user following the README hits first.
 //! The real binary against `amlctl emulator serve` on 127.0.0.1 (and, for credentials, nothing).
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 
 const CONFIG: &str = "workspaces:
   dev:

@@ -2,12 +2,10 @@
 //! uploaded, so `apply PLANFILE` must treat it as written by an attacker. The real binary against
 //! `amlctl emulator serve` (and stand-in servers) on 127.0.0.1.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const WS_PATH: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev/computes";

@@ -6,11 +6,9 @@
 //! update, the updated YAML against the later GET shows no changes, and the scale change alone
 //! against the earlier GET is a PATCH and nothing else.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const SUB: &str = "00000000-0000-0000-0000-000000000000";

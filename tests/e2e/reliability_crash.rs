@@ -5,13 +5,11 @@
 //! underlying resources an uninterrupted run leaves (no duplicate, no orphan). The emulator itself
 //! is also SIGKILLed mid-run and restarted from its state file.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const LRO_MS: &str = "200";
 const POINTS_PER_SCENARIO: usize = 6;
@@ -40,9 +38,9 @@ fn text(o: &Output) -> String {
     format!("{}{}", stdout(o), stderr(o))
 }
 
-/// `common::run_bounded` with this file's safety limit.
+/// `crate::common::run_bounded` with this file's safety limit.
 fn run_bounded(url: &str, args: &[&str]) -> Output {
-    common::run_bounded(url, args, Duration::from_secs(300))
+    crate::common::run_bounded(url, args, Duration::from_secs(300))
 }
 
 fn must(url: &str, args: &[&str], code: i32, ctx: &str) -> Output {

@@ -3,12 +3,10 @@
 //! Activity Log, `plan --drift` lists only drifted targets, and `apply` reads every change back
 //! and fails on a key the service accepted but did not apply (`--drop-on-put`).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const SUB: &str = "00000000-0000-0000-0000-000000000000";
 const ALICE_TOKEN: &str = "alice-token";

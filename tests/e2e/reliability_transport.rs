@@ -3,15 +3,13 @@
 //! connections: zero); the emulator refuses non-loopback listen addresses; ARM requests without a
 //! valid bearer get 401 (raw HTTP), even when faults are injected.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// A token endpoint that answers like App Service managed identity (and counts its callers).
 fn token_server() -> LoopbackServer {
