@@ -36,6 +36,12 @@ impl ArmClient {
         op: &mut Op,
         on_page: &mut (dyn FnMut(Vec<Value>) + Send),
     ) -> Result<(), ArmError> {
+        // A nextLink without an api-version is followed at the version of the list it belongs
+        // to (the computes list, the Activity Log, ...), the computes' only as a last resort.
+        let api_version = first
+            .query_pairs()
+            .find(|(k, _)| k == "api-version")
+            .map_or_else(|| API_VERSION.to_string(), |(_, v)| v.into_owned());
         let mut url = first;
         let mut seen = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
@@ -64,7 +70,7 @@ impl ArmClient {
                     let mut next = self.follow_url(&next, "nextLink")?;
                     if !next.query_pairs().any(|(k, _)| k == "api-version") {
                         next.query_pairs_mut()
-                            .append_pair("api-version", API_VERSION);
+                            .append_pair("api-version", &api_version);
                     }
                     if seen.contains(next.as_str()) {
                         return Err(ArmError::InvalidResponse(format!(
