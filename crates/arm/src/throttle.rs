@@ -184,6 +184,13 @@ impl SubLimiter {
     pub(crate) async fn acquire(&self, bucket: Bucket) -> (Option<OwnedSemaphorePermit>, bool) {
         let permit = self.sem.clone().acquire_owned().await.ok();
         let wait = self.reserve(bucket);
+        // `reserve` counted the request in flight; if this wait is abandoned (the operation's
+        // deadline, a cancelled task), no request is sent and no answer will release it.
+        let mut reserved = Reserved {
+            limiter: self,
+            bucket,
+            sent: false,
+        };
         let waited = !wait.is_zero();
         if waited {
             tracing::debug!(
@@ -192,7 +199,20 @@ impl SubLimiter {
             );
             tokio::time::sleep(wait).await;
         }
+        reserved.sent = true;
         (permit, waited)
+    }
+
+    /// Forgets one request of `bucket` counted in flight that was never sent.
+    fn release(&self, bucket: Bucket) {
+        let Ok(mut p) = self.pace.lock() else {
+            return;
+        };
+        let b = match bucket {
+            Bucket::Reads => &mut p.reads,
+            Bucket::Writes => &mut p.writes,
+        };
+        b.in_flight = b.in_flight.saturating_sub(1);
     }
 
     /// Records the answer to a request of `bucket` (or its failure: no headers) and the
@@ -223,6 +243,22 @@ impl SubLimiter {
         let until = Instant::now() + d;
         if p.paused_until.is_none_or(|u| u < until) {
             p.paused_until = Some(until);
+        }
+    }
+}
+
+/// A request counted in flight by [`SubLimiter::reserve`] while it waits for its slot: dropped
+/// before it is sent, it is no longer in flight.
+struct Reserved<'a> {
+    limiter: &'a SubLimiter,
+    bucket: Bucket,
+    sent: bool,
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        if !self.sent {
+            self.limiter.release(self.bucket);
         }
     }
 }
@@ -327,6 +363,18 @@ mod tests {
             t.for_subscription("other-sub").reserve(Bucket::Reads),
             Duration::ZERO
         );
+    }
+
+    /// A request whose wait for its slot is abandoned (a deadline) is not left counted in flight.
+    #[tokio::test(start_paused = true)]
+    async fn an_abandoned_wait_is_not_left_in_flight() {
+        let t = Throttle::new(4);
+        let l = t.for_subscription("sub");
+        l.pause(Duration::from_secs(5));
+        let r = tokio::time::timeout(Duration::from_millis(100), l.acquire(Bucket::Writes)).await;
+        assert!(r.is_err(), "the wait outlasts the timeout");
+        let in_flight = l.pace.lock().unwrap().writes.in_flight;
+        assert_eq!(in_flight, 0);
     }
 
     /// A bucket of 10 write tokens refilling 2/s (ARM's answers report what is left): 40 writes
