@@ -376,6 +376,17 @@ fn buckets(family: &str, low: bool) -> Vec<Bucket> {
     }
 }
 
+/// Per-region, per-bucket change of held vCPUs the plan makes.
+type Delta = BTreeMap<Region, BTreeMap<Bucket, i64>>;
+
+/// An entry whose new side holds vCPUs: entry, region, family, min and max vCPUs, low priority.
+type Growth<'a> = (&'a PlanEntry, Region, String, u64, u64, bool);
+
+/// Whether an entry is a compute instance (one node, quota checked against its size).
+fn instance(e: &PlanEntry) -> bool {
+    arm_type(e) == "ComputeInstance"
+}
+
 /// Runs the checks on `plan` with what was read: errors go to `plan.errors`, warnings to
 /// `plan.warnings`, and the summary to `plan.preflight`.
 pub fn check(
@@ -396,7 +407,25 @@ pub fn check(
         .filter(|e| e.has_changes())
         .cloned()
         .collect();
-    // References.
+    check_references(&mut cx, &entries, data);
+    let (delta, growing) = tally(&mut cx, &entries, workspaces, data);
+    let quotas = quota_lines(&delta, data);
+    check_quota(&mut cx, &growing, &delta, data);
+    let had_findings = !cx.findings.is_empty();
+    plan.errors.append(&mut cx.plan_errors);
+    plan.warnings.append(&mut cx.warnings);
+    if had_findings || !quotas.is_empty() || !data.references.is_empty() {
+        plan.preflight = Some(Preflight {
+            quotas,
+            findings: cx.findings,
+            references_checked: data.references.len(),
+        });
+    }
+}
+
+/// References: an error for each referenced id that does not exist, a warning for each that
+/// cannot be verified.
+fn check_references(cx: &mut Cx<'_>, entries: &[PlanEntry], data: &Data) {
     for e in entries.iter().filter(|e| adds(e)) {
         let Some(after) = &e.after else { continue };
         for (id, key) in references_of(after) {
@@ -419,11 +448,19 @@ pub fn check(
             }
         }
     }
-    // Sizes and quota, per region.
-    let mut delta: BTreeMap<Region, BTreeMap<Bucket, i64>> = BTreeMap::new();
-    let mut growing: Vec<(&PlanEntry, Region, String, u64, u64, bool)> = Vec::new();
-    let instance = |e: &PlanEntry| arm_type(e) == "ComputeInstance";
-    for e in &entries {
+}
+
+/// Sizes and quota, per region: checks each new size is offered, and adds up what each side of
+/// each entry holds (freed by the old side, taken by the new one).
+fn tally<'a>(
+    cx: &mut Cx<'_>,
+    entries: &'a [PlanEntry],
+    workspaces: &BTreeMap<String, Workspace>,
+    data: &Data,
+) -> (Delta, Vec<Growth<'a>>) {
+    let mut delta: Delta = BTreeMap::new();
+    let mut growing: Vec<Growth<'a>> = Vec::new();
+    for e in entries {
         let sides = [(&e.before, -1i64), (&e.after, 1i64)];
         let replaced_or_gone = e
             .actions
@@ -447,55 +484,9 @@ pub fn check(
             if sign > 0
                 && needs_region(e)
                 && let Some(size) = size_of(side)
+                && !size_offered(cx, e, size, sizes, &region)
             {
-                match sizes.iter().find(|s| s.name.eq_ignore_ascii_case(size)) {
-                    None => {
-                        let near = nearest(size, sizes);
-                        cx.error(
-                            e,
-                            "size",
-                            format!(
-                                "size {size} is not offered in {} (subscription {})",
-                                region.1, region.0
-                            ),
-                            format!("use an offered size, e.g. {}", near.join(", ")),
-                        );
-                        continue;
-                    }
-                    Some(info)
-                        if !info.compute_types.is_empty()
-                            && !info
-                                .compute_types
-                                .iter()
-                                .any(|t| t.eq_ignore_ascii_case(arm_type(e))) =>
-                    {
-                        let ok: Vec<VmSizeInfo> = sizes
-                            .iter()
-                            .filter(|s| {
-                                s.compute_types.is_empty()
-                                    || s.compute_types
-                                        .iter()
-                                        .any(|t| t.eq_ignore_ascii_case(arm_type(e)))
-                            })
-                            .cloned()
-                            .collect();
-                        cx.error(
-                            e,
-                            "size",
-                            format!(
-                                "size {size} does not support {} in {}",
-                                arm_type(e),
-                                region.1
-                            ),
-                            format!(
-                                "use a size that does, e.g. {}",
-                                nearest(size, &ok).join(", ")
-                            ),
-                        );
-                        continue;
-                    }
-                    Some(_) => {}
-                }
+                continue;
             }
             let Some((family, min, max, low)) = demand(side, sizes, instance(e)) else {
                 continue;
@@ -509,8 +500,72 @@ pub fn check(
             }
         }
     }
+    (delta, growing)
+}
+
+/// Whether `size` is offered in `region` for the entry's compute type; if not, records the
+/// error with the nearest offered names and returns false.
+fn size_offered(
+    cx: &mut Cx<'_>,
+    e: &PlanEntry,
+    size: &str,
+    sizes: &[VmSizeInfo],
+    region: &Region,
+) -> bool {
+    match sizes.iter().find(|s| s.name.eq_ignore_ascii_case(size)) {
+        None => {
+            let near = nearest(size, sizes);
+            cx.error(
+                e,
+                "size",
+                format!(
+                    "size {size} is not offered in {} (subscription {})",
+                    region.1, region.0
+                ),
+                format!("use an offered size, e.g. {}", near.join(", ")),
+            );
+            false
+        }
+        Some(info)
+            if !info.compute_types.is_empty()
+                && !info
+                    .compute_types
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(arm_type(e))) =>
+        {
+            let ok: Vec<VmSizeInfo> = sizes
+                .iter()
+                .filter(|s| {
+                    s.compute_types.is_empty()
+                        || s.compute_types
+                            .iter()
+                            .any(|t| t.eq_ignore_ascii_case(arm_type(e)))
+                })
+                .cloned()
+                .collect();
+            cx.error(
+                e,
+                "size",
+                format!(
+                    "size {size} does not support {} in {}",
+                    arm_type(e),
+                    region.1
+                ),
+                format!(
+                    "use a size that does, e.g. {}",
+                    nearest(size, &ok).join(", ")
+                ),
+            );
+            false
+        }
+        Some(_) => true,
+    }
+}
+
+/// One summary line per region and bucket the plan changes: limit, free now, free after.
+fn quota_lines(delta: &Delta, data: &Data) -> Vec<QuotaLine> {
     let mut quotas = Vec::new();
-    for (region, d) in &delta {
+    for (region, d) in delta {
         let Some(usages) = data.regions.get(region).and_then(|r| r.usages.as_ref()) else {
             continue;
         };
@@ -527,7 +582,13 @@ pub fn check(
             });
         }
     }
-    for (e, region, family, min, max, low) in &growing {
+    quotas
+}
+
+/// Quota: an error when an entry's `min` needs more than is free after the plan, a warning
+/// when its `max` cannot be reached.
+fn check_quota(cx: &mut Cx<'_>, growing: &[Growth<'_>], delta: &Delta, data: &Data) {
+    for (e, region, family, min, max, low) in growing {
         let Some(d) = delta.get(region) else { continue };
         let Some(usages) = data.regions.get(region).and_then(|r| r.usages.as_ref()) else {
             continue;
@@ -568,16 +629,6 @@ pub fn check(
                 break;
             }
         }
-    }
-    let had_findings = !cx.findings.is_empty();
-    plan.errors.append(&mut cx.plan_errors);
-    plan.warnings.append(&mut cx.warnings);
-    if had_findings || !quotas.is_empty() || !data.references.is_empty() {
-        plan.preflight = Some(Preflight {
-            quotas,
-            findings: cx.findings,
-            references_checked: data.references.len(),
-        });
     }
 }
 

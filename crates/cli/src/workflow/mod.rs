@@ -180,92 +180,18 @@ async fn make_plan(
     plan_args: &PlanArgs,
     arm: &ArmArgs,
 ) -> CliResult<(Session, CliResult<Planned>)> {
-    let mut reads = None;
-    let (project, session, workspaces, live) = if arm.sandbox {
+    let (project, session, workspaces, live, reads) = if arm.sandbox {
         // The sandbox creates the resources the manifests attach: it needs them loaded first.
         let project = load_with(path, &load_options(plan_args))?;
         check_workspaces(&project.config, &plan_args.workspaces)?;
         let session = session::connect(&ProjectRef::of(&project), arm).await?;
         let (workspaces, live) = read_live(&session, &project.config, &plan_args.workspaces).await;
-        (project, session, workspaces, live)
+        (project, session, workspaces, live, None)
     } else {
-        // amlctl.yaml names the workspaces: read their live state while the manifests load.
-        let config = match amlctl_manifest::load_config(path) {
-            Ok(c) => c,
-            Err(diags) => {
-                print_diagnostics(&diags);
-                return Err(CliError::reported());
-            }
-        };
-        check_workspaces(&config, &plan_args.workspaces)?;
-        let owned = path.to_path_buf();
-        let opts = load_options(plan_args);
-        let loading =
-            tokio::task::spawn_blocking(move || amlctl_manifest::load_project(&owned, &opts));
-        let preflight_on = !plan_args.no_preflight;
-        // The pre-flight reads of the creates start as each workspace's list completes (see
-        // `preflight`): the network side hands over the client and the listed names.
-        let (client_tx, client_rx) = tokio::sync::oneshot::channel::<(ArmClient, usize)>();
-        let (listed_tx, mut listed_rx) =
-            tokio::sync::mpsc::unbounded_channel::<(String, Workspace, BTreeSet<String>)>();
-        let network = async {
-            let listed_tx = listed_tx;
-            let project_ref = ProjectRef {
-                root: &config.root,
-                arm_endpoint: config.defaults.arm_endpoint.clone(),
-                parallelism: config.defaults.parallelism,
-                cloud: config.defaults.cloud.clone(),
-                workspaces: &config.workspaces,
-                targets: &[],
-            };
-            let session = session::connect(&project_ref, arm).await?;
-            let _ = client_tx.send((session.client.clone(), session.parallelism));
-            let (workspaces, live) = read_live_each(
-                &session,
-                &config,
-                &plan_args.workspaces,
-                |alias, ws, live| {
-                    if preflight_on {
-                        let names = live.iter().map(|c| c.name.to_ascii_lowercase()).collect();
-                        let _ = listed_tx.send((alias.to_string(), ws.clone(), names));
-                    }
-                },
-            )
-            .await;
-            drop(listed_tx);
-            Ok::<_, CliError>((session, workspaces, live))
-        };
-        let early = async {
-            let loaded = loading.await;
-            let mut reads = None;
-            if preflight_on
-                && let Ok(Ok(project)) = &loaded
-                && let Ok((client, parallelism)) = client_rx.await
-            {
-                let mut r = preflight::Reads::new(&client, parallelism);
-                while let Some((alias, ws, names)) = listed_rx.recv().await {
-                    r.start_creates(&alias, &ws, &names, &project.targets, &plan_args.targets);
-                }
-                reads = Some(r);
-            }
-            (loaded, reads)
-        };
-        let (network, (loaded, early_reads)) = tokio::join!(network, early);
-        reads = early_reads;
-        let loaded =
-            loaded.map_err(|e| CliError::new(format!("loading the manifests failed: {e}")));
-        // Manifest errors come first: they are the user's to fix, whatever the network said.
-        let project = match loaded.and_then(report_load) {
-            Ok(p) => p,
-            Err(e) => {
-                return match network {
-                    Ok((session, _, _)) => Ok((session, Err(e))),
-                    Err(_) => Err(e),
-                };
-            }
-        };
-        let (session, workspaces, live) = network?;
-        (project, session, workspaces, live)
+        match load_while_reading(path, plan_args, arm).await? {
+            Ok(gathered) => gathered,
+            Err((session, e)) => return Ok((session, Err(e))),
+        }
     };
     let live = match live {
         Ok(live) => live,
@@ -295,6 +221,100 @@ async fn make_plan(
             workspaces,
         }),
     ))
+}
+
+/// What [`make_plan`] gathers before the diff: the project, the session, the workspaces, their
+/// live state (or why it could not be read) and the pre-flight reads already started.
+type Gathered = (
+    Project,
+    Session,
+    BTreeMap<String, Workspace>,
+    Result<BTreeMap<String, Vec<LiveCompute>>, String>,
+    Option<preflight::Reads>,
+);
+
+/// Outside the sandbox `amlctl.yaml` names the workspaces: reads their live state while the
+/// manifests load. `Err` when no session was opened; `Ok(Err(..))` with the open session when
+/// the manifests have errors.
+async fn load_while_reading(
+    path: &Path,
+    plan_args: &PlanArgs,
+    arm: &ArmArgs,
+) -> CliResult<Result<Gathered, (Session, CliError)>> {
+    // amlctl.yaml names the workspaces: read their live state while the manifests load.
+    let config = match amlctl_manifest::load_config(path) {
+        Ok(c) => c,
+        Err(diags) => {
+            print_diagnostics(&diags);
+            return Err(CliError::reported());
+        }
+    };
+    check_workspaces(&config, &plan_args.workspaces)?;
+    let owned = path.to_path_buf();
+    let opts = load_options(plan_args);
+    let loading = tokio::task::spawn_blocking(move || amlctl_manifest::load_project(&owned, &opts));
+    let preflight_on = !plan_args.no_preflight;
+    // The pre-flight reads of the creates start as each workspace's list completes (see
+    // `preflight`): the network side hands over the client and the listed names.
+    let (client_tx, client_rx) = tokio::sync::oneshot::channel::<(ArmClient, usize)>();
+    let (listed_tx, mut listed_rx) =
+        tokio::sync::mpsc::unbounded_channel::<(String, Workspace, BTreeSet<String>)>();
+    let network = async {
+        let listed_tx = listed_tx;
+        let project_ref = ProjectRef {
+            root: &config.root,
+            arm_endpoint: config.defaults.arm_endpoint.clone(),
+            parallelism: config.defaults.parallelism,
+            cloud: config.defaults.cloud.clone(),
+            workspaces: &config.workspaces,
+            targets: &[],
+        };
+        let session = session::connect(&project_ref, arm).await?;
+        let _ = client_tx.send((session.client.clone(), session.parallelism));
+        let (workspaces, live) = read_live_each(
+            &session,
+            &config,
+            &plan_args.workspaces,
+            |alias, ws, live| {
+                if preflight_on {
+                    let names = live.iter().map(|c| c.name.to_ascii_lowercase()).collect();
+                    let _ = listed_tx.send((alias.to_string(), ws.clone(), names));
+                }
+            },
+        )
+        .await;
+        drop(listed_tx);
+        Ok::<_, CliError>((session, workspaces, live))
+    };
+    let early = async {
+        let loaded = loading.await;
+        let mut reads = None;
+        if preflight_on
+            && let Ok(Ok(project)) = &loaded
+            && let Ok((client, parallelism)) = client_rx.await
+        {
+            let mut r = preflight::Reads::new(&client, parallelism);
+            while let Some((alias, ws, names)) = listed_rx.recv().await {
+                r.start_creates(&alias, &ws, &names, &project.targets, &plan_args.targets);
+            }
+            reads = Some(r);
+        }
+        (loaded, reads)
+    };
+    let (network, (loaded, early_reads)) = tokio::join!(network, early);
+    let loaded = loaded.map_err(|e| CliError::new(format!("loading the manifests failed: {e}")));
+    // Manifest errors come first: they are the user's to fix, whatever the network said.
+    let project = match loaded.and_then(report_load) {
+        Ok(p) => p,
+        Err(e) => {
+            return match network {
+                Ok((session, _, _)) => Ok(Err((session, e))),
+                Err(_) => Err(e),
+            };
+        }
+    };
+    let (session, workspaces, live) = network?;
+    Ok(Ok((project, session, workspaces, live, early_reads)))
 }
 
 /// [`amlctl_plan::repo_digest`] of `amlctl.yaml` and every manifest file `project` read.

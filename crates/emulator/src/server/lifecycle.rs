@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::clock::rfc3339;
 use crate::compute;
-use crate::state::{OpKind, Outcome, State};
+use crate::state::{DeletedName, OpKind, Outcome, Pending, State};
 
 /// Applies every pending transition whose deadline has passed. Returns whether anything changed.
 pub(super) fn settle(state: &mut State, now: i64) -> bool {
@@ -69,63 +69,108 @@ pub(super) fn settle(state: &mut State, now: i64) -> bool {
                 props.insert("provisioningState".into(), json!("Succeeded"));
             }
             (OpKind::Create | OpKind::Update, Outcome::Succeeded) => {
-                props.insert("provisioningState".into(), json!("Succeeded"));
-                props.insert("provisioningErrors".into(), Value::Null);
-                if let Some(Value::Object(inner)) = props.get_mut("properties") {
-                    if ctype == "AmlCompute" {
-                        let min = inner
-                            .get("scaleSettings")
-                            .and_then(|s| s.get("minNodeCount"))
-                            .and_then(Value::as_i64)
-                            .unwrap_or(0);
-                        inner.insert("currentNodeCount".into(), json!(min));
-                        inner.insert("targetNodeCount".into(), json!(min));
-                        inner.insert("nodeStateCounts".into(), compute::node_counts(min));
-                        inner.insert("allocationState".into(), json!("Steady"));
-                        inner.insert("allocationStateTransitionTime".into(), json!(ts));
-                    }
-                    if ctype == "ComputeInstance" && p.kind == OpKind::Create {
-                        inner.insert("state".into(), json!("Running"));
-                        set_last_op(inner, "Create", "Succeeded", &ts);
-                    }
-                }
+                settle_written(props, &ctype, &p, &ts);
             }
             (OpKind::Start | OpKind::Stop | OpKind::Restart, outcome) => {
-                let (name, target) = match p.kind {
-                    OpKind::Start => ("Start", "Running"),
-                    OpKind::Stop => ("Stop", "Stopped"),
-                    _ => ("Restart", "Running"),
-                };
-                if let Some(Value::Object(inner)) = props.get_mut("properties") {
-                    if *outcome == Outcome::Succeeded {
-                        inner.insert("state".into(), json!(target));
-                        set_last_op(inner, name, "Succeeded", &ts);
-                    } else {
-                        let prev = p.prev_state.clone().unwrap_or_else(|| "Running".into());
-                        inner.insert("state".into(), json!(prev));
-                        set_last_op(inner, name, &format!("{name}Failed"), &ts);
-                    }
-                }
+                settle_power(props, &p, outcome, &ts);
             }
             (_, Outcome::Failed { code, message }) => {
-                props.insert("provisioningState".into(), json!("Failed"));
-                props.insert(
-                    "provisioningErrors".into(),
-                    json!([{"error": {"code": code, "message": message}}]),
-                );
-                if ctype == "ComputeInstance"
-                    && p.kind == OpKind::Create
-                    && let Some(Value::Object(inner)) = props.get_mut("properties")
-                {
-                    inner.insert("state".into(), json!("CreateFailed"));
-                    set_last_op(inner, "Create", "CreateFailed", &ts);
-                }
+                settle_failed(props, &ctype, &p, code, message, &ts);
             }
             (_, Outcome::Canceled) => {
                 props.insert("provisioningState".into(), json!("Canceled"));
             }
         }
     }
+    apply_removals(
+        state,
+        remove,
+        deleted_sizes,
+        deleted_instances,
+        remove_resources,
+    );
+    let expired = state.expire_tokens(now / 1000);
+    changed || expired
+}
+
+/// A create or update succeeded: the compute is `Succeeded`, a cluster sits at its minimum
+/// node count, a new compute instance is `Running`.
+fn settle_written(props: &mut Map<String, Value>, ctype: &str, p: &Pending, ts: &str) {
+    props.insert("provisioningState".into(), json!("Succeeded"));
+    props.insert("provisioningErrors".into(), Value::Null);
+    if let Some(Value::Object(inner)) = props.get_mut("properties") {
+        if ctype == "AmlCompute" {
+            let min = inner
+                .get("scaleSettings")
+                .and_then(|s| s.get("minNodeCount"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            inner.insert("currentNodeCount".into(), json!(min));
+            inner.insert("targetNodeCount".into(), json!(min));
+            inner.insert("nodeStateCounts".into(), compute::node_counts(min));
+            inner.insert("allocationState".into(), json!("Steady"));
+            inner.insert("allocationStateTransitionTime".into(), json!(ts));
+        }
+        if ctype == "ComputeInstance" && p.kind == OpKind::Create {
+            inner.insert("state".into(), json!("Running"));
+            set_last_op(inner, "Create", "Succeeded", ts);
+        }
+    }
+}
+
+/// A start, stop or restart ended: the instance reaches its target state, or goes back to the
+/// one it had if the operation failed.
+fn settle_power(props: &mut Map<String, Value>, p: &Pending, outcome: &Outcome, ts: &str) {
+    let (name, target) = match p.kind {
+        OpKind::Start => ("Start", "Running"),
+        OpKind::Stop => ("Stop", "Stopped"),
+        _ => ("Restart", "Running"),
+    };
+    if let Some(Value::Object(inner)) = props.get_mut("properties") {
+        if *outcome == Outcome::Succeeded {
+            inner.insert("state".into(), json!(target));
+            set_last_op(inner, name, "Succeeded", ts);
+        } else {
+            let prev = p.prev_state.clone().unwrap_or_else(|| "Running".into());
+            inner.insert("state".into(), json!(prev));
+            set_last_op(inner, name, &format!("{name}Failed"), ts);
+        }
+    }
+}
+
+/// An operation failed: the compute is `Failed` with the error; a compute instance whose
+/// create failed is `CreateFailed`.
+fn settle_failed(
+    props: &mut Map<String, Value>,
+    ctype: &str,
+    p: &Pending,
+    code: &str,
+    message: &str,
+    ts: &str,
+) {
+    props.insert("provisioningState".into(), json!("Failed"));
+    props.insert(
+        "provisioningErrors".into(),
+        json!([{"error": {"code": code, "message": message}}]),
+    );
+    if ctype == "ComputeInstance"
+        && p.kind == OpKind::Create
+        && let Some(Value::Object(inner)) = props.get_mut("properties")
+    {
+        inner.insert("state".into(), json!("CreateFailed"));
+        set_last_op(inner, "Create", "CreateFailed", ts);
+    }
+}
+
+/// Carries out the deletes that settled: removes the computes (`remove`, ascending indexes),
+/// remembers their sizes and instance names, and removes deleted underlying resources.
+fn apply_removals(
+    state: &mut State,
+    remove: Vec<usize>,
+    deleted_sizes: Vec<(String, String)>,
+    deleted_instances: Vec<DeletedName>,
+    remove_resources: Vec<String>,
+) {
     for i in remove.into_iter().rev() {
         state.remove_compute(i);
     }
@@ -139,8 +184,6 @@ pub(super) fn settle(state: &mut State, now: i64) -> bool {
     for r in remove_resources {
         state.remove_resource(&r);
     }
-    let expired = state.expire_tokens(now / 1000);
-    changed || expired
 }
 
 /// Sets a compute instance's `lastOperation`.

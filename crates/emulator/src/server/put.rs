@@ -76,77 +76,28 @@ pub(super) fn put(
     let (resource_id, attached) = check_attach(&g, &props, ctype, name, lenient)?;
     if !lenient {
         check_references(&g, &body, &props, &t.location)?;
-        let no_public_ip = props
-            .get("properties")
-            .and_then(|p| p.get("enableNodePublicIp"))
-            .and_then(Value::as_bool)
-            == Some(false);
-        let private_link = g
-            .state
-            .private_link_workspaces
-            .iter()
-            .any(|w| w.eq_ignore_ascii_case(ws));
-        if ctype == "ComputeInstance" && no_public_ip && !private_link {
-            // cli-ml-compute_instance_no_public_ip_400 [1].
-            return Err(ApiError::user_error(
-                "Provided EnableNodePublicIp 'False' requires workspace private endpoint.",
-                &ws_loc,
-            ));
-        }
+        check_node_public_ip(&g, &props, ctype, ws, &ws_loc)?;
     }
     if let Some(o) = &old
         && overwrite
     {
-        let mut with_type = props.clone();
-        with_type.insert("computeType".into(), json!(ctype));
-        let was_instance =
-            compute::compute_type_of(&o.resource).as_deref() == Some("ComputeInstance");
-        if !lenient && ctype == "ComputeInstance" && was_instance {
-            check_instance_unchanged(o, &body, &with_type, &t.location)?;
-        } else {
-            compute::check_immutable(ctype, &o.resource["properties"], &Value::Object(with_type))?;
-        }
+        check_overwrite(o, &body, &props, ctype, &t.location, lenient)?;
     }
     if ctype == "ComputeInstance" {
-        check_instance_name(&g, existing, name, &t.location)?;
-        if !lenient && !overwrite {
-            check_name_hold(
-                &g,
-                name,
-                &t.location,
-                ctx.shared.config.name_hold_ms,
-                now_ms(),
-            )?;
-        }
+        check_instance_create(ctx, &g, existing, &t, overwrite)?;
     }
 
-    // On overwrite, keep create-time fields the client did not resend (and secrets), fill
-    // defaults, then restore server-owned state.
-    let old = old.filter(|_| overwrite);
-    let old_inner = old
-        .as_ref()
-        .and_then(|o| o.resource["properties"]["properties"].as_object().cloned());
-    if let Some(o) = &old {
-        keep_previous(
-            &mut props,
-            &o.resource["properties"],
-            old_inner.as_ref(),
-            ctype,
-            lenient,
-        );
-    }
-    server_fields(&mut props, &t, ctype, overwrite, attached);
-    if let Some(old_inner) = &old_inner {
-        restore_server_owned(&mut props, old_inner);
-    }
+    merge_props(
+        &mut props,
+        old.filter(|_| overwrite).as_ref(),
+        &t,
+        ctype,
+        overwrite,
+        attached,
+        lenient,
+    );
     if !overwrite && ctype == "AKS" && resource_id.as_deref().is_none_or(str::is_empty) {
-        // A new AKS cluster provisioned by the service.
-        let rid = format!(
-            "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
-        g.state.ensure_resource(&rid);
-        props.insert("resourceId".into(), json!(rid));
+        new_aks_cluster(&mut g, &t, &mut props);
     }
     let display_name = existing
         .map(|i| g.state.computes()[i].name.clone())
@@ -179,6 +130,115 @@ pub(super) fn put(
         version,
         sent,
     )
+}
+
+/// A compute instance without a node public IP needs a workspace with a private endpoint.
+fn check_node_public_ip(
+    g: &Inner,
+    props: &Map<String, Value>,
+    ctype: &str,
+    ws: &str,
+    ws_loc: &str,
+) -> Result<(), ApiError> {
+    let no_public_ip = props
+        .get("properties")
+        .and_then(|p| p.get("enableNodePublicIp"))
+        .and_then(Value::as_bool)
+        == Some(false);
+    let private_link = g
+        .state
+        .private_link_workspaces
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(ws));
+    if ctype == "ComputeInstance" && no_public_ip && !private_link {
+        // cli-ml-compute_instance_no_public_ip_400 [1].
+        return Err(ApiError::user_error(
+            "Provided EnableNodePublicIp 'False' requires workspace private endpoint.",
+            ws_loc,
+        ));
+    }
+    Ok(())
+}
+
+/// An overwriting PUT must not change what cannot change on the stored compute `o`.
+fn check_overwrite(
+    o: &ComputeRec,
+    body: &Map<String, Value>,
+    props: &Map<String, Value>,
+    ctype: &str,
+    location: &str,
+    lenient: bool,
+) -> Result<(), ApiError> {
+    let mut with_type = props.clone();
+    with_type.insert("computeType".into(), json!(ctype));
+    let was_instance = compute::compute_type_of(&o.resource).as_deref() == Some("ComputeInstance");
+    if !lenient && ctype == "ComputeInstance" && was_instance {
+        check_instance_unchanged(o, body, &with_type, location)?;
+    } else {
+        compute::check_immutable(ctype, &o.resource["properties"], &Value::Object(with_type))?;
+    }
+    Ok(())
+}
+
+/// A compute instance's name must be free in the region (and, on create, not held after a
+/// recent delete).
+fn check_instance_create(
+    ctx: &Ctx,
+    g: &Inner,
+    existing: Option<usize>,
+    t: &Target,
+    overwrite: bool,
+) -> Result<(), ApiError> {
+    let lenient = ctx.lenient();
+    check_instance_name(g, existing, t.name, &t.location)?;
+    if !lenient && !overwrite {
+        check_name_hold(
+            g,
+            t.name,
+            &t.location,
+            ctx.shared.config.name_hold_ms,
+            now_ms(),
+        )?;
+    }
+    Ok(())
+}
+
+/// On overwrite (`old` is the stored compute), keeps create-time fields the client did not
+/// resend (and secrets), fills defaults, then restores server-owned state.
+fn merge_props(
+    props: &mut Map<String, Value>,
+    old: Option<&ComputeRec>,
+    t: &Target,
+    ctype: &str,
+    overwrite: bool,
+    attached: bool,
+    lenient: bool,
+) {
+    let old_inner = old.and_then(|o| o.resource["properties"]["properties"].as_object().cloned());
+    if let Some(o) = old {
+        keep_previous(
+            props,
+            &o.resource["properties"],
+            old_inner.as_ref(),
+            ctype,
+            lenient,
+        );
+    }
+    server_fields(props, t, ctype, overwrite, attached);
+    if let Some(old_inner) = &old_inner {
+        restore_server_owned(props, old_inner);
+    }
+}
+
+/// A new AKS cluster provisioned by the service: creates its resource and sets `resourceId`.
+fn new_aks_cluster(g: &mut Inner, t: &Target, props: &mut Map<String, Value>) {
+    let (sub, rg, name) = (t.sub, t.rg, t.name);
+    let rid = format!(
+        "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    g.state.ensure_resource(&rid);
+    props.insert("resourceId".into(), json!(rid));
 }
 
 /// The outcome of the `update-failed` fault: the update ends `Failed`, the compute keeps its

@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 use super::clock::now_ms;
 use super::http::{json_response, param, set_header};
 use super::shared::Shared;
+use crate::vault::Vault;
 
 /// Host suffixes of Key Vaults per cloud, and each cloud's vault audience.
 const VAULT_CLOUDS: [(&str, &str); 3] = [
@@ -90,23 +91,7 @@ pub(super) fn handle(
         .iter()
         .find(|(s, _)| s == suffix)
         .map_or("https://vault.azure.net", |(_, a)| *a);
-    if method != Method::GET {
-        return kv_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "BadParameter",
-            "The emulator serves only GET of secrets.",
-            None,
-        );
-    }
-    if !param(params, "api-version").is_some_and(|v| v.starts_with("7.")) {
-        return kv_error(
-            StatusCode::BAD_REQUEST,
-            "BadParameter",
-            "The request URI contains an invalid or missing api-version (7.x expected).",
-            None,
-        );
-    }
-    if let Err(r) = check_token(shared, headers, audience) {
+    if let Err(r) = check_request(shared, method, headers, params, audience) {
         return *r;
     }
     let mut g = shared.lock();
@@ -118,26 +103,8 @@ pub(super) fn handle(
             None,
         );
     };
-    if v.throttle_left > 0 {
-        v.throttle_left -= 1;
-        let mut r = kv_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Throttled",
-            "Request was not processed because too many requests were received. Reason: A1",
-            None,
-        );
-        set_header(&mut r, "retry-after", "1");
-        return r;
-    }
-    if v.deny_get {
-        return kv_error(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            &format!(
-                "Caller is not authorized to perform action on resource.\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nResource: '{vault_name}'"
-            ),
-            Some("ForbiddenByRbac"),
-        );
+    if let Err(r) = check_vault_access(v, vault_name) {
+        return *r;
     }
     let (name, version) = match segs {
         [s, name] if s.eq_ignore_ascii_case("secrets") => (name, None),
@@ -151,20 +118,7 @@ pub(super) fn handle(
             );
         }
     };
-    let not_found = || {
-        let id = match version {
-            Some(v) => format!("{name}/{v}"),
-            None => name.clone(),
-        };
-        kv_error(
-            StatusCode::NOT_FOUND,
-            "SecretNotFound",
-            &format!(
-                "A secret with (name/id) {id} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"
-            ),
-            None,
-        )
-    };
+    let not_found = || secret_not_found(name, version);
     let Some(secret) = v.secrets.get(&name.to_ascii_lowercase()) else {
         return not_found();
     };
@@ -199,6 +153,76 @@ pub(super) fn handle(
         "tags": {}
     });
     json_response(StatusCode::OK, &body)
+}
+
+/// A GET with a 7.x api-version and a token of the vault `audience`; else the error answer.
+fn check_request(
+    shared: &Shared,
+    method: &Method,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+    audience: &str,
+) -> Result<(), Box<Response>> {
+    if method != Method::GET {
+        return Err(Box::new(kv_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BadParameter",
+            "The emulator serves only GET of secrets.",
+            None,
+        )));
+    }
+    if !param(params, "api-version").is_some_and(|v| v.starts_with("7.")) {
+        return Err(Box::new(kv_error(
+            StatusCode::BAD_REQUEST,
+            "BadParameter",
+            "The request URI contains an invalid or missing api-version (7.x expected).",
+            None,
+        )));
+    }
+    check_token(shared, headers, audience)
+}
+
+/// The fixture's throttling (counts one request down) and `deny_get` of vault `v`; else the
+/// error answer.
+fn check_vault_access(v: &mut Vault, vault_name: &str) -> Result<(), Box<Response>> {
+    if v.throttle_left > 0 {
+        v.throttle_left -= 1;
+        let mut r = kv_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Throttled",
+            "Request was not processed because too many requests were received. Reason: A1",
+            None,
+        );
+        set_header(&mut r, "retry-after", "1");
+        return Err(Box::new(r));
+    }
+    if v.deny_get {
+        return Err(Box::new(kv_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            &format!(
+                "Caller is not authorized to perform action on resource.\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nResource: '{vault_name}'"
+            ),
+            Some("ForbiddenByRbac"),
+        )));
+    }
+    Ok(())
+}
+
+/// 404 `SecretNotFound` for secret `name` (and `version`, if one was asked for).
+fn secret_not_found(name: &str, version: Option<&String>) -> Response {
+    let id = match version {
+        Some(v) => format!("{name}/{v}"),
+        None => name.to_string(),
+    };
+    kv_error(
+        StatusCode::NOT_FOUND,
+        "SecretNotFound",
+        &format!(
+            "A secret with (name/id) {id} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"
+        ),
+        None,
+    )
 }
 
 /// A bearer token of the vault audience: a static vault token, or one `/msi/token` issued for

@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::clock::{now_ms, rfc3339};
 use super::ctx::{Ctx, eq, existing_compute, open, parse_body};
@@ -13,7 +13,7 @@ use super::validate::{busy, provisioning_state};
 use super::versions::SHALLOW_PATCH_VERSIONS;
 use crate::compute;
 use crate::error::ApiError;
-use crate::state::{OpKind, Outcome};
+use crate::state::{ComputeRec, OpKind, Outcome};
 
 /// `PATCH …/computes/{name}`: AmlCompute scale settings only.
 pub(super) fn patch(
@@ -27,46 +27,9 @@ pub(super) fn patch(
     let (mut g, _, _) = open(ctx, sub, rg, ws)?;
     let idx = existing_compute(&g.state, sub, rg, ws, name)?;
     let body = parse_body(ctx)?;
-    let shallow = SHALLOW_PATCH_VERSIONS.contains(&version);
-    let scale = if shallow {
-        body.get("properties").and_then(|p| p.get("scaleSettings"))
-    } else {
-        body.get("properties")
-            .and_then(|p| p.get("properties"))
-            .and_then(|p| p.get("scaleSettings"))
-    };
-    let Some(scale) = scale.cloned() else {
-        let shape = if shallow {
-            "{\"properties\":{\"scaleSettings\":{...}}}"
-        } else {
-            "{\"properties\":{\"properties\":{\"scaleSettings\":{...}}}}"
-        };
-        return Err(ApiError::bad_request(
-            "InvalidRequestContent",
-            format!(
-                "Only scale settings can be updated; with api-version {version} the body is {shape}."
-            ),
-        ));
-    };
+    let scale = scale_settings_of(&body, version)?;
     let rec = &g.state.computes()[idx];
-    if let Some(e) = busy(rec) {
-        return Err(e);
-    }
-    if compute::compute_type_of(&rec.resource).as_deref() != Some("AmlCompute") {
-        return Err(ApiError::bad_request(
-            "UnsupportedOperation",
-            "Only AmlCompute scale settings can be updated with PATCH.",
-        ));
-    }
-    if provisioning_state(rec) == "Failed" {
-        return Err(ApiError::conflict(
-            "Conflict",
-            format!(
-                "Compute '{}' is in a failed state and cannot be updated.",
-                rec.name
-            ),
-        ));
-    }
+    check_patchable(rec)?;
     let Value::Object(scale_new) = scale else {
         return Err(ApiError::bad_request(
             "InvalidRequestContent",
@@ -119,7 +82,65 @@ pub(super) fn patch(
     let op_id = start_op(ctx, &mut g, idx, OpKind::Update, outcome, None, None);
     ctx.shared.persist(&mut g.state)?;
     let rec = &g.state.computes()[idx];
-    let mut r = if ctx.lenient() {
+    let mut r = patch_response(ctx, rec, version);
+    lro_headers(ctx, &mut r, sub, &location, &op_id, version, true);
+    Ok(r)
+}
+
+/// The `scaleSettings` of a PATCH body, where `version` puts them; an error naming the expected
+/// shape when they are missing.
+fn scale_settings_of(body: &Map<String, Value>, version: &str) -> Result<Value, ApiError> {
+    let shallow = SHALLOW_PATCH_VERSIONS.contains(&version);
+    let scale = if shallow {
+        body.get("properties").and_then(|p| p.get("scaleSettings"))
+    } else {
+        body.get("properties")
+            .and_then(|p| p.get("properties"))
+            .and_then(|p| p.get("scaleSettings"))
+    };
+    let Some(scale) = scale.cloned() else {
+        let shape = if shallow {
+            "{\"properties\":{\"scaleSettings\":{...}}}"
+        } else {
+            "{\"properties\":{\"properties\":{\"scaleSettings\":{...}}}}"
+        };
+        return Err(ApiError::bad_request(
+            "InvalidRequestContent",
+            format!(
+                "Only scale settings can be updated; with api-version {version} the body is {shape}."
+            ),
+        ));
+    };
+    Ok(scale)
+}
+
+/// Only an idle, not failed AmlCompute can be patched.
+fn check_patchable(rec: &ComputeRec) -> Result<(), ApiError> {
+    if let Some(e) = busy(rec) {
+        return Err(e);
+    }
+    if compute::compute_type_of(&rec.resource).as_deref() != Some("AmlCompute") {
+        return Err(ApiError::bad_request(
+            "UnsupportedOperation",
+            "Only AmlCompute scale settings can be updated with PATCH.",
+        ));
+    }
+    if provisioning_state(rec) == "Failed" {
+        return Err(ApiError::conflict(
+            "Conflict",
+            format!(
+                "Compute '{}' is in a failed state and cannot be updated.",
+                rec.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The PATCH answer: the rendered compute (lenient), else the patch view with 202 (or 200 for
+/// api-versions before 2024-04-01).
+fn patch_response(ctx: &Ctx, rec: &ComputeRec, version: &str) -> Response {
+    if ctx.lenient() {
         json_response(
             StatusCode::OK,
             &compute::render(&rec.resource, &ctx.shared.config.quirks),
@@ -140,9 +161,7 @@ pub(super) fn patch(
             status,
             &crate::shape::patch_view(&rec.resource, &sent, &ctx.shape(version)),
         )
-    };
-    lro_headers(ctx, &mut r, sub, &location, &op_id, version, true);
-    Ok(r)
+    }
 }
 
 /// `DELETE …/computes/{name}?underlyingResourceAction=Delete|Detach`.
