@@ -18,44 +18,13 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::EmulatorError;
-use crate::fixture::FixtureWorkspace;
-use crate::state::{ComputeKey, ComputeRec, DeletedName, IssuedToken, OpRec, State};
+use crate::state::{Record, State};
 
 /// The journal is compacted when it is larger than this many times the snapshot…
 pub(crate) const COMPACT_FACTOR: u64 = 4;
 /// …and larger than this.
 pub(crate) const COMPACT_MIN_BYTES: u64 = 1 << 20;
-
-/// One journal line.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "t", content = "v", rename_all = "snake_case")]
-pub(crate) enum Record {
-    /// The header: the snapshot generation this journal continues.
-    Generation(u64),
-    /// A compute created or changed (its whole record).
-    Compute(Box<ComputeRec>),
-    /// A compute removed (lower-cased key).
-    ComputeGone(ComputeKey),
-    /// An operation started.
-    Op(OpRec),
-    /// A token issued.
-    Token(IssuedToken),
-    /// Tokens expired at this Unix second were dropped.
-    TokensExpired(i64),
-    /// A workspace added.
-    Workspace(FixtureWorkspace),
-    /// An underlying resource declared.
-    Resource(String),
-    /// An underlying resource removed.
-    ResourceGone(String),
-    /// A deleted compute's VM size (lower-cased id, size).
-    DeletedSize(String, String),
-    /// A deleted compute instance's held name.
-    DeletedInstance(DeletedName),
-}
 
 /// The journal file of a state file: `STATE.journal` in the same directory.
 pub fn journal_path(state: &Path) -> PathBuf {

@@ -70,7 +70,7 @@ fn key_of(c: &ComputeRec) -> ComputeKey {
 pub(crate) struct Changes {
     computes: Vec<ComputeKey>,
     seen: std::collections::HashSet<ComputeKey>,
-    records: Vec<crate::journal::Record>,
+    records: Vec<Record>,
 }
 
 impl Changes {
@@ -323,9 +323,7 @@ impl State {
         {
             return false;
         }
-        self.changes
-            .records
-            .push(crate::journal::Record::Workspace(ws.clone()));
+        self.changes.records.push(Record::Workspace(ws.clone()));
         self.workspaces.push(ws);
         true
     }
@@ -336,9 +334,7 @@ impl State {
             return false;
         }
         self.resources.push(id.to_string());
-        self.changes
-            .records
-            .push(crate::journal::Record::Resource(id.to_string()));
+        self.changes.records.push(Record::Resource(id.to_string()));
         true
     }
 
@@ -414,9 +410,7 @@ impl State {
 
     /// Records an operation (the log keeps the last 10,000).
     pub fn push_op(&mut self, op: OpRec) {
-        self.changes
-            .records
-            .push(crate::journal::Record::Op(op.clone()));
+        self.changes.records.push(Record::Op(op.clone()));
         self.apply_op(op);
     }
 
@@ -430,9 +424,7 @@ impl State {
 
     /// Records an issued token.
     pub fn push_token(&mut self, t: IssuedToken) {
-        self.changes
-            .records
-            .push(crate::journal::Record::Token(t.clone()));
+        self.changes.records.push(Record::Token(t.clone()));
         self.tokens.push(t);
     }
 
@@ -442,9 +434,7 @@ impl State {
         self.tokens.retain(|t| t.expires_on > now_s);
         let changed = before != self.tokens.len();
         if changed {
-            self.changes
-                .records
-                .push(crate::journal::Record::TokensExpired(now_s));
+            self.changes.records.push(Record::TokensExpired(now_s));
         }
         changed
     }
@@ -453,10 +443,7 @@ impl State {
     pub fn add_deleted_size(&mut self, key: String, size: String) {
         self.changes
             .records
-            .push(crate::journal::Record::DeletedSize(
-                key.clone(),
-                size.clone(),
-            ));
+            .push(Record::DeletedSize(key.clone(), size.clone()));
         self.deleted_sizes.insert(key, size);
     }
 
@@ -464,7 +451,7 @@ impl State {
     pub fn add_deleted_instance(&mut self, d: DeletedName) {
         self.changes
             .records
-            .push(crate::journal::Record::DeletedInstance(d.clone()));
+            .push(Record::DeletedInstance(d.clone()));
         self.apply_deleted_instance(d);
     }
 
@@ -481,19 +468,17 @@ impl State {
         self.resources.retain(|x| !same_id(x, id));
         self.changes
             .records
-            .push(crate::journal::Record::ResourceGone(id.to_string()));
+            .push(Record::ResourceGone(id.to_string()));
     }
 
     /// The journal records of every change since the last call, and forgets them.
-    pub(crate) fn take_changes(&mut self) -> Vec<crate::journal::Record> {
+    pub(crate) fn take_changes(&mut self) -> Vec<Record> {
         let ch = std::mem::take(&mut self.changes);
         let mut out = ch.records;
         for key in ch.computes {
             match self.index.get(&key) {
-                Some(&i) => out.push(crate::journal::Record::Compute(Box::new(
-                    self.computes[i].clone(),
-                ))),
-                None => out.push(crate::journal::Record::ComputeGone(key)),
+                Some(&i) => out.push(Record::Compute(Box::new(self.computes[i].clone()))),
+                None => out.push(Record::ComputeGone(key)),
             }
         }
         out
@@ -528,4 +513,32 @@ const MAX_DELETED_INSTANCES: usize = 1000;
 pub(crate) fn same_id(a: &str, b: &str) -> bool {
     a.trim_matches('/')
         .eq_ignore_ascii_case(b.trim_matches('/'))
+}
+
+/// One change to the state: a line of the journal (`crate::journal`) that replays it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "t", content = "v", rename_all = "snake_case")]
+pub(crate) enum Record {
+    /// The header: the snapshot generation this journal continues.
+    Generation(u64),
+    /// A compute created or changed (its whole record).
+    Compute(Box<ComputeRec>),
+    /// A compute removed (lower-cased key).
+    ComputeGone(ComputeKey),
+    /// An operation started.
+    Op(OpRec),
+    /// A token issued.
+    Token(IssuedToken),
+    /// Tokens expired at this Unix second were dropped.
+    TokensExpired(i64),
+    /// A workspace added.
+    Workspace(FixtureWorkspace),
+    /// An underlying resource declared.
+    Resource(String),
+    /// An underlying resource removed.
+    ResourceGone(String),
+    /// A deleted compute's VM size (lower-cased id, size).
+    DeletedSize(String, String),
+    /// A deleted compute instance's held name.
+    DeletedInstance(DeletedName),
 }

@@ -20,6 +20,17 @@ use amlctl_plan::{Plan, PlanOptions};
 pub use drift::attribute_drift;
 pub use session::{ProjectRef, Session};
 
+/// Opens a session: the embedded emulator with `--sandbox`, else the configured ARM endpoint
+/// and credential.
+pub async fn connect(project: &ProjectRef<'_>, arm: &ArmArgs) -> CliResult<Session> {
+    let parallelism = arm.parallelism.or(project.parallelism).unwrap_or(8).max(1);
+    if arm.sandbox {
+        sandbox::connect(project, arm, parallelism).await
+    } else {
+        session::connect_arm(project, arm, parallelism).await
+    }
+}
+
 use crate::args::{ArmArgs, PlanArgs};
 use crate::error::{CliError, CliResult};
 use crate::output::{plural, print_diagnostics};
@@ -100,7 +111,7 @@ pub async fn with_session<T>(
     arm: &ArmArgs,
     body: impl AsyncFnOnce(&Session) -> CliResult<T>,
 ) -> CliResult<T> {
-    let session = session::connect(project, arm).await?;
+    let session = connect(project, arm).await?;
     let result = body(&session).await;
     finish(session).await;
     result
@@ -184,7 +195,7 @@ async fn make_plan(
         // The sandbox creates the resources the manifests attach: it needs them loaded first.
         let project = load_with(path, &load_options(plan_args))?;
         check_workspaces(&project.config, &plan_args.workspaces)?;
-        let session = session::connect(&ProjectRef::of(&project), arm).await?;
+        let session = connect(&ProjectRef::of(&project), arm).await?;
         let (workspaces, live) = read_live(&session, &project.config, &plan_args.workspaces).await;
         (project, session, workspaces, live, None)
     } else {
@@ -269,7 +280,7 @@ async fn load_while_reading(
             workspaces: &config.workspaces,
             targets: &[],
         };
-        let session = session::connect(&project_ref, arm).await?;
+        let session = connect(&project_ref, arm).await?;
         let _ = client_tx.send((session.client.clone(), session.parallelism));
         let (workspaces, live) = read_live_each(
             &session,

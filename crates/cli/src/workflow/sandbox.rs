@@ -110,6 +110,7 @@ fn sandbox_vault_secret(url: &str) -> Option<(String, String, Option<String>)> {
 }
 
 /// The caller the sandbox's Activity Log records for amlctl's own writes.
+#[cfg(feature = "emulator")]
 pub(crate) const SANDBOX_CALLER: &str = "amlctl-sandbox";
 
 /// Starts the embedded emulator (creating the project's workspaces and attached resources in

@@ -83,12 +83,13 @@ impl<'a> ProjectRef<'a> {
     }
 }
 
-/// Opens a session: the embedded emulator with `--sandbox`, else the configured ARM endpoint and credential.
-pub async fn connect(project: &ProjectRef<'_>, arm: &ArmArgs) -> CliResult<Session> {
-    let parallelism = arm.parallelism.or(project.parallelism).unwrap_or(8).max(1);
-    if arm.sandbox {
-        return super::sandbox::connect(project, arm, parallelism).await;
-    }
+/// Opens a session against the configured ARM endpoint with the credential chain (the
+/// `--sandbox` session is [`super::sandbox`]'s).
+pub(super) async fn connect_arm(
+    project: &ProjectRef<'_>,
+    arm: &ArmArgs,
+    parallelism: usize,
+) -> CliResult<Session> {
     let cloud_name = arm
         .cloud
         .clone()

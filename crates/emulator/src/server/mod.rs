@@ -5,6 +5,7 @@
 //! `versions`. No module imports one that imports it back.
 
 mod activity;
+mod activity_log;
 mod admin;
 mod clock;
 mod ctx;

@@ -41,7 +41,7 @@ pub(crate) struct Inner {
     /// The Key Vaults (memory only).
     pub vaults: Vaults,
     /// The Activity Log (kept apart from `state`; see `server::activity`).
-    pub activity: super::activity::ActivityLog,
+    pub activity: super::activity_log::ActivityLog,
 }
 
 /// State shared by all handlers.
@@ -69,7 +69,7 @@ impl Shared {
                 .map(|f| f.key_vaults.as_slice())
                 .unwrap_or_default(),
         );
-        let activity = super::activity::ActivityLog::load(config.state_path.as_deref());
+        let activity = super::activity_log::ActivityLog::load(config.state_path.as_deref());
         Shared {
             config,
             inner: Mutex::new(Inner {
